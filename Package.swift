@@ -1,0 +1,67 @@
+// swift-tools-version: 6.2
+// hvtax: measure the hypervisor tax on a KVM host.
+//
+// The targets follow the pipeline, one module per stage:
+//   sources (HVTaxTrace, HVTaxHost, HVTaxKVM) -> events (HVTaxEvents) -> analysis (HVTaxAnalysis)
+//   -> model (HVTaxModel) -> renderers (HVTaxRender); `hvtax` only parses arguments and wires them.
+import PackageDescription
+
+/// Every hvtax target builds in Swift 6 mode with strict concurrency and no warnings.
+let strict: [SwiftSetting] = [
+    .swiftLanguageMode(.v6),
+    .treatAllWarnings(as: .error),
+]
+
+let package = Package(
+    name: "hvtax",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "hvtax", targets: ["hvtax"]),
+        .library(name: "HVTaxModel", targets: ["HVTaxModel"]),
+        .library(name: "HVTaxTrace", targets: ["HVTaxTrace"]),
+        .library(name: "HVTaxAnalysis", targets: ["HVTaxAnalysis"]),
+        .library(name: "HVTaxRender", targets: ["HVTaxRender"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+    ],
+    targets: [
+        // zlib and zstd, for compressed traces; Swift has no zstd package, so a system-library shim.
+        .systemLibrary(name: "CCompression", path: "Sources/CCompression"),
+
+        // model: the report types, units, exit-reason tables, thresholds. No I/O.
+        .target(name: "HVTaxModel", swiftSettings: strict),
+        // events: the small value types every source yields. No I/O.
+        .target(name: "HVTaxEvents", dependencies: ["HVTaxModel"], swiftSettings: strict),
+        // sources: trace readers (ftrace, trace-cmd, perf script) -> events.
+        .target(
+            name: "HVTaxTrace",
+            dependencies: [
+                "HVTaxEvents", "HVTaxModel", "CCompression",
+                .product(name: "SystemPackage", package: "swift-system"),
+                .product(name: "HeapModule", package: "swift-collections"),
+            ],
+            swiftSettings: strict),
+        // analysis: the vCPU state machine, exit statistics and paths -> model.
+        .target(
+            name: "HVTaxAnalysis",
+            dependencies: [
+                "HVTaxEvents", "HVTaxModel",
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ],
+            swiftSettings: strict),
+        // renderers: terminal text, JSON, CSV.
+        .target(name: "HVTaxRender", dependencies: ["HVTaxModel"], swiftSettings: strict),
+        // the command line: argument parsing and wiring only.
+        .executableTarget(
+            name: "hvtax",
+            dependencies: [
+                "HVTaxModel", "HVTaxTrace", "HVTaxAnalysis", "HVTaxRender",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict),
+    ]
+)

@@ -1,0 +1,16 @@
+import ArgumentParser
+
+/// The `hvtax` command: each subcommand is one type in its own file, and only parses arguments
+/// and wires library stages together.
+@main
+struct HVTax: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "hvtax",
+        abstract: "Measure the hypervisor tax: what virtualization costs the workloads on a KVM host, and why.",
+        version: HVTaxVersion.string,
+        subcommands: [])
+}
+
+enum HVTaxVersion {
+    static let string = "0.1.0"
+}
