@@ -1,0 +1,108 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import HVTaxModel
+
+/// Interns byte strings (task names, event names, exit reasons) to dense small integers, so a reader
+/// turns a name into a number with one hash and one compare, and the analysis indexes arrays by it.
+///
+/// Not thread-safe: one table belongs to one reading pipeline.
+public final class Interner {
+    private var bytes: [UInt8] = []
+    private var spans: [(start: Int, count: Int)] = [(0, 0)]
+    private var strings: [String?] = [""]
+    /// Open addressing: slot -> symbol + 1 (0 = empty).
+    private var slots: [UInt32] = Array(repeating: 0, count: 1024)
+    private var hashes: [UInt64] = [0]
+
+    public init() {}
+
+    /// Symbol 0 is the empty string, meaning "unknown".
+    public var count: Int { spans.count }
+
+    public func intern(_ text: UnsafeRawBufferPointer) -> UInt32 {
+        if text.isEmpty { return 0 }
+        let hash = Self.fnv1a(text)
+        let mask = slots.count - 1
+        var slot = Int(truncatingIfNeeded: hash) & mask
+        while true {
+            let entry = slots[slot]
+            if entry == 0 { break }
+            let symbol = Int(entry - 1)
+            if hashes[symbol] == hash && equals(symbol, text) { return UInt32(symbol) }
+            slot = (slot + 1) & mask
+        }
+        let symbol = spans.count
+        spans.append((bytes.count, text.count))
+        bytes.append(contentsOf: text)
+        strings.append(nil)
+        hashes.append(hash)
+        slots[slot] = UInt32(symbol + 1)
+        if spans.count * 2 > slots.count { grow() }
+        return UInt32(symbol)
+    }
+
+    public func intern(_ text: String) -> UInt32 {
+        var copy = text
+        return copy.withUTF8 { intern(UnsafeRawBufferPointer($0)) }
+    }
+
+    public func string(_ symbol: UInt32) -> String {
+        let index = Int(symbol)
+        if let cached = strings[index] { return cached }
+        let span = spans[index]
+        let text = String(decoding: bytes[span.start..<span.start + span.count], as: UTF8.self)
+        strings[index] = text
+        return text
+    }
+
+    private func equals(_ symbol: Int, _ text: UnsafeRawBufferPointer) -> Bool {
+        let span = spans[symbol]
+        guard span.count == text.count else { return false }
+        return bytes.withUnsafeBytes { stored in
+            memcmp(stored.baseAddress! + span.start, text.baseAddress!, span.count) == 0
+        }
+    }
+
+    private func grow() {
+        var bigger = [UInt32](repeating: 0, count: slots.count * 2)
+        let mask = bigger.count - 1
+        for symbol in 1..<spans.count {
+            var slot = Int(truncatingIfNeeded: hashes[symbol]) & mask
+            while bigger[slot] != 0 { slot = (slot + 1) & mask }
+            bigger[slot] = UInt32(symbol + 1)
+        }
+        slots = bigger
+    }
+
+    private static func fnv1a(_ text: UnsafeRawBufferPointer) -> UInt64 {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in text {
+            hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3
+        }
+        return hash
+    }
+}
+
+/// The names a reading pipeline interns. Several readers (one per file) share one table, so a
+/// symbol means the same thing in every file of a merged analysis.
+public final class SymbolTable {
+    /// Task names and event names.
+    public let names = Interner()
+    /// Exit reason names exactly as printed (`EPT_VIOLATION`, `PF excp`, `UNKNOWN (99)`).
+    public let reasons = Interner()
+    private var numericReasons: [UInt64: UInt32] = [:]
+
+    public init() {}
+
+    /// The reason symbol for a numeric exit reason (raw fields, LTTng), named by the kernel's tables.
+    public func reason(code: UInt32, isa: ISA) -> UInt32 {
+        let key = UInt64(code) | (UInt64(isa == .vmx ? 1 : isa == .svm ? 2 : 0) << 32)
+        if let symbol = numericReasons[key] { return symbol }
+        let symbol = reasons.intern(ExitReasonTable.name(code: code, isa: isa))
+        numericReasons[key] = symbol
+        return symbol
+    }
+}

@@ -1,0 +1,86 @@
+/// What happened, in the vocabulary the analysis understands. Readers map every format's event
+/// names onto these; anything else is `.other` and is counted by name, never dropped.
+public enum EventKind: UInt8, Sendable, CaseIterable {
+    case kvmExit
+    case kvmEntry
+    /// `kvm_userspace_exit`: KVM_RUN returns to the VMM.
+    case userspaceExit
+    case schedSwitch
+    case schedWakeup
+    case irqHandlerEntry
+    case irqHandlerExit
+    /// `CPU:N [LOST M EVENTS]`: the kernel dropped events on `cpu`; `value` holds M.
+    case lost
+    case other
+
+    public var name: String {
+        switch self {
+        case .kvmExit: "kvm_exit"
+        case .kvmEntry: "kvm_entry"
+        case .userspaceExit: "kvm_userspace_exit"
+        case .schedSwitch: "sched_switch"
+        case .schedWakeup: "sched_wakeup"
+        case .irqHandlerEntry: "irq_handler_entry"
+        case .irqHandlerExit: "irq_handler_exit"
+        case .lost: "lost"
+        case .other: "other"
+        }
+    }
+}
+
+/// One trace event, flat and small so that readers, the reorder buffer and the analysis pass it by
+/// value without allocation. Which fields mean something depends on `kind` (documented per field).
+public struct TraceEvent: Sendable, Equatable {
+    public static let unknownID: Int32 = -1
+
+    /// Nanoseconds, or raw counter ticks for counter clocks (see `ClockInfo`).
+    public var time: UInt64
+    public var kind: EventKind
+    public var flags: Flags
+    public var cpu: Int32
+    /// The thread the event belongs to: the emitting task, or for sched_switch the task switched out.
+    public var tid: Int32
+    /// The thread's process (VMM) when the trace records it, else `unknownID`.
+    public var tgid: Int32
+    /// kvm events: the vcpu id when printed, else `unknownID`.
+    public var vcpu: Int32
+    /// kvmExit: the reason's symbol in `SymbolTable.reasons`. userspaceExit: the KVM_EXIT_* code.
+    /// irq events: the IRQ number. other: the event name's symbol in `SymbolTable.names`.
+    public var code: UInt32
+    /// The emitting thread's name, a symbol in `SymbolTable.names` (0 when unknown).
+    public var comm: UInt32
+    /// schedSwitch: the task switched in (next_pid). schedWakeup: the task woken.
+    public var otherTid: Int32
+    /// schedSwitch: next_comm's symbol.
+    public var otherComm: UInt32
+    /// lost: how many events were lost.
+    public var value: UInt64
+
+    public struct Flags: OptionSet, Sendable, Equatable {
+        public let rawValue: UInt8
+        public init(rawValue: UInt8) { self.rawValue = rawValue }
+        /// kvmExit: VMX bit 31, ` FAILED_VMENTRY`.
+        public static let failedVMEntry = Flags(rawValue: 1)
+        /// schedSwitch: prev_state was R or R+ (preempted while runnable), not S/D (blocked).
+        public static let prevRunnable = Flags(rawValue: 2)
+        /// The reorder buffer could not put this event back in order (it arrived too late).
+        public static let late = Flags(rawValue: 4)
+    }
+
+    public init(time: UInt64, kind: EventKind, cpu: Int32 = unknownID, tid: Int32 = unknownID,
+                tgid: Int32 = unknownID, vcpu: Int32 = unknownID, code: UInt32 = 0, comm: UInt32 = 0,
+                otherTid: Int32 = unknownID, otherComm: UInt32 = 0, value: UInt64 = 0, flags: Flags = []) {
+        self.time = time
+        self.kind = kind
+        self.flags = flags
+        self.cpu = cpu
+        self.tid = tid
+        self.tgid = tgid
+        self.vcpu = vcpu
+        self.code = code
+        self.comm = comm
+        self.otherTid = otherTid
+        self.otherComm = otherComm
+        self.value = value
+    }
+}

@@ -1,0 +1,64 @@
+import HVTaxEvents
+import HVTaxModel
+
+/// A source of trace events in time order: one per input file, whatever its format. Adding a trace
+/// format means one new type conforming to this; the analysis never knows which format it reads.
+public protocol EventStream: AnyObject {
+    /// The next event, or nil at the end. Throws `TraceReadError` on input that is not a trace.
+    func next() throws -> TraceEvent?
+    /// The file, its detected format and counts so far.
+    var source: TraceSource { get }
+    /// What the reader could not read cleanly, so the report can show it.
+    var diagnostics: ReaderDiagnostics { get }
+}
+
+/// What a reader met that was not a clean event: counted and shown, never silently dropped.
+public struct ReaderDiagnostics: Sendable, Equatable {
+    public var malformedLines: UInt64 = 0
+    public var malformedExamples: [TraceQuality.LineIssue] = []
+    /// The input ended in the middle of a line (or record) that could not be parsed.
+    public var truncated = false
+    public var reorderedEvents: UInt64 = 0
+    public var lateEvents: UInt64 = 0
+    /// Plain-language notes about the file (options it lacked, fields it did not have).
+    public var notes: [String] = []
+
+    public init() {}
+
+    public static let maxExamples = 5
+
+    public mutating func malformed(file: String, line: UInt64, problem: String) {
+        malformedLines += 1
+        if malformedExamples.count < Self.maxExamples {
+            malformedExamples.append(.init(file: file, line: line, problem: problem))
+        }
+    }
+
+    /// Folds these diagnostics into a report's quality section.
+    public func merge(into quality: inout TraceQuality, path: String) {
+        quality.malformedLines += malformedLines
+        for example in malformedExamples where quality.malformedExamples.count < Self.maxExamples {
+            quality.malformedExamples.append(example)
+        }
+        if truncated { quality.truncatedFiles.append(path) }
+        quality.reorderedEvents += reorderedEvents
+        quality.lateEvents += lateEvents
+        for note in notes where !quality.notes.contains(note) { quality.notes.append(note) }
+    }
+}
+
+/// Input that cannot be read as a trace: says which file, where, and what was expected.
+public struct TraceReadError: Error, CustomStringConvertible, Equatable {
+    public var file: String
+    /// "line 12", "byte offset 4096", "section 'options'"...
+    public var location: String
+    public var problem: String
+
+    public init(file: String, location: String, problem: String) {
+        self.file = file
+        self.location = location
+        self.problem = problem
+    }
+
+    public var description: String { "\(file): \(location): \(problem)" }
+}
