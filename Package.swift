@@ -43,6 +43,7 @@ let package = Package(
                 "HVTaxEvents", "HVTaxModel", "CCompression",
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "HeapModule", package: "swift-collections"),
+                .product(name: "DequeModule", package: "swift-collections"),
             ],
             swiftSettings: strict),
         // analysis: the vCPU state machine, exit statistics and paths -> model.

@@ -1,0 +1,134 @@
+import HVTaxEvents
+import HVTaxModel
+
+extension TraceAnalyzer {
+    /// Builds the report: vCPUs grouped into VMs, filters applied, totals first.
+    /// - Parameter diagnostics: what the readers met (malformed lines, reordering, ...).
+    public func report(sources: [TraceSource], clock: ClockInfo, readerQuality: (inout TraceQuality) -> Void = { _ in },
+                       generator: String) -> TraceReport {
+        var (trackers, quality) = finish()
+        readerQuality(&quality)
+        let filters = options.filters
+        let thresholds = options.thresholds
+        let start = firstTime ?? 0
+        let ticksPerSecond = clock.ticksPerSecond
+        let duration = window.overlap(start, lastTime)
+
+        let grouping = VMGrouping(trackers: trackers, names: processNames, symbols: symbols, vmNames: options.vmNames)
+        quality.vmGrouping = grouping.method
+        addNotes(to: &quality, grouping: grouping)
+
+        let reasonFilter = Set(filters.reasons)
+        var vms: [VMReport] = []
+        var hostExits = ExitAccumulator()
+        var hostSplit = TimeSplit()
+        var vcpuCount = 0
+        for group in grouping.groups {
+            if !filters.vms.isEmpty && !filters.vms.contains(group.name) && !filters.vms.contains(group.pid.map(String.init) ?? "") {
+                continue
+            }
+            var vcpuReports: [VCPUReport] = []
+            var vmExits = ExitAccumulator()
+            var vmSplit = TimeSplit()
+            for index in group.trackers {
+                let tracker = trackers[index]
+                if !filters.vcpus.isEmpty && !filters.vcpus.contains(tracker.vcpu) { continue }
+                if !filters.pids.isEmpty && !filters.pids.contains(tracker.tid) && !filters.pids.contains(group.pid ?? -1) {
+                    continue
+                }
+                let exits = filtered(tracker.exits, reasons: reasonFilter)
+                let wall = window.overlap(tracker.firstTime, tracker.lastTime)
+                vcpuReports.append(VCPUReport(
+                    vm: group.name, vmPid: group.pid, vcpu: tracker.vcpu >= 0 ? tracker.vcpu : nil, tid: tracker.tid,
+                    thread: symbols.names.string(tracker.comm),
+                    firstTime: max(tracker.firstTime, window.start) - start,
+                    lastTime: max(tracker.firstTime, window.start) - start + wall,
+                    split: tracker.split, tax: RatedRatio(tracker.split.taxRatio, against: thresholds.tax),
+                    steal: RatedRatio(quality.hasSchedSwitch ? tracker.split.stealRatio : nil, against: thresholds.steal),
+                    exits: summary(exits, seconds: Double(wall) / ticksPerSecond, hypervisor: tracker.split.hypervisor)))
+                vmExits.add(exits)
+                vmSplit += tracker.split
+            }
+            guard !vcpuReports.isEmpty else { continue }
+            vcpuReports.sort { ($0.vcpu ?? .max, $0.tid) < ($1.vcpu ?? .max, $1.tid) }
+            vcpuCount += vcpuReports.count
+            vms.append(VMReport(
+                name: group.name, pid: group.pid, split: vmSplit,
+                tax: RatedRatio(vmSplit.taxRatio, against: thresholds.tax),
+                steal: RatedRatio(quality.hasSchedSwitch ? vmSplit.stealRatio : nil, against: thresholds.steal),
+                exits: summary(vmExits, seconds: Double(duration) / ticksPerSecond, hypervisor: vmSplit.hypervisor),
+                vcpus: vcpuReports))
+            hostExits.add(vmExits)
+            hostSplit += vmSplit
+        }
+        // The VMs that cost the most come first.
+        vms.sort { ($0.split.hypervisor + $0.split.vmm, $0.name) > ($1.split.hypervisor + $1.split.vmm, $1.name) }
+        let host = HostSummary(
+            vmCount: vms.count, vcpuCount: vcpuCount, duration: duration, split: hostSplit,
+            tax: RatedRatio(hostSplit.taxRatio, against: thresholds.tax),
+            steal: RatedRatio(quality.hasSchedSwitch ? hostSplit.stealRatio : nil, against: thresholds.steal),
+            exits: summary(hostExits, seconds: Double(duration) / ticksPerSecond, hypervisor: hostSplit.hypervisor))
+        var echoed = filters
+        echoed.reasons = filters.reasons
+        return TraceReport(generator: generator, sources: sources, clock: clock, thresholds: thresholds,
+                           filters: echoed, host: host, vms: vms, quality: quality)
+    }
+
+    private func filtered(_ exits: ExitAccumulator, reasons: Set<String>) -> ExitAccumulator {
+        guard !reasons.isEmpty else { return exits }
+        var kept = ExitAccumulator()
+        for (reason, accumulator) in exits.reasons where reasons.contains(symbols.reasons.string(reason)) {
+            kept[reason] = accumulator
+        }
+        return kept
+    }
+
+    /// Totals first, then reasons by the hypervisor and VMM time they cost.
+    private func summary(_ exits: ExitAccumulator, seconds: Double, hypervisor: UInt64) -> ExitSummary {
+        var total = ReasonAccumulator()
+        for (_, accumulator) in exits.reasons { total.add(accumulator) }
+        let reasonHypervisor = max(total.hypervisorTime, 1)
+        let rate: (UInt64) -> Double = { seconds > 0 ? Double($0) / seconds : 0 }
+        var byReason = exits.reasons.map { reason, accumulator in
+            let name = symbols.reasons.string(reason)
+            return ExitReasonStats(
+                reason: name, isa: ExitReasonTable.isa(ofName: name), count: accumulator.count,
+                ratePerSecond: rate(accumulator.count),
+                shareOfExits: total.count == 0 ? 0 : Double(accumulator.count) / Double(total.count),
+                hypervisorTime: accumulator.hypervisorTime,
+                shareOfHypervisorTime: Double(accumulator.hypervisorTime) / Double(reasonHypervisor),
+                vmmTime: accumulator.vmmTime, offCPUTime: accumulator.offCPUTime,
+                latency: accumulator.latency.summary, paths: accumulator.paths)
+        }
+        byReason.sort {
+            ($0.hypervisorTime + $0.vmmTime, $0.count, $0.reason) > ($1.hypervisorTime + $1.vmmTime, $1.count, $1.reason)
+        }
+        return ExitSummary(count: total.count, ratePerSecond: rate(total.count), latency: total.latency.summary,
+                           paths: total.paths, byReason: byReason)
+    }
+
+    private func addNotes(to quality: inout TraceQuality, grouping: VMGrouping) {
+        if !quality.hasExitEvents {
+            quality.notes.append("No kvm_exit/kvm_entry events: guest time cannot be told apart from hypervisor time. "
+                + "Record kvm:kvm_exit and kvm:kvm_entry (on nested or paravirtual KVM they may not fire).")
+        }
+        if !quality.hasSchedSwitch {
+            quality.statesIncludingOffCPU = [.hypervisor, .vmm]
+            quality.notes.append("No sched_switch events: hypervisor and vmm include any time the vCPU thread was off "
+                + "CPU, preempted cannot be measured (steal n/a), and time in HLT exits is counted as halted. "
+                + "Record sched:sched_switch to separate them.")
+        }
+        if !quality.hasUserspaceExits {
+            quality.notes.append("No kvm_userspace_exit events: exits handled by the userspace VMM are counted as "
+                + "hypervisor time and the kernel path. Record kvm:kvm_userspace_exit to separate them.")
+        }
+        if grouping.method != "tgid" {
+            quality.notes.append("The trace has no process ids: vCPU threads were grouped into VMs by thread id and "
+                + "vcpu id. Record with the record-tgid option (ftrace) or perf's pid field for exact VMs.")
+        }
+        if quality.lostTotal > 0 {
+            quality.notes.append("\(quality.lostTotal) events were lost: the affected vCPUs are 'unknown' until their "
+                + "next kvm_entry or kvm_exit. Use a larger buffer (buffer_size_kb) or fewer events.")
+        }
+    }
+}

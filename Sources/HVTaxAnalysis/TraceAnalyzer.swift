@@ -1,0 +1,158 @@
+import HVTaxEvents
+import HVTaxModel
+
+/// Streams events through one `VCPUTracker` per vCPU thread. Memory grows with vCPUs, reasons and
+/// histogram buckets, never with the number of events.
+public final class TraceAnalyzer {
+    let symbols: SymbolTable
+    let options: AnalysisOptions
+    private(set) var trackers: [VCPUTracker] = []
+    private var trackerIndex: [Int32: Int] = [:]
+    private(set) var quality = TraceQuality()
+    private var eventCounts = [UInt64](repeating: 0, count: EventKind.allCases.count)
+    private var otherEvents: [UInt32: UInt64] = [:]
+    private var lostByCPU: [Int32: (events: UInt64, occurrences: UInt64)] = [:]
+    /// Task names of process main threads (tid == tgid), to name VMs.
+    private(set) var processNames: [Int32: UInt32] = [:]
+    private var reasonIsHalt: [Bool] = []
+    private var reasonIsInterrupt: [Bool] = []
+    private(set) var firstTime: UInt64?
+    private(set) var lastTime: UInt64 = 0
+    var window = AnalysisWindow()
+    private var unattributed: UInt64 = 0
+
+    public init(symbols: SymbolTable, options: AnalysisOptions = AnalysisOptions()) {
+        self.symbols = symbols
+        self.options = options
+    }
+
+    public func consume(_ event: TraceEvent) {
+        if firstTime == nil {
+            firstTime = event.time
+            if let since = options.filters.since { window.start = event.time + since }
+            if let until = options.filters.until { window.end = event.time + until }
+        }
+        if event.time > lastTime { lastTime = event.time }
+        eventCounts[Int(event.kind.rawValue)] += 1
+        if event.tgid >= 0, event.tid == event.tgid, event.comm != 0 { processNames[event.tgid] = event.comm }
+
+        switch event.kind {
+        case .kvmEntry:
+            quality.hasExitEvents = true
+            withTracker(event, initial: .guest) { tracker, fresh in
+                if !fresh { tracker.entry(event, window: window, quality: &quality) }
+            }
+        case .kvmExit:
+            quality.hasExitEvents = true
+            let (halt, interrupt) = reasonFlags(event.code)
+            withTracker(event, initial: .hypervisor) { tracker, fresh in
+                tracker.exit(event, reasonIsHalt: halt, reasonIsInterrupt: interrupt, window: window, quality: &quality)
+            }
+        case .userspaceExit:
+            quality.hasUserspaceExits = true
+            withTracker(event, initial: .vmm) { tracker, _ in tracker.userspaceExit(event, window: window) }
+        case .schedSwitch:
+            quality.hasSchedSwitch = true
+            if event.otherTid >= 0, event.otherComm != 0, processNames[event.otherTid] == nil, trackerIndex[event.otherTid] == nil {
+                // A thread's name, in case it turns out to be a VMM's main thread.
+                pendingNames[event.otherTid] = event.otherComm
+            }
+            if let index = trackerIndex[event.tid] { trackers[index].switchedOut(event, window: window) }
+            if let index = trackerIndex[event.otherTid] { trackers[index].switchedIn(event, window: window) }
+        case .irqHandlerEntry:
+            quality.hasIRQEvents = true
+            if let index = trackerIndex[event.tid] { trackers[index].interrupted(event, window: window) }
+        case .irqHandlerExit:
+            quality.hasIRQEvents = true
+            touch(event)
+        case .lost:
+            var entry = lostByCPU[event.cpu] ?? (0, 0)
+            entry.events += event.value
+            entry.occurrences += 1
+            lostByCPU[event.cpu] = entry
+            for index in trackers.indices where trackers[index].lastCPU == event.cpu {
+                trackers[index].lostEvents(at: event.time, window: window, quality: &quality)
+            }
+        case .other:
+            otherEvents[event.code, default: 0] += 1
+            touch(event)
+        case .schedWakeup:
+            touch(event)
+        }
+    }
+
+    /// Names seen in sched_switch for threads that may be VMM main threads.
+    private var pendingNames: [Int32: UInt32] = [:]
+
+    private func touch(_ event: TraceEvent) {
+        if let index = trackerIndex[event.tid] { trackers[index].touch(event, window: window) }
+    }
+
+    /// vCPU threads are keyed by thread id; a trace without thread ids (perf script without the
+    /// tid field) keys them by vcpu id instead.
+    @inline(__always)
+    private func withTracker(_ event: TraceEvent, initial: VCPUState, _ body: (inout VCPUTracker, Bool) -> Void) {
+        var key = event.tid
+        if key < 0 {
+            guard event.vcpu >= 0 else {
+                unattributed += 1
+                return
+            }
+            key = -2 - event.vcpu
+        }
+        if let index = trackerIndex[key] {
+            if trackers[index].tgid < 0, event.tgid >= 0 { trackers[index].tgid = event.tgid }
+            if event.comm != 0 { trackers[index].comm = event.comm }
+            body(&trackers[index], false)
+        } else {
+            var keyed = event
+            keyed.tid = key
+            var tracker = VCPUTracker(event: keyed, initialState: initial)
+            body(&tracker, true)
+            trackerIndex[key] = trackers.count
+            trackers.append(tracker)
+        }
+    }
+
+    private func reasonFlags(_ reason: UInt32) -> (halt: Bool, interrupt: Bool) {
+        let index = Int(reason)
+        while reasonIsHalt.count <= index {
+            let name = symbols.reasons.string(UInt32(reasonIsHalt.count))
+            reasonIsHalt.append(ExitReasonTable.isHalt(name))
+            reasonIsInterrupt.append(ExitReasonTable.isInterrupt(name))
+        }
+        return (reasonIsHalt[index], reasonIsInterrupt[index])
+    }
+
+    /// Closes open windows and fills the quality counters; call once, after the last event.
+    func finish() -> (trackers: [VCPUTracker], quality: TraceQuality) {
+        var quality = self.quality
+        var trackers = self.trackers
+        for index in trackers.indices { trackers[index].finish(quality: &quality) }
+        if !quality.hasSchedSwitch {
+            for index in trackers.indices {
+                let moved = trackers[index].hypervisorInHaltWindows
+                trackers[index].split.hypervisor -= moved
+                trackers[index].split.halted += moved
+            }
+        }
+        quality.events = eventCounts.reduce(0, +)
+        for kind in EventKind.allCases where eventCounts[Int(kind.rawValue)] > 0 {
+            quality.eventsByKind[kind.name] = eventCounts[Int(kind.rawValue)]
+        }
+        for (symbol, count) in otherEvents { quality.unknownEvents[symbols.names.string(symbol), default: 0] += count }
+        if unattributed > 0 { quality.unknownEvents["kvm events with neither thread id nor vcpu id"] = unattributed }
+        quality.lost = lostByCPU.keys.sorted().map { cpu in
+            .init(cpu: cpu, events: lostByCPU[cpu]!.events, occurrences: lostByCPU[cpu]!.occurrences)
+        }
+        for tracker in trackers {
+            for (reason, accumulator) in tracker.exits.reasons {
+                let name = symbols.reasons.string(reason)
+                if !ExitReasonTable.isKnown(name) { quality.unknownReasons[name, default: 0] += accumulator.count }
+            }
+        }
+        for (tid, name) in pendingNames where processNames[tid] == nil { processNames[tid] = name }
+        return (trackers, quality)
+    }
+}
+

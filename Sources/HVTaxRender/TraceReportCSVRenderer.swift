@@ -1,0 +1,65 @@
+import HVTaxModel
+
+/// CSV in long form, one figure per row, so any spreadsheet or dataframe can pivot it:
+///
+///     scope,vm,vcpu,tid,reason,path,metric,value,unit
+///
+/// scope is host, vm or vcpu; empty columns do not apply to the row.
+public struct TraceReportCSVRenderer {
+    public init() {}
+
+    public func render(_ report: TraceReport) -> String {
+        var rows = ["scope,vm,vcpu,tid,reason,path,metric,value,unit"]
+        let unit = report.clock.unit.rawValue
+        func add(_ scope: String, _ vm: String, _ vcpu: String, _ tid: String, _ reason: String, _ path: String,
+                 _ metric: String, _ value: String, _ valueUnit: String) {
+            rows.append([scope, vm, vcpu, tid, reason, path, metric, value, valueUnit].map(Self.quote).joined(separator: ","))
+        }
+        func scope(_ scope: String, _ vm: String, _ vcpu: String, _ tid: String, split: TimeSplit, tax: RatedRatio,
+                   steal: RatedRatio, exits: ExitSummary) {
+            for state in VCPUState.allCases { add(scope, vm, vcpu, tid, "", "", "time_\(state.rawValue)", String(split[state]), unit) }
+            add(scope, vm, vcpu, tid, "", "", "tax_ratio", tax.ratio.map { "\($0)" } ?? "", "ratio")
+            add(scope, vm, vcpu, tid, "", "", "tax_level", tax.level.rawValue, "")
+            add(scope, vm, vcpu, tid, "", "", "steal_ratio", steal.ratio.map { "\($0)" } ?? "", "ratio")
+            add(scope, vm, vcpu, tid, "", "", "steal_level", steal.level.rawValue, "")
+            add(scope, vm, vcpu, tid, "", "", "exits", String(exits.count), "count")
+            add(scope, vm, vcpu, tid, "", "", "exit_rate", "\(exits.ratePerSecond)", "per_second")
+            for path in ExitPath.allCases {
+                add(scope, vm, vcpu, tid, "", path.rawValue, "exits", String(exits.paths[path].count), "count")
+                add(scope, vm, vcpu, tid, "", path.rawValue, "window_time", String(exits.paths[path].windowTime), unit)
+            }
+            for reason in exits.byReason {
+                let r = reason.reason
+                add(scope, vm, vcpu, tid, r, "", "exits", String(reason.count), "count")
+                add(scope, vm, vcpu, tid, r, "", "exit_rate", "\(reason.ratePerSecond)", "per_second")
+                add(scope, vm, vcpu, tid, r, "", "share_of_exits", "\(reason.shareOfExits)", "ratio")
+                add(scope, vm, vcpu, tid, r, "", "hypervisor_time", String(reason.hypervisorTime), unit)
+                add(scope, vm, vcpu, tid, r, "", "share_of_hypervisor_time", "\(reason.shareOfHypervisorTime)", "ratio")
+                add(scope, vm, vcpu, tid, r, "", "vmm_time", String(reason.vmmTime), unit)
+                let l = reason.latency
+                for (name, value) in [("latency_min", l.min), ("latency_p50", l.p50), ("latency_p90", l.p90),
+                                      ("latency_p99", l.p99), ("latency_p99_9", l.p999), ("latency_max", l.max)] {
+                    add(scope, vm, vcpu, tid, r, "", name, String(value), unit)
+                }
+                for path in ExitPath.allCases {
+                    add(scope, vm, vcpu, tid, r, path.rawValue, "exits", String(reason.paths[path].count), "count")
+                }
+            }
+        }
+        let host = report.host
+        scope("host", "", "", "", split: host.split, tax: host.tax, steal: host.steal, exits: host.exits)
+        for vm in report.vms {
+            scope("vm", vm.name, "", "", split: vm.split, tax: vm.tax, steal: vm.steal, exits: vm.exits)
+            for vcpu in vm.vcpus {
+                scope("vcpu", vm.name, vcpu.vcpu.map(String.init) ?? "", String(vcpu.tid), split: vcpu.split,
+                      tax: vcpu.tax, steal: vcpu.steal, exits: vcpu.exits)
+            }
+        }
+        return rows.joined(separator: "\n") + "\n"
+    }
+
+    static func quote(_ field: String) -> String {
+        guard field.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" }) else { return field }
+        return "\"" + field.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+    }
+}

@@ -1,0 +1,201 @@
+import HVTaxEvents
+import HVTaxModel
+
+/// Parses the bodies of the events the analysis uses, in every generation the reference lists:
+/// the kernel's print formats, libtraceevent's plugin formats and `-R` raw `field=value` lists.
+struct EventBodyParser {
+    let symbols: SymbolTable
+
+    enum ExitStyle { case withVCPU, withoutVCPU, raw }
+
+    /// kvm_exit:
+    ///     vcpu 0 reason EXCEPTION_NMI rip 0xfd0bd info1 0x0... (5.10+; `reason X FAILED_VMENTRY`)
+    ///     vcpu 1 reason npf rip 0xfd11d info 100000014 fd000     (5.7-5.9)
+    ///     reason EPT_MISCONFIG rip 0xffffffffa0632f49 info 0 0   (older kernels, libtraceevent plugin)
+    ///     exit_reason=49 guest_rip=0x... isa=1 ... vcpu_id=0      (trace-cmd report -R)
+    /// Reasons may contain spaces (`PF excp`), so the reason runs up to ` rip `.
+    func exit(_ body: UnsafeRawBufferPointer, into event: inout TraceEvent) -> ExitStyle? {
+        event.vcpu = TraceEvent.unknownID
+        if body.matches("exit_reason=", at: 0) { return rawExit(body, into: &event) }
+        var i = 0
+        var style = ExitStyle.withoutVCPU
+        if body.matches("vcpu ", at: 0) {
+            i = 5
+            guard let vcpu = body.decimal(at: &i) else { return nil }
+            event.vcpu = Int32(truncatingIfNeeded: vcpu)
+            i = body.skipSpaces(from: i)
+            style = .withVCPU
+        }
+        guard body.matches("reason ", at: i) else { return nil }
+        let start = i + 7
+        guard var end = body.find(" rip ", from: start) else { return nil }
+        let failedSuffix: StaticString = " FAILED_VMENTRY"
+        let suffixLength = failedSuffix.utf8CodeUnitCount
+        if end - start > suffixLength, body.matches(failedSuffix, at: end - suffixLength) {
+            end -= suffixLength
+            event.flags.insert(.failedVMEntry)
+        }
+        guard end > start else { return nil }
+        var k = start
+        if body.decimal(at: &k) != nil, k == end {
+            // A bare number: the reason has no name in the printing side's table.
+            event.code = symbols.reasons.intern("UNKNOWN (\(body.slice(start, end).text))")
+        } else {
+            event.code = symbols.reasons.intern(body.slice(start, end))
+        }
+        return style
+    }
+
+    private func rawExit(_ body: UnsafeRawBufferPointer, into event: inout TraceEvent) -> ExitStyle? {
+        guard let reason = field("exit_reason=", in: body) else { return nil }
+        let isa: ISA
+        switch field("isa=", in: body) {
+        case 1: isa = .vmx
+        case 2: isa = .svm
+        default: isa = .unknown
+        }
+        if let vcpu = field("vcpu_id=", in: body) { event.vcpu = Int32(truncatingIfNeeded: vcpu) }
+        let code = UInt32(truncatingIfNeeded: reason)
+        if isa == .vmx, code & ExitReasonTable.vmxFailedEntryBit != 0 { event.flags.insert(.failedVMEntry) }
+        event.code = symbols.reason(code: code, isa: isa)
+        return .raw
+    }
+
+    /// kvm_entry: `vcpu 0`, `vcpu 0, rip 0x...`, `vcpu 0 rip 0x...` (plugin), `vcpu_id=0 ...` (raw).
+    func entry(_ body: UnsafeRawBufferPointer, into event: inout TraceEvent) -> Bool {
+        if body.matches("vcpu ", at: 0) {
+            var i = 5
+            guard let vcpu = body.decimal(at: &i) else { return false }
+            event.vcpu = Int32(truncatingIfNeeded: vcpu)
+            return true
+        }
+        if let vcpu = field("vcpu_id=", in: body) {
+            event.vcpu = Int32(truncatingIfNeeded: vcpu)
+            return true
+        }
+        return false
+    }
+
+    /// kvm_userspace_exit: `reason KVM_EXIT_IO (2)`, `reason restart (4)`, raw `reason=2 errno=0`.
+    func userspaceExit(_ body: UnsafeRawBufferPointer, into event: inout TraceEvent) -> Bool {
+        event.vcpu = TraceEvent.unknownID
+        if body.matches("reason ", at: 0) {
+            if let open = body.find("(", from: 7) {
+                var i = open + 1
+                if let code = body.decimal(at: &i) { event.code = UInt32(truncatingIfNeeded: code) }
+            }
+            return true
+        }
+        if let code = field("reason=", in: body) {
+            event.code = UInt32(truncatingIfNeeded: code)
+            return true
+        }
+        return false
+    }
+
+    /// sched_switch, the kernel's format:
+    ///     prev_comm=CPU 0/KVM prev_pid=12 prev_prio=120 prev_state=R+ ==> next_comm=swapper/1 next_pid=0 next_prio=120
+    /// or libtraceevent's sched_switch plugin (trace-cmd report, perf):
+    ///     CPU 0/KVM:12 [120] R+ ==> swapper/1:0 [120]
+    /// Task names may contain spaces, so each runs up to the next field's key.
+    func schedSwitch(_ body: UnsafeRawBufferPointer, into event: inout TraceEvent) -> Bool {
+        guard let arrow = body.find(" ==> ") else { return false }
+        if body.matches("prev_comm=", at: 0) {
+            guard let prevPidAt = body.find(" prev_pid=", from: 10) else { return false }
+            var i = prevPidAt + 10
+            guard let prevPid = body.decimal(at: &i) else { return false }
+            guard let stateAt = body.find("prev_state=", from: i), stateAt < arrow else { return false }
+            let state = body.slice(stateAt + 11, arrow)
+            let runnable = Self.isRunnable(state)
+            let nextCommStart = arrow + 5
+            guard body.matches("next_comm=", at: nextCommStart),
+                  let nextPidAt = body.find(" next_pid=", from: nextCommStart + 10) else { return false }
+            var j = nextPidAt + 10
+            guard let nextPid = body.decimal(at: &j) else { return false }
+            event.tid = Int32(truncatingIfNeeded: prevPid)
+            event.otherTid = Int32(truncatingIfNeeded: nextPid)
+            event.otherComm = symbols.names.intern(body.slice(nextCommStart + 10, nextPidAt))
+            if runnable { event.flags.insert(.prevRunnable) }
+            return true
+        }
+        // Plugin form: `COMM:PID [PRIO] STATE ==> COMM:PID [PRIO]`.
+        guard let prev = Self.commPid(body, 0, arrow), let prevBracketEnd = body.find("] ", from: prev.end) else {
+            return false
+        }
+        let (s0, s1) = body.trimmed(prevBracketEnd + 2, arrow)
+        guard let next = Self.commPid(body, arrow + 5, body.count) else { return false }
+        event.tid = prev.pid
+        event.otherTid = next.pid
+        event.otherComm = symbols.names.intern(body.slice(next.commStart, next.commEnd))
+        if Self.isRunnable(body.slice(s0, s1)) { event.flags.insert(.prevRunnable) }
+        return true
+    }
+
+    /// `COMM:PID [` within [from, to): the colon is the last one before ` [`.
+    private static func commPid(_ body: UnsafeRawBufferPointer, _ from: Int, _ to: Int)
+        -> (commStart: Int, commEnd: Int, pid: Int32, end: Int)? {
+        guard let bracket = body.find(" [", from: from), bracket < to else { return nil }
+        var colon = bracket - 1
+        while colon > from, body[colon] != 0x3a { colon -= 1 }
+        guard body[colon] == 0x3a else { return nil }
+        var i = colon + 1
+        guard let pid = body.decimal(at: &i), i == bracket else { return nil }
+        return (from, colon, Int32(truncatingIfNeeded: pid), bracket)
+    }
+
+    /// R and R+ (and the raw numbers 0 and TASK_REPORT_MAX) mean switched out while runnable.
+    static func isRunnable(_ state: UnsafeRawBufferPointer) -> Bool {
+        guard let first = state.first else { return false }
+        if first == 0x52 /* R */ { return state.count == 1 || (state.count == 2 && state[1] == 0x2b) }
+        var i = 0
+        if let number = state.decimal(at: &i), i == state.count { return number & 0xff == 0 }
+        return false
+    }
+
+    /// sched_wakeup: `comm=X pid=P prio=N target_cpu=C`, or the plugin's `COMM:PID [PRIO] ...`.
+    func wakeup(_ body: UnsafeRawBufferPointer, into event: inout TraceEvent) {
+        if let at = body.find(" pid=") {
+            var i = at + 5
+            if let pid = body.decimal(at: &i) { event.otherTid = Int32(truncatingIfNeeded: pid) }
+        } else if let task = Self.commPid(body, 0, body.count) {
+            event.otherTid = task.pid
+        }
+    }
+
+    /// irq_handler_entry: `irq=N name=X`; irq_handler_exit: `irq=N ret=handled`.
+    func irq(_ body: UnsafeRawBufferPointer, into event: inout TraceEvent) {
+        if let value = field("irq=", in: body) { event.code = UInt32(truncatingIfNeeded: value) }
+    }
+
+    /// The decimal value of `key` (which includes its `=`) at a word start, hex values `0x...` too.
+    private func field(_ key: StaticString, in body: UnsafeRawBufferPointer) -> UInt64? {
+        var from = 0
+        while let at = body.find(key, from: from) {
+            if at == 0 || body[at - 1] == 0x20 {
+                var i = at + key.utf8CodeUnitCount
+                if body.matches("0x", at: i) { return Self.hex(body, at: i + 2) }
+                return body.decimal(at: &i)
+            }
+            from = at + 1
+        }
+        return nil
+    }
+
+    private static func hex(_ body: UnsafeRawBufferPointer, at index: Int) -> UInt64? {
+        var value: UInt64 = 0
+        var i = index
+        while i < body.count {
+            let c = body[i]
+            let digit: UInt8
+            switch c {
+            case 0x30...0x39: digit = c - 0x30
+            case 0x61...0x66: digit = c - 0x61 + 10
+            case 0x41...0x46: digit = c - 0x41 + 10
+            default: return i > index ? value : nil
+            }
+            value = value << 4 | UInt64(digit)
+            i += 1
+        }
+        return i > index ? value : nil
+    }
+}

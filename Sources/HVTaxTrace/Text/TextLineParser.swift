@@ -1,0 +1,275 @@
+import HVTaxEvents
+import HVTaxModel
+
+/// What one line of a text trace turned out to be.
+enum ParsedLine {
+    case event
+    /// Blank, `#` comment, or a header line (`cpus=N`, `version = 6`, `CPU 3 is empty`).
+    case ignorable
+    /// `cpus=N`: the file is `trace-cmd report` output.
+    case traceCmdHeader
+    case malformed(String)
+}
+
+/// Parses the line prefix shared by the kernel's trace output, `trace-cmd report` and `perf script`:
+///
+///     TASK-PID [(TGID)] [CPU] [FLAGS] TIMESTAMP: EVENT: BODY       ftrace, trace-cmd
+///     [COMM] [PID/]TID [FLAGS] [CPU] TIMESTAMP: SYSTEM:EVENT: BODY perf script
+///
+/// then hands the body to the event's parser. One parser serves all three formats because they
+/// differ only in the task column and the `system:` prefix (../shared/reference/trace-formats.md).
+struct TextLineParser {
+    let symbols: SymbolTable
+    /// Event name symbol -> kind; grows as new names appear.
+    private var kinds: [EventKind] = [.other]
+    private let bodies: EventBodyParser
+
+    /// The clock, decided by the first timestamp: seconds with decimals (ns) or a raw counter.
+    private(set) var clock: ClockInfo.Unit?
+    /// Seen along the way, to name the format.
+    private(set) var sawSystemPrefix = false
+    private(set) var sawRawFields = false
+    private(set) var sawExitWithoutVCPU = false
+
+    init(symbols: SymbolTable) {
+        self.symbols = symbols
+        bodies = EventBodyParser(symbols: symbols)
+    }
+
+    mutating func parse(_ line: UnsafeRawBufferPointer, into event: inout TraceEvent) -> ParsedLine {
+        var i = line.skipSpaces(from: 0)
+        if i == line.count { return .ignorable }
+        let first = line[i]
+        if first == 0x23 /* # */ { return .ignorable }
+        if first == 0x43 /* C */ {
+            if line.matches("CPU:", at: i) { return parseLost(line, from: i + 4, into: &event) }
+            if line.matches("CPU ", at: i), line.find(" is empty", from: i) != nil { return .ignorable }
+        }
+        if line.matches("cpus=", at: i) { return .traceCmdHeader }
+        if line.matches("version = ", at: i) { return .ignorable }
+
+        // The CPU column: the first `[digits]`.
+        guard let (bracket, close, cpu) = Self.cpuColumn(line, from: i) else {
+            return .malformed("expected a CPU column like '[001]'")
+        }
+        parseTask(line, end: bracket, into: &event)
+        event.cpu = cpu
+
+        // Flags (`d..2.`) may stand between the CPU and the timestamp, which ends with ':'.
+        i = line.skipSpaces(from: close + 1)
+        var timestamp: UInt64?
+        while i < line.count {
+            var tokenEnd = i
+            while tokenEnd < line.count, line[tokenEnd] != 0x20 { tokenEnd += 1 }
+            if tokenEnd > i, line[tokenEnd - 1] == 0x3a /* : */ {
+                timestamp = parseTimestamp(line, i, tokenEnd - 1)
+                i = tokenEnd
+                break
+            }
+            i = line.skipSpaces(from: tokenEnd)
+        }
+        guard let time = timestamp else { return .malformed("expected a timestamp like '95922.997039:'") }
+        event.time = time
+
+        // The event name: `kvm_exit:` or perf's `kvm:kvm_exit:`.
+        i = line.skipSpaces(from: i)
+        var nameEnd = i
+        while nameEnd < line.count, line[nameEnd] != 0x20 { nameEnd += 1 }
+        guard nameEnd > i + 1, line[nameEnd - 1] == 0x3a else {
+            return .malformed("expected an event name like 'kvm_exit:'")
+        }
+        var nameStart = i
+        for k in stride(from: nameEnd - 2, through: i, by: -1) where line[k] == 0x3a {
+            nameStart = k + 1
+            sawSystemPrefix = true
+            break
+        }
+        let nameSymbol = symbols.names.intern(line.slice(nameStart, nameEnd - 1))
+        let kind = kind(of: nameSymbol)
+        event.kind = kind
+        let body = line.slice(line.skipSpaces(from: nameEnd), line.count)
+        switch kind {
+        case .kvmExit:
+            guard let style = bodies.exit(body, into: &event) else {
+                return .malformed("kvm_exit body: expected 'reason NAME rip ...' or 'exit_reason=N ...'")
+            }
+            if style == .raw { sawRawFields = true } else if style == .withoutVCPU { sawExitWithoutVCPU = true }
+        case .kvmEntry:
+            guard bodies.entry(body, into: &event) else {
+                return .malformed("kvm_entry body: expected 'vcpu N' or 'vcpu_id=N'")
+            }
+        case .userspaceExit:
+            guard bodies.userspaceExit(body, into: &event) else {
+                return .malformed("kvm_userspace_exit body: expected 'reason KVM_EXIT_X (N)' or 'reason=N'")
+            }
+        case .schedSwitch:
+            guard bodies.schedSwitch(body, into: &event) else {
+                return .malformed("sched_switch body: expected 'prev_comm=... prev_pid=... prev_state=S ==> next_comm=... next_pid=...'")
+            }
+        case .schedWakeup:
+            bodies.wakeup(body, into: &event)
+        case .irqHandlerEntry, .irqHandlerExit:
+            bodies.irq(body, into: &event)
+        case .other:
+            event.code = nameSymbol
+        case .lost:
+            break
+        }
+        return .event
+    }
+
+    private mutating func kind(of symbol: UInt32) -> EventKind {
+        let index = Int(symbol)
+        while kinds.count <= index {
+            kinds.append(Self.kind(named: symbols.names.string(UInt32(kinds.count))))
+        }
+        return kinds[index]
+    }
+
+    static func kind(named name: String) -> EventKind {
+        switch name {
+        case "kvm_exit", "kvm_x86_exit": .kvmExit
+        case "kvm_entry", "kvm_x86_entry": .kvmEntry
+        case "kvm_userspace_exit": .userspaceExit
+        case "sched_switch": .schedSwitch
+        case "sched_wakeup", "sched_waking", "sched_wakeup_new": .schedWakeup
+        case "irq_handler_entry": .irqHandlerEntry
+        case "irq_handler_exit": .irqHandlerExit
+        default: .other
+        }
+    }
+
+    /// `CPU:N [LOST M EVENTS]`
+    private func parseLost(_ line: UnsafeRawBufferPointer, from index: Int, into event: inout TraceEvent) -> ParsedLine {
+        var i = index
+        guard let cpu = line.decimal(at: &i) else { return .malformed("expected 'CPU:N [LOST M EVENTS]'") }
+        guard let lostAt = line.find("[LOST ", from: i) else { return .malformed("expected 'CPU:N [LOST M EVENTS]'") }
+        i = lostAt + 6
+        guard let count = line.decimal(at: &i) else { return .malformed("expected 'CPU:N [LOST M EVENTS]'") }
+        event.kind = .lost
+        event.cpu = Int32(truncatingIfNeeded: cpu)
+        event.value = count
+        return .event
+    }
+
+    private static func cpuColumn(_ line: UnsafeRawBufferPointer, from: Int) -> (Int, Int, Int32)? {
+        var i = from
+        while i < line.count {
+            if line[i] == 0x5b /* [ */ {
+                var j = i + 1
+                if let cpu = line.decimal(at: &j), j < line.count, line[j] == 0x5d /* ] */ {
+                    return (i, j, Int32(truncatingIfNeeded: cpu))
+                }
+            }
+            i += 1
+        }
+        return nil
+    }
+
+    /// The task column before `[CPU]`: `comm-tid`, `comm-tid (tgid)`, perf's `comm tid`,
+    /// `comm pid/tid`, perhaps followed by perf's flags. Task names may contain spaces and dashes.
+    private func parseTask(_ line: UnsafeRawBufferPointer, end: Int, into event: inout TraceEvent) {
+        var (a, b) = line.trimmed(0, end)
+        event.tid = TraceEvent.unknownID
+        event.tgid = TraceEvent.unknownID
+        event.comm = 0
+        guard a < b else { return }
+        // perf's flags token (`.N..`) right before the CPU column.
+        var tokenStart = b
+        while tokenStart > a, line[tokenStart - 1] != 0x20 { tokenStart -= 1 }
+        if tokenStart > a, Self.isFlagsToken(line, tokenStart, b) {
+            (a, b) = line.trimmed(a, tokenStart)
+        }
+        // `(TGID)` from ftrace's record-tgid option; `(-------)` when unknown.
+        if b > a, line[b - 1] == 0x29 /* ) */ {
+            var open = b - 1
+            while open > a, line[open] != 0x28 /* ( */ { open -= 1 }
+            if line[open] == 0x28 {
+                var k = line.skipSpaces(from: open + 1)
+                if let tgid = line.decimal(at: &k) { event.tgid = Int32(truncatingIfNeeded: tgid) }
+                (a, b) = line.trimmed(a, open)
+            }
+        }
+        guard a < b else { return }
+        tokenStart = b
+        while tokenStart > a, line[tokenStart - 1] != 0x20 { tokenStart -= 1 }
+        // perf: the last token is `tid` or `pid/tid`.
+        var k = tokenStart
+        if let number = line.decimal(at: &k) {
+            if k == b {
+                event.tid = Int32(truncatingIfNeeded: number)
+                let (c, d) = line.trimmed(a, tokenStart)
+                event.comm = symbols.names.intern(line.slice(c, d))
+                return
+            }
+            if line[k] == 0x2f /* / */ {
+                k += 1
+                if let tid = line.decimal(at: &k), k == b {
+                    event.tgid = Int32(truncatingIfNeeded: number)
+                    event.tid = Int32(truncatingIfNeeded: tid)
+                    let (c, d) = line.trimmed(a, tokenStart)
+                    event.comm = symbols.names.intern(line.slice(c, d))
+                    return
+                }
+            }
+        }
+        // ftrace: `comm-tid`, the tid after the last dash.
+        var dash = b - 1
+        while dash > a, line[dash] != 0x2d /* - */ { dash -= 1 }
+        if line[dash] == 0x2d {
+            var t = dash + 1
+            if let tid = line.decimal(at: &t), t == b {
+                event.tid = Int32(truncatingIfNeeded: tid)
+                event.comm = symbols.names.intern(line.slice(a, dash))
+                return
+            }
+        }
+        event.comm = symbols.names.intern(line.slice(a, b))
+    }
+
+    /// Irq/preempt flags as the kernel and perf print them: `d..2.`, `.N..`, `dNh1`.
+    private static func isFlagsToken(_ line: UnsafeRawBufferPointer, _ from: Int, _ to: Int) -> Bool {
+        var hasDot = false
+        for k in from..<to {
+            switch line[k] {
+            case 0x2e: hasDot = true
+            case 0x30...0x39, 0x64, 0x44, 0x6e, 0x4e, 0x68, 0x48, 0x73, 0x53, 0x62, 0x42, 0x58, 0x7a, 0x5a, 0x70:
+                continue
+            default: return false
+            }
+        }
+        return hasDot
+    }
+
+    /// `95922.997039` (seconds, any number of decimals) -> ns; `303280081909057` -> counter ticks.
+    private mutating func parseTimestamp(_ line: UnsafeRawBufferPointer, _ from: Int, _ to: Int) -> UInt64? {
+        var i = from
+        guard let seconds = line.decimal(at: &i) else { return nil }
+        if i == to {
+            if clock == nil { clock = .ticks }
+            return clock == .ticks ? seconds : nil
+        }
+        guard line[i] == 0x2e else { return nil }
+        i += 1
+        var fraction: UInt64 = 0
+        var digits = 0
+        while i < to {
+            let digit = line[i] &- 0x30
+            guard digit < 10 else { return nil }
+            if digits < 9 {
+                fraction = fraction * 10 + UInt64(digit)
+                digits += 1
+            }
+            i += 1
+        }
+        guard digits > 0 else { return nil }
+        while digits < 9 {
+            fraction *= 10
+            digits += 1
+        }
+        if clock == nil { clock = .ns }
+        guard clock == .ns else { return nil }
+        let (ns, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
+        return overflow ? nil : ns + fraction
+    }
+}

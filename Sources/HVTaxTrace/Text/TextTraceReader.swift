@@ -1,0 +1,108 @@
+import HVTaxEvents
+import HVTaxModel
+
+/// Reads a text trace — the kernel's `trace`/`trace_pipe` output, `trace-cmd report` (print,
+/// plugin and `-R` raw formats) or `perf script` — as a time-ordered `EventStream`.
+public final class TextTraceReader: EventStream {
+    private let lines: LineReader
+    private var parser: TextLineParser
+    private var reorder: ReorderBuffer
+    private let path: String
+    private let compression: Compression?
+    private let counterHz: UInt64?
+    private var sawTraceCmdHeader = false
+    private var eventCount: UInt64 = 0
+    private var lastTime: UInt64 = 0
+    private var ended = false
+    private var pendingError: TraceReadError?
+    public private(set) var diagnostics = ReaderDiagnostics()
+
+    /// Malformed lines tolerated before the first good event: past that the file is not a trace.
+    static let garbageLimit: UInt64 = 20
+
+    /// - Parameter counterHz: converts raw counter timestamps (`x86-tsc`) to nanoseconds.
+    public init(input: OpenedInput, symbols: SymbolTable, counterHz: UInt64? = nil, reorderCapacity: Int = 1 << 16) {
+        lines = LineReader(source: input.bytes, path: input.path)
+        parser = TextLineParser(symbols: symbols)
+        reorder = ReorderBuffer(capacity: reorderCapacity)
+        path = input.path
+        compression = input.compression
+        self.counterHz = counterHz
+    }
+
+    /// True when `head` (the first bytes of a file) looks like a text trace and not binary data.
+    public static func looksLikeText(_ head: [UInt8]) -> Bool {
+        !head.prefix(4096).contains(0)
+    }
+
+    public var clock: ClockInfo {
+        switch parser.clock {
+        case .ticks?:
+            if let hz = counterHz { return ClockInfo(unit: .ns, convertedFromCounterHz: Double(hz)) }
+            return ClockInfo(unit: .ticks)
+        default:
+            return ClockInfo(unit: .ns)
+        }
+    }
+
+    public var source: TraceSource {
+        TraceSource(path: path, format: formatName, compression: compression?.rawValue,
+                    lines: lines.lineNumber, events: eventCount)
+    }
+
+    private var formatName: String {
+        var name = parser.sawSystemPrefix ? "perf-script" : sawTraceCmdHeader ? "trace-cmd" : "ftrace"
+        if parser.sawRawFields { name += " (raw fields)" }
+        return name
+    }
+
+    public func next() throws -> TraceEvent? {
+        while true {
+            if let ready = reorder.popReady() { return deliver(ready) }
+            if ended { return reorder.popEarliest().map(deliver) }
+            try readOneLine()
+        }
+    }
+
+    private func deliver(_ event: TraceEvent) -> TraceEvent {
+        diagnostics.reorderedEvents = reorder.reordered
+        diagnostics.lateEvents = reorder.lateCount
+        return event
+    }
+
+    private func readOneLine() throws {
+        guard let line = try lines.next() else {
+            ended = true
+            return
+        }
+        var event = TraceEvent(time: 0, kind: .other)
+        switch parser.parse(line, into: &event) {
+        case .event:
+            // `CPU:N [LOST M EVENTS]` has no timestamp of its own: it happened after the last event read.
+            if event.kind == .lost { event.time = lastTime } else { lastTime = event.time }
+            if event.kind != .lost, let hz = counterHz, parser.clock == .ticks {
+                let (high, low) = event.time.multipliedFullWidth(by: 1_000_000_000)
+                event.time = UInt64(hz).dividingFullWidth((high, low)).quotient
+            }
+            eventCount += 1
+            reorder.push(event)
+        case .ignorable:
+            break
+        case .traceCmdHeader:
+            sawTraceCmdHeader = true
+        case .malformed(let problem):
+            if lines.lastLineUnterminated {
+                diagnostics.truncated = true
+                return
+            }
+            diagnostics.malformed(file: path, line: lines.lineNumber, problem: problem)
+            if eventCount == 0 && diagnostics.malformedLines >= Self.garbageLimit {
+                let first = diagnostics.malformedExamples.first!
+                throw TraceReadError(
+                    file: path, location: "line \(first.line)",
+                    problem: "not a text trace: \(first.problem); expected lines like "
+                        + "'TASK-PID [CPU] TIMESTAMP: EVENT: BODY' (ftrace, trace-cmd report) or perf script output")
+            }
+        }
+    }
+}

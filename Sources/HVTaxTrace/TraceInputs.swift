@@ -1,0 +1,31 @@
+import HVTaxEvents
+import HVTaxModel
+
+/// Opens trace files of any supported format, recognised by content (never by name), each as an
+/// `EventStream`. This is the one place that knows every reader.
+public enum TraceInputs {
+    public struct Options: Sendable {
+        /// Frequency of a raw counter clock (`x86-tsc`), to report nanoseconds instead of ticks.
+        public var counterHz: UInt64?
+
+        public init(counterHz: UInt64? = nil) { self.counterHz = counterHz }
+    }
+
+    public static func open(_ path: String, symbols: SymbolTable, options: Options = Options()) throws -> EventStream {
+        let input = try OpenedInput.open(path)
+        if input.head.starts(with: [0x17, 0x08, 0x44] + Array("tracing".utf8)) {
+            throw TraceReadError(file: path, location: "byte offset 0",
+                                 problem: "a trace-cmd trace.dat: convert it with 'trace-cmd report FILE > FILE.txt' first")
+        }
+        guard TextTraceReader.looksLikeText(input.head) else {
+            throw TraceReadError(file: path, location: "byte offset 0",
+                                 problem: "binary data of an unknown format; expected a text trace (ftrace, trace-cmd report, perf script)")
+        }
+        return TextTraceReader(input: input, symbols: symbols, counterHz: options.counterHz)
+    }
+
+    /// The clock of a stream after it has been read (text readers learn it from the timestamps).
+    public static func clock(of stream: EventStream) -> ClockInfo {
+        (stream as? TextTraceReader)?.clock ?? ClockInfo(unit: .ns)
+    }
+}

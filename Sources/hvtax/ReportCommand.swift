@@ -1,0 +1,99 @@
+import ArgumentParser
+import HVTaxAnalysis
+import HVTaxEvents
+import HVTaxModel
+import HVTaxRender
+import HVTaxTrace
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `hvtax report TRACE...`: a trace in, the overhead report out.
+struct ReportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "report",
+        abstract: "Split every vCPU's time into guest, hypervisor, VMM, preempted and halted, and explain the exits.",
+        discussion: """
+            Reads raw ftrace output (trace, trace_pipe), trace-cmd report output (kernel, plugin and -R raw \
+            formats) and perf script output of kvm:*, sched:* and irq:* events; gzip or zstd compressed \
+            or not; '-' for stdin. Several files are merged by timestamp. The format is recognised from \
+            the content.
+
+            Record a useful trace with, for example:
+              echo 1 > /sys/kernel/tracing/options/record-tgid
+              perf record -e kvm:kvm_exit -e kvm:kvm_entry -e kvm:kvm_userspace_exit -e sched:sched_switch -a
+            """)
+
+    @Argument(help: "Trace files ('-' for stdin).")
+    var traces: [String]
+
+    @OptionGroup var output: OutputOptions
+    @OptionGroup var thresholds: ThresholdOptions
+
+    @Option(help: ArgumentHelp("Only these VMs (name or pid); repeatable.", valueName: "name|pid"))
+    var vm: [String] = []
+
+    @Option(help: "Only the VM with this pid, or the vCPU thread with this tid; repeatable.")
+    var pid: [Int32] = []
+
+    @Option(help: "Only this vcpu id; repeatable.")
+    var vcpu: [Int32] = []
+
+    @Option(help: ArgumentHelp("Only this exit reason in the exit tables (the time split is unchanged); repeatable.", valueName: "reason"))
+    var reason: [String] = []
+
+    @Option(help: ArgumentHelp("Start of the window, from the first event: 1.5s, 200ms, 30us.", valueName: "duration"))
+    var since: DurationArgument?
+
+    @Option(help: ArgumentHelp("End of the window, from the first event.", valueName: "duration"))
+    var until: DurationArgument?
+
+    @Option(name: .customLong("vm-name"), help: ArgumentHelp("Name a VM by its pid: 1234=web01; repeatable.", valueName: "pid=name"))
+    var vmNames: [VMNameArgument] = []
+
+    @Option(name: .customLong("counter-hz"), help: "Frequency of a raw counter clock (x86-tsc), to report nanoseconds.")
+    var counterHz: UInt64?
+
+    func run() throws {
+        var filters = ReportFilters()
+        filters.vms = vm
+        filters.pids = pid
+        filters.vcpus = vcpu
+        filters.reasons = reason
+        filters.since = since?.nanoseconds
+        filters.until = until?.nanoseconds
+        let options = AnalysisOptions(thresholds: try thresholds.thresholds(), filters: filters,
+                                      vmNames: Dictionary(vmNames.map { ($0.pid, $0.name) }, uniquingKeysWith: { $1 }))
+        let report: TraceReport
+        do {
+            report = try TraceReportPipeline.run(paths: traces, options: options,
+                                                 inputOptions: .init(counterHz: counterHz))
+        } catch let error as TraceReadError {
+            throw ValidationError(error.description)
+        }
+        try output.write(report)
+    }
+}
+
+/// sources -> events -> analysis -> model: the report pipeline, in one place for the command.
+enum TraceReportPipeline {
+    static func run(paths: [String], options: AnalysisOptions, inputOptions: TraceInputs.Options) throws -> TraceReport {
+        let symbols = SymbolTable()
+        let streams = try paths.map { try TraceInputs.open($0, symbols: symbols, options: inputOptions) }
+        let merged = StreamMerger(streams)
+        let analyzer = TraceAnalyzer(symbols: symbols, options: options)
+        while let event = try merged.next() { analyzer.consume(event) }
+        let clocks = Set(streams.map { TraceInputs.clock(of: $0).unit })
+        if clocks.count > 1 {
+            throw TraceReadError(file: paths.joined(separator: ", "), location: "timestamps",
+                                 problem: "the files use different clocks (seconds and raw counter): merge needs one clock")
+        }
+        return analyzer.report(
+            sources: streams.map(\.source), clock: streams.first.map(TraceInputs.clock(of:)) ?? ClockInfo(unit: .ns),
+            readerQuality: { quality in
+                for stream in streams { stream.diagnostics.merge(into: &quality, path: stream.source.path) }
+            },
+            generator: "hvtax \(HVTaxVersion.string)")
+    }
+}

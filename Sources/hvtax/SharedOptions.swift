@@ -1,0 +1,104 @@
+import ArgumentParser
+import HVTaxModel
+import HVTaxRender
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Output format and colour, shared by every command that prints a report.
+struct OutputOptions: ParsableArguments {
+    enum Format: String, ExpressibleByArgument, CaseIterable {
+        case text, json, csv
+    }
+
+    enum Colour: String, ExpressibleByArgument, CaseIterable {
+        case auto, always, never
+    }
+
+    @Option(name: .long, help: "Output format: text, json (schema: docs/report-schema.md) or csv (long form).")
+    var format: Format = .text
+
+    @Option(name: .customLong("color"), help: "Colour the text output: auto (only on a terminal), always, never.")
+    var colour: Colour = .auto
+
+    var style: TerminalStyle {
+        switch colour {
+        case .always: TerminalStyle(colour: true)
+        case .never: TerminalStyle(colour: false)
+        case .auto: TerminalStyle(colour: isatty(STDOUT_FILENO) == 1 && getenv("NO_COLOR") == nil)
+        }
+    }
+
+    func write(_ report: TraceReport) throws {
+        switch format {
+        case .text: print(TraceReportTextRenderer(style: style).render(report), terminator: "")
+        case .json: print(try JSONRendering.render(report), terminator: "")
+        case .csv: print(TraceReportCSVRenderer().render(report), terminator: "")
+        }
+    }
+}
+
+/// Tax and steal thresholds, as percentages.
+struct ThresholdOptions: ParsableArguments {
+    @Option(name: .customLong("tax-warning"), help: ArgumentHelp("Tax at or above this is a warning.", valueName: "percent"))
+    var taxWarning: PercentArgument = PercentArgument(ratio: Thresholds.standard.tax.warning)
+    @Option(name: .customLong("tax-critical"), help: ArgumentHelp("Tax at or above this is critical.", valueName: "percent"))
+    var taxCritical: PercentArgument = PercentArgument(ratio: Thresholds.standard.tax.critical)
+    @Option(name: .customLong("steal-warning"), help: ArgumentHelp("Steal at or above this is a warning.", valueName: "percent"))
+    var stealWarning: PercentArgument = PercentArgument(ratio: Thresholds.standard.steal.warning)
+    @Option(name: .customLong("steal-critical"), help: ArgumentHelp("Steal at or above this is critical.", valueName: "percent"))
+    var stealCritical: PercentArgument = PercentArgument(ratio: Thresholds.standard.steal.critical)
+
+    func thresholds() throws -> Thresholds {
+        guard taxWarning.ratio <= taxCritical.ratio, stealWarning.ratio <= stealCritical.ratio else {
+            throw ValidationError("a warning threshold must not be above its critical threshold")
+        }
+        return Thresholds(tax: .init(warning: taxWarning.ratio, critical: taxCritical.ratio),
+                          steal: .init(warning: stealWarning.ratio, critical: stealCritical.ratio))
+    }
+}
+
+/// `5%`, `5` or `0.05%`: a percentage given on the command line.
+struct PercentArgument: ExpressibleByArgument, CustomStringConvertible {
+    var ratio: Double
+
+    init(ratio: Double) { self.ratio = ratio }
+
+    init?(argument: String) {
+        let text = argument.hasSuffix("%") ? String(argument.dropLast()) : argument
+        guard let value = Double(text), value >= 0, value <= 100 else { return nil }
+        ratio = value / 100
+    }
+
+    var description: String { Formatting.fixed(ratio * 100, 1) + "%" }
+}
+
+/// `1.5s`, `200ms`, `30us`, `100ns`, `2m`, or plain seconds.
+struct DurationArgument: ExpressibleByArgument {
+    var nanoseconds: UInt64
+
+    init?(argument: String) {
+        let units: [(String, Double)] = [("ns", 1), ("us", 1e3), ("µs", 1e3), ("ms", 1e6), ("s", 1e9), ("m", 60e9), ("h", 3600e9)]
+        for (suffix, scale) in units where argument.hasSuffix(suffix) {
+            if let value = Double(argument.dropLast(suffix.count)), value >= 0 {
+                nanoseconds = UInt64(value * scale)
+                return
+            }
+        }
+        guard let seconds = Double(argument), seconds >= 0 else { return nil }
+        nanoseconds = UInt64(seconds * 1e9)
+    }
+}
+
+/// `1234=web01`.
+struct VMNameArgument: ExpressibleByArgument {
+    var pid: Int32
+    var name: String
+
+    init?(argument: String) {
+        guard let equals = argument.firstIndex(of: "="), let pid = Int32(argument[..<equals]) else { return nil }
+        self.pid = pid
+        name = String(argument[argument.index(after: equals)...])
+    }
+}
