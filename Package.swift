@@ -54,15 +54,30 @@ let package = Package(
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],
             swiftSettings: strict),
+        // wiring: trace files -> readers -> analysis -> report, shared by the command and the tests.
+        .target(name: "HVTaxPipeline", dependencies: ["HVTaxTrace", "HVTaxAnalysis", "HVTaxEvents", "HVTaxModel"],
+                swiftSettings: strict),
+        // synthetic traces with known ground truth, for tests and benchmarks.
+        .target(name: "HVTaxSynth", dependencies: ["HVTaxModel"], swiftSettings: strict),
         // renderers: terminal text, JSON, CSV.
         .target(name: "HVTaxRender", dependencies: ["HVTaxModel"], swiftSettings: strict),
         // the command line: argument parsing and wiring only.
         .executableTarget(
             name: "hvtax",
             dependencies: [
-                "HVTaxModel", "HVTaxTrace", "HVTaxAnalysis", "HVTaxRender",
+                "HVTaxModel", "HVTaxTrace", "HVTaxAnalysis", "HVTaxRender", "HVTaxSynth", "HVTaxPipeline",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "SystemPackage", package: "swift-system"),
             ],
+            swiftSettings: strict),
+        .testTarget(
+            name: "HVTaxTraceTests",
+            dependencies: ["HVTaxTrace", "HVTaxEvents", "HVTaxModel", "HVTaxPipeline"],
+            resources: [.copy("Fixtures")],
+            swiftSettings: strict),
+        .testTarget(
+            name: "HVTaxAnalysisTests",
+            dependencies: ["HVTaxAnalysis", "HVTaxTrace", "HVTaxEvents", "HVTaxModel", "HVTaxSynth", "HVTaxRender", "HVTaxPipeline"],
             swiftSettings: strict),
     ]
 )

@@ -54,6 +54,8 @@ struct VCPUTracker {
         lastCPU = event.cpu
         state = initialState
         since = event.time
+        // A thread first seen entering the guest has entered: its vcpu id is known from then on.
+        sawEntry = event.kind == .kvmEntry
     }
 
     /// Charges the time since the last event to the current state. Late events never move time back.

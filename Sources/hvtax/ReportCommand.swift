@@ -1,5 +1,6 @@
 import ArgumentParser
 import HVTaxAnalysis
+import HVTaxPipeline
 import HVTaxEvents
 import HVTaxModel
 import HVTaxRender
@@ -68,32 +69,11 @@ struct ReportCommand: ParsableCommand {
         let report: TraceReport
         do {
             report = try TraceReportPipeline.run(paths: traces, options: options,
-                                                 inputOptions: .init(counterHz: counterHz))
+                                                 inputOptions: .init(counterHz: counterHz),
+                                                 generator: "hvtax \(HVTaxVersion.string)")
         } catch let error as TraceReadError {
             throw ValidationError(error.description)
         }
         try output.write(report)
-    }
-}
-
-/// sources -> events -> analysis -> model: the report pipeline, in one place for the command.
-enum TraceReportPipeline {
-    static func run(paths: [String], options: AnalysisOptions, inputOptions: TraceInputs.Options) throws -> TraceReport {
-        let symbols = SymbolTable()
-        let streams = try paths.map { try TraceInputs.open($0, symbols: symbols, options: inputOptions) }
-        let merged = StreamMerger(streams)
-        let analyzer = TraceAnalyzer(symbols: symbols, options: options)
-        while let event = try merged.next() { analyzer.consume(event) }
-        let clocks = Set(streams.map { TraceInputs.clock(of: $0).unit })
-        if clocks.count > 1 {
-            throw TraceReadError(file: paths.joined(separator: ", "), location: "timestamps",
-                                 problem: "the files use different clocks (seconds and raw counter): merge needs one clock")
-        }
-        return analyzer.report(
-            sources: streams.map(\.source), clock: streams.first.map(TraceInputs.clock(of:)) ?? ClockInfo(unit: .ns),
-            readerQuality: { quality in
-                for stream in streams { stream.diagnostics.merge(into: &quality, path: stream.source.path) }
-            },
-            generator: "hvtax \(HVTaxVersion.string)")
     }
 }

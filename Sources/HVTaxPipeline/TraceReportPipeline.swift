@@ -1,0 +1,27 @@
+import HVTaxAnalysis
+import HVTaxEvents
+import HVTaxModel
+import HVTaxTrace
+
+/// sources -> events -> analysis -> model: the report pipeline, in one place for the command.
+public enum TraceReportPipeline {
+    public static func run(paths: [String], options: AnalysisOptions = AnalysisOptions(),
+                           inputOptions: TraceInputs.Options = .init(), generator: String = "hvtax") throws -> TraceReport {
+        let symbols = SymbolTable()
+        let streams = try paths.map { try TraceInputs.open($0, symbols: symbols, options: inputOptions) }
+        let merged = StreamMerger(streams)
+        let analyzer = TraceAnalyzer(symbols: symbols, options: options)
+        while let event = try merged.next() { analyzer.consume(event) }
+        let clocks = Set(streams.map { TraceInputs.clock(of: $0).unit })
+        if clocks.count > 1 {
+            throw TraceReadError(file: paths.joined(separator: ", "), location: "timestamps",
+                                 problem: "the files use different clocks (seconds and raw counter): merge needs one clock")
+        }
+        return analyzer.report(
+            sources: streams.map(\.source), clock: streams.first.map(TraceInputs.clock(of:)) ?? ClockInfo(unit: .ns),
+            readerQuality: { quality in
+                for stream in streams { stream.diagnostics.merge(into: &quality, path: stream.source.path) }
+            },
+            generator: generator)
+    }
+}

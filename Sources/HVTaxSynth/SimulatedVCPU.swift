@@ -1,0 +1,188 @@
+import HVTaxModel
+
+/// One event the synthesizer writes.
+struct SynthEvent {
+    enum Kind {
+        case entry
+        case exit(reason: String)
+        case userspaceExit
+        case switchOut(runnable: Bool)
+        case switchIn
+        case irqEntry, irqExit
+        case lost(count: UInt64)
+    }
+
+    var time: UInt64
+    var kind: Kind
+}
+
+/// One simulated vCPU thread. Each step runs the guest, then one exit window of a randomly chosen
+/// kind, and records in `truth` exactly where the time went — independently of the analysis.
+struct SimulatedVCPU {
+    let pid: Int32
+    let tid: Int32
+    let vcpu: Int32
+    let cpu: Int32
+    private let configuration: TraceSynthesizer.Configuration
+    private(set) var truth: GroundTruth.VCPUTruth
+    private var now: UInt64
+    private var started = false
+    private(set) var finished = false
+    /// A LOST marker followed the last entry: the next exit window is missing from the trace.
+    private var lossSince: UInt64?
+    private(set) var lostEvents: UInt64 = 0
+    private(set) var lostMarkers: UInt64 = 0
+
+    init(pid: Int32, tid: Int32, vcpu: Int32, cpu: Int32, start: UInt64, configuration: TraceSynthesizer.Configuration) {
+        self.pid = pid
+        self.tid = tid
+        self.vcpu = vcpu
+        self.cpu = cpu
+        self.configuration = configuration
+        truth = GroundTruth.VCPUTruth(vmPid: pid, tid: tid, vcpu: vcpu, cpu: cpu)
+        now = start
+    }
+
+    private var vmx: Bool { configuration.isa != .svm }
+
+    private static let us: UInt64 = 1_000
+
+    /// The next batch of events: a guest run and an exit window ending in an entry.
+    mutating func nextEvents(rng: inout SplitMix64) -> [SynthEvent] {
+        if !started {
+            started = true
+            truth.firstTime = now
+            truth.lastTime = now
+            return [SynthEvent(time: now, kind: .entry)]
+        }
+        var events: [SynthEvent] = []
+        var t = now + rng.between(2, 400) * Self.us
+        if let since = lossSince {
+            // The window after the marker was lost: its exit and entry never reach the trace, and
+            // the analysis cannot know the state until the next exit it sees.
+            t += rng.between(1, 20) * Self.us
+            t += rng.between(2, 400) * Self.us
+            truth.split.unknown += t - since
+            lossSince = nil
+        } else {
+            truth.split.guest += t - now
+        }
+        let exitTime = t
+        var hypervisor: UInt64 = 0, vmm: UInt64 = 0, offCPU: UInt64 = 0
+        func onCPU(_ duration: UInt64) { t += duration; hypervisor += duration }
+        let reason: String
+        var path = ExitPath.kernel
+        var middle: [SynthEvent] = []
+        switch rng.next() % 100 {
+        case 0..<45:
+            let kernelReasons = vmx ? ["EPT_VIOLATION", "MSR_WRITE", "CPUID", "APIC_WRITE", "PAUSE_INSTRUCTION", "PF excp"]
+                                    : ["npf", "msr", "cpuid", "vintr", "pause", "PF excp"]
+            reason = kernelReasons[Int(rng.next() % UInt64(kernelReasons.count))]
+            onCPU(rng.between(1, 30) * Self.us)
+        case 45..<60:
+            reason = vmx ? "EXTERNAL_INTERRUPT" : "interrupt"
+            path = .interrupt
+            onCPU(rng.between(1, 5) * Self.us)
+            middle.append(SynthEvent(time: t, kind: .irqEntry))
+            onCPU(rng.between(1, 10) * Self.us)
+            middle.append(SynthEvent(time: t, kind: .irqExit))
+            onCPU(rng.between(1, 5) * Self.us)
+        case 60..<65:
+            // A non-interrupt exit during which an interrupt is handled: interrupt-induced path.
+            reason = vmx ? "EPT_VIOLATION" : "npf"
+            path = .interrupt
+            onCPU(rng.between(1, 5) * Self.us)
+            middle.append(SynthEvent(time: t, kind: .irqEntry))
+            onCPU(rng.between(1, 5) * Self.us)
+            middle.append(SynthEvent(time: t, kind: .irqExit))
+            onCPU(rng.between(1, 5) * Self.us)
+        case 65..<80:
+            reason = vmx ? (rng.chance(0.5) ? "IO_INSTRUCTION" : "EPT_MISCONFIG") : (rng.chance(0.5) ? "io" : "npf")
+            path = .vmm
+            onCPU(rng.between(1, 10) * Self.us)
+            middle.append(SynthEvent(time: t, kind: .userspaceExit))
+            var v = rng.between(5, 80) * Self.us
+            if rng.chance(0.2) {
+                // The VMM thread is preempted while it handles the exit.
+                t += v
+                vmm += v
+                middle.append(SynthEvent(time: t, kind: .switchOut(runnable: true)))
+                let p = rng.between(10, 500) * Self.us
+                t += p
+                offCPU += p
+                truth.split.preempted += p
+                middle.append(SynthEvent(time: t, kind: .switchIn))
+                v = rng.between(1, 20) * Self.us
+            }
+            t += v
+            vmm += v
+        case 80..<88:
+            reason = vmx ? "MSR_WRITE" : "msr"
+            onCPU(rng.between(1, 10) * Self.us)
+            middle.append(SynthEvent(time: t, kind: .switchOut(runnable: true)))
+            let p = rng.between(10, 2_000) * Self.us
+            t += p
+            offCPU += p
+            truth.split.preempted += p
+            middle.append(SynthEvent(time: t, kind: .switchIn))
+            onCPU(rng.between(1, 10) * Self.us)
+        default:
+            reason = vmx ? "HLT" : "hlt"
+            onCPU(rng.between(1, 20) * Self.us)
+            middle.append(SynthEvent(time: t, kind: .switchOut(runnable: false)))
+            let idle = rng.between(50, 5_000) * Self.us
+            t += idle
+            offCPU += idle
+            truth.split.halted += idle
+            middle.append(SynthEvent(time: t, kind: .switchIn))
+            onCPU(rng.between(1, 20) * Self.us)
+        }
+        truth.split.hypervisor += hypervisor
+        truth.split.vmm += vmm
+        events.append(SynthEvent(time: exitTime, kind: .exit(reason: reason)))
+        events += middle
+        events.append(SynthEvent(time: t, kind: .entry))
+        record(reason: reason, path: path, latency: t - exitTime, hypervisor: hypervisor, vmm: vmm, offCPU: offCPU)
+        now = t
+        truth.lastTime = t
+        if rng.chance(configuration.lossProbability) {
+            lossSince = t
+            lostEvents += 2
+            lostMarkers += 1
+            events.append(SynthEvent(time: t, kind: .lost(count: 2)))
+        }
+        return events
+    }
+
+    /// The last events: a guest run and an exit still open when the trace ends.
+    mutating func finish() -> [SynthEvent] {
+        finished = true
+        let t = now + 100 * Self.us
+        if let since = lossSince {
+            truth.split.unknown += t - since
+        } else {
+            truth.split.guest += t - now
+        }
+        let reason = vmx ? "MSR_WRITE" : "msr"
+        truth.reasons[reason, default: .init()].count += 1
+        truth.reasons[reason, default: .init()].paths[ExitPath.kernel.rawValue, default: 0] += 1
+        truth.lastTime = t
+        now = t
+        return [SynthEvent(time: t, kind: .exit(reason: reason))]
+    }
+
+    private mutating func record(reason: String, path: ExitPath, latency: UInt64, hypervisor: UInt64, vmm: UInt64, offCPU: UInt64) {
+        var r = truth.reasons[reason] ?? .init()
+        r.count += 1
+        r.hypervisorTime += hypervisor
+        r.vmmTime += vmm
+        r.offCPUTime += offCPU
+        r.paths[path.rawValue, default: 0] += 1
+        r.latencyCount += 1
+        r.latencySum += latency
+        r.latencyMin = min(r.latencyMin, latency)
+        r.latencyMax = max(r.latencyMax, latency)
+        if configuration.keepLatencies { r.latencies.append(latency) }
+        truth.reasons[reason] = r
+    }
+}

@@ -1,0 +1,105 @@
+import HVTaxModel
+
+/// Generates a KVM trace of several VMs and vCPUs interleaved on several CPUs — guest runs, exits
+/// of every path, userspace exits, interrupts, preemption, halts and lost events — and records the
+/// truth as it goes. Streaming: memory does not grow with the number of events (unless latencies
+/// are kept), so it also makes the 10-million-event benchmark trace.
+public struct TraceSynthesizer {
+    public struct Configuration: Sendable {
+        public var vms = 3
+        public var vcpusPerVM = 2
+        /// Stop after about this many events.
+        public var events = 10_000
+        public var seed: UInt64 = 1
+        /// Probability that an exit window (of a vCPU alone on its CPU) is lost, with a LOST marker.
+        public var lossProbability = 0.002
+        public var isa: ISA = .vmx
+        /// Keep every latency in the truth (for percentile checks on small traces).
+        public var keepLatencies = false
+        public var format: Format = .ftrace
+
+        public enum Format: String, Sendable, CaseIterable {
+            /// The kernel's print format (5.10+ kvm_exit) with the record-tgid column, µs timestamps.
+            case ftrace
+            /// perf script: `comm pid/tid [cpu] seconds: kvm:kvm_exit: ...`, ns timestamps.
+            case perf
+        }
+
+        public init() {}
+    }
+
+    public let configuration: Configuration
+
+    public init(_ configuration: Configuration) { self.configuration = configuration }
+
+    /// Writes the trace through `write` in large chunks and returns the truth.
+    public func generate(write: (UnsafeRawBufferPointer) throws -> Void) rethrows -> GroundTruth {
+        var rng = SplitMix64(seed: configuration.seed)
+        var vcpus: [SimulatedVCPU] = []
+        var cpu: Int32 = 0
+        for vm in 0..<configuration.vms {
+            let pid = Int32(1000 + vm * 100)
+            for index in 0..<configuration.vcpusPerVM {
+                // Each vCPU has a CPU of its own, so lost events on a CPU concern one vCPU only.
+                vcpus.append(SimulatedVCPU(pid: pid, tid: pid + 1 + Int32(index), vcpu: Int32(index), cpu: cpu,
+                                           start: 1_000_000_000 + UInt64(vcpus.count) * 1_000, configuration: configuration))
+                cpu += 1
+            }
+        }
+        var output = LineWriter(format: configuration.format)
+        var truth = GroundTruth()
+        // Emit in time order: always advance the vCPU whose next event is earliest (ties: lowest index).
+        var pending = vcpus.indices.map { vcpus[$0].nextEvents(rng: &rng) }
+        var emitted = 0
+        var finishing = false
+        while true {
+            var best = -1
+            for index in pending.indices where !pending[index].isEmpty {
+                if best < 0 || pending[index][0].time < pending[best][0].time { best = index }
+            }
+            guard best >= 0 else { break }
+            for event in pending[best] {
+                output.append(event, vcpu: vcpus[best])
+                if case .lost = event.kind {} else { emitted += 1 }
+            }
+            try output.flushIfFull(write)
+            if !finishing && emitted >= configuration.events { finishing = true }
+            if finishing {
+                if !vcpus[best].finished {
+                    pending[best] = vcpus[best].finish()
+                    continue
+                }
+                pending[best] = []
+                continue
+            }
+            pending[best] = vcpus[best].nextEvents(rng: &rng)
+        }
+        try output.flush(write)
+        for vcpu in vcpus {
+            truth.vcpus.append(vcpu.truth)
+            truth.lostEvents += vcpu.lostEvents
+            truth.lostMarkers += vcpu.lostMarkers
+        }
+        truth.exitsOpenAtEnd = UInt64(vcpus.count)
+        truth.events = UInt64(emitted)
+        return truth
+    }
+}
+
+/// A deterministic pseudo-random generator (SplitMix64), so a seed names a trace.
+struct SplitMix64 {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9e37_79b9_7f4a_7c15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
+        z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
+        return z ^ (z >> 31)
+    }
+
+    /// Uniform in lo...hi.
+    mutating func between(_ lo: UInt64, _ hi: UInt64) -> UInt64 { lo + next() % (hi - lo + 1) }
+    mutating func chance(_ p: Double) -> Bool { Double(next() >> 11) / Double(1 << 53) < p }
+}

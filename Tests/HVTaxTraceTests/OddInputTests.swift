@@ -1,0 +1,137 @@
+import Foundation
+import HVTaxEvents
+import HVTaxModel
+import HVTaxPipeline
+import HVTaxTrace
+import Testing
+
+/// Bad and odd input: counted and shown, or a clear error naming file and line; never a crash.
+struct OddInputTests {
+    func write(_ text: String, name: String = "odd.txt") throws -> String {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("hvtax-\(getpid())-odd")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let path = directory.appendingPathComponent(name).path
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    let prefix = "  CPU 0/KVM-2001    (   2000) [002] d.... "
+
+    @Test func reasonsWithSpacesFailedEntriesAndUnknownNumbers() throws {
+        let path = try write("""
+            \(prefix)1.000000: kvm_entry: vcpu 0, rip 0x1
+            \(prefix)1.000010: kvm_exit: vcpu 0 reason PF excp rip 0x2 info1 0x0000000000000000 info2 0x0000000000000000 intr_info 0x00000000 error_code 0x00000000
+            \(prefix)1.000020: kvm_entry: vcpu 0, rip 0x1
+            \(prefix)1.000030: kvm_exit: vcpu 0 reason INVALID_STATE FAILED_VMENTRY rip 0x2 info1 0x0000000000000000 info2 0x0000000000000000 intr_info 0x00000000 error_code 0x00000000
+            \(prefix)1.000040: kvm_entry: vcpu 0, rip 0x1
+            \(prefix)1.000050: kvm_exit: vcpu 0 reason UNKNOWN (99) rip 0x2 info1 0x0000000000000000 info2 0x0000000000000000 intr_info 0x00000000 error_code 0x00000000
+            \(prefix)1.000060: kvm_entry: vcpu 0, rip 0x1
+            \(prefix)1.000070: kvm_exit: vcpu 0 reason 77 rip 0x2 info 0 0
+            \(prefix)1.000080: kvm_entry: vcpu 0, rip 0x1
+
+            """)
+        let report = try TraceReportPipeline.run(paths: [path])
+        let reasons = Set(report.host.exits.byReason.map(\.reason))
+        #expect(reasons == ["PF excp", "INVALID_STATE", "UNKNOWN (99)", "UNKNOWN (77)"])
+        #expect(report.quality.failedVMEntries == 1)
+        #expect(report.quality.unknownReasons == ["UNKNOWN (99)": 1, "UNKNOWN (77)": 1])
+        #expect(report.host.exits.byReason.first { $0.reason == "PF excp" }?.isa == .svm)
+    }
+
+    @Test func unpairedExitsAndEntriesLostEventsAndUnknownEventsAreCounted() throws {
+        let path = try write("""
+            \(prefix)1.000000: kvm_entry: vcpu 0, rip 0x1
+            \(prefix)1.000010: kvm_exit: vcpu 0 reason MSR_WRITE rip 0x2 info1 0x0 info2 0x0 intr_info 0x0 error_code 0x0
+            \(prefix)1.000020: kvm_exit: vcpu 0 reason CPUID rip 0x2 info1 0x0 info2 0x0 intr_info 0x0 error_code 0x0
+            \(prefix)1.000030: kvm_entry: vcpu 0, rip 0x1
+            \(prefix)1.000040: kvm_entry: vcpu 0, rip 0x1
+            \(prefix)1.000045: kvm_pio: pio_write at 0x3f8 size 1 count 1 val 0x41
+            CPU:2 [LOST 7 EVENTS]
+            \(prefix)1.000100: kvm_exit: vcpu 0 reason HLT rip 0x2 info1 0x0 info2 0x0 intr_info 0x0 error_code 0x0
+            \(prefix)1.000150: kvm_entry: vcpu 0, rip 0x1
+            \(prefix)1.000160: kvm_exit: vcpu 0 reason CPUID rip 0x2 info1 0x0 info2 0x0 intr_info 0x0 error_code 0x0
+            """)
+        let report = try TraceReportPipeline.run(paths: [path])
+        let q = report.quality
+        #expect(q.unpairedExits == 1)
+        #expect(q.unpairedEntries == 1)
+        #expect(q.lost == [.init(cpu: 2, events: 7, occurrences: 1)])
+        #expect(q.unknownEvents == ["kvm_pio": 1])
+        #expect(q.exitsOpenAtEnd == 1)
+        let vcpu = report.vms[0].vcpus[0]
+        // 40 µs guest..., then unknown from the loss (at the kvm_pio, 1.000045) to the next exit.
+        #expect(vcpu.split.unknown == 55_000)
+        #expect(vcpu.split.total == vcpu.wallTime)
+        // The last line has no newline but is complete: parsed, not truncated.
+        #expect(q.truncatedFiles.isEmpty)
+        #expect(q.statesIncludingOffCPU == [.hypervisor, .vmm])
+        #expect(report.host.steal.level == .unavailable)
+    }
+
+    @Test func truncatedLastLineIsReportedNotFatal() throws {
+        let path = try write("""
+            \(prefix)1.000000: kvm_entry: vcpu 0, rip 0x1
+            \(prefix)1.000010: kvm_exit: vcpu 0 reason MSR_WRITE rip 0x2 info1 0x0 info2 0x0 intr_info 0x0 error_code 0x0
+            \(prefix)1.000020: kvm_entry: vcpu 0, rip 0x1
+            \(prefix)1.0000
+            """)
+        let report = try TraceReportPipeline.run(paths: [path])
+        #expect(report.quality.truncatedFiles == [path])
+        #expect(report.quality.malformedLines == 0)
+        #expect(report.host.exits.count == 1)
+    }
+
+    @Test func outOfOrderCPUStreamsAreReordered() throws {
+        // Two vCPUs on two CPUs whose lines arrive in per-CPU batches, as trace_pipe readers give them.
+        let a = "  CPU 0/KVM-2001    (   2000) [000] d.... "
+        let b = "  CPU 1/KVM-2002    (   2000) [001] d.... "
+        let path = try write("""
+            \(a)1.000000: kvm_entry: vcpu 0, rip 0x1
+            \(a)1.000100: kvm_exit: vcpu 0 reason CPUID rip 0x2 info1 0x0 info2 0x0 intr_info 0x0 error_code 0x0
+            \(a)1.000150: kvm_entry: vcpu 0, rip 0x1
+            \(b)1.000050: kvm_entry: vcpu 1, rip 0x1
+            \(b)1.000120: kvm_exit: vcpu 1 reason CPUID rip 0x2 info1 0x0 info2 0x0 intr_info 0x0 error_code 0x0
+            \(b)1.000130: kvm_entry: vcpu 1, rip 0x1
+
+            """)
+        let report = try TraceReportPipeline.run(paths: [path])
+        #expect(report.quality.reorderedEvents == 3)
+        #expect(report.quality.lateEvents == 0)
+        #expect(report.vms[0].vcpus.map(\.split.hypervisor) == [50_000, 10_000])
+        #expect(report.host.duration == 150_000)
+    }
+
+    @Test func garbageIsAClearErrorWithFileAndLine() throws {
+        let path = try write(String(repeating: "this is not a trace at all\n", count: 30), name: "garbage.txt")
+        #expect {
+            try TraceReportPipeline.run(paths: [path])
+        } throws: { error in
+            guard let error = error as? TraceReadError else { return false }
+            return error.file == path && error.location == "line 1" && error.problem.contains("not a text trace")
+        }
+    }
+
+    @Test func binaryAndMissingFilesAreClearErrors() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("hvtax-\(getpid())-bin")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let path = directory.appendingPathComponent("blob").path
+        _ = FileManager.default.createFile(atPath: path, contents: Data([0x7f, 0x45, 0x4c, 0x46, 0, 0, 0, 1, 2, 3]))
+        #expect(throws: TraceReadError.self) { try TraceReportPipeline.run(paths: [path]) }
+        #expect(throws: TraceReadError.self) { try TraceReportPipeline.run(paths: ["/nonexistent/trace.txt"]) }
+        let corruptGzip = directory.appendingPathComponent("bad.gz").path
+        _ = FileManager.default.createFile(atPath: corruptGzip, contents: Data([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 0xff, 0xff, 0xff]))
+        #expect {
+            try TraceReportPipeline.run(paths: [corruptGzip])
+        } throws: { error in
+            (error as? TraceReadError)?.location.contains("compressed byte offset") == true
+        }
+    }
+
+    @Test func counterClockConvertsWithAFrequency() throws {
+        let path = GoldenFormatTests.fixture("ftrace-x86-tsc.txt")
+        // 2 GHz: 1,600,000 ticks = 800 µs.
+        let report = try TraceReportPipeline.run(paths: [path], inputOptions: .init(counterHz: 2_000_000_000))
+        #expect(report.clock == ClockInfo(unit: .ns, convertedFromCounterHz: 2e9))
+        #expect(report.vms[0].vcpus[0].wallTime == 800_000)
+    }
+}
