@@ -21,6 +21,7 @@ let package = Package(
         .library(name: "HVTaxTrace", targets: ["HVTaxTrace"]),
         .library(name: "HVTaxAnalysis", targets: ["HVTaxAnalysis"]),
         .library(name: "HVTaxRender", targets: ["HVTaxRender"]),
+        .library(name: "HVTaxHost", targets: ["HVTaxHost"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -54,15 +55,25 @@ let package = Package(
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],
             swiftSettings: strict),
+        // host sources: procfs, sysfs, tracefs, /dev/kvm and tools, all read under one configurable
+        // root so tests can point it at a fixture tree; `hvtax doctor` is built on it.
+        .target(name: "HVTaxHost", dependencies: ["HVTaxModel", "CCompression"], swiftSettings: strict),
         // renderers: terminal text, JSON, CSV.
         .target(name: "HVTaxRender", dependencies: ["HVTaxModel"], swiftSettings: strict),
         // the command line: argument parsing and wiring only.
         .executableTarget(
             name: "hvtax",
             dependencies: [
-                "HVTaxModel", "HVTaxTrace", "HVTaxAnalysis", "HVTaxRender",
+                "HVTaxModel", "HVTaxTrace", "HVTaxAnalysis", "HVTaxRender", "HVTaxHost",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
+            swiftSettings: strict),
+
+        // Fixture trees are read through their path (#filePath), not bundled as resources.
+        .testTarget(
+            name: "HVTaxHostTests",
+            dependencies: ["HVTaxHost", "HVTaxModel", "HVTaxRender"],
+            exclude: ["Fixtures"],
             swiftSettings: strict),
     ]
 )
