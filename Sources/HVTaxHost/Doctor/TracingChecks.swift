@@ -158,10 +158,10 @@ enum TracingChecks {
         var sources = ["/proc/mounts"]
         let mountCommand = "mount -t debugfs none /sys/kernel/debug"
         let mounts = (try? c.mounts.get()) ?? []
-        let purpose = "hvtax takes its counts from tracepoints and KVM's binary stats instead"
+        let purpose = "hvtax takes its counts from tracepoints and KVM's binary stats"
         guard let mount = mounts.mounts(ofType: "debugfs").first else {
             return Verdict(
-                .warn, "not mounted: KVM's debugfs counters (kvm_stat's source) are unavailable; \(purpose)",
+                .warn, "not mounted: KVM's debugfs counters (kvm_stat's source) are unavailable; \(purpose) instead",
                 remedy: mountCommand, sources: sources)
         }
         let kvmDirectory = Tracefs.join(mount.mountPoint, "kvm")
@@ -196,7 +196,7 @@ enum TracingChecks {
                 .warn,
                 "mounted at \(mount.mountPoint); \(kvmDirectory) has \(counters.count) counters, but reading \(counterPath) "
                     + "fails: \(error.cause)",
-                remedy: "nothing to do for hvtax (\(purpose)); kvm_stat's debugfs mode cannot work here", sources: sources)
+                remedy: "none needed: \(purpose); only kvm_stat's debugfs mode cannot work here", sources: sources)
         }
     }
 
