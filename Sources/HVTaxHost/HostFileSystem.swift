@@ -31,8 +31,9 @@ public struct HostFileSystem: Sendable, Equatable {
 
     // MARK: Reading
 
-    /// The whole file. procfs and sysfs files report size 0, so this reads until end of file
-    /// rather than trusting stat; `limit` guards against a FIFO or a huge file by mistake.
+    /// The whole file, up to `limit` bytes. procfs and sysfs files report size 0, so this reads
+    /// until end of file rather than trusting stat; the limit keeps a huge file read by mistake
+    /// from eating memory, and the result then stops there. Not for blocking files (trace_pipe).
     public func read(_ path: String, limit: Int = 32 << 20) throws(HostError) -> [UInt8] {
         let fd = open(resolve(path), O_RDONLY | O_CLOEXEC)
         if fd < 0 { throw HostError(.open, path, errno: errno) }
