@@ -5,7 +5,7 @@
 /// version; renaming, removing or changing the meaning of a field bumps it.
 public struct DoctorReport: Codable, Sendable, Equatable {
     /// The schema of this document; see `docs/doctor.md`.
-    public static let currentSchema = "hvtax-doctor/1"
+    public static let schemaID = "hvtax.doctor/1"
 
     public var schema: String
     public var host: DoctorHost
@@ -13,7 +13,7 @@ public struct DoctorReport: Codable, Sendable, Equatable {
     public var summary: DoctorSummary
 
     public init(host: DoctorHost, checks: [DoctorCheck]) {
-        self.schema = Self.currentSchema
+        self.schema = Self.schemaID
         self.host = host
         self.checks = checks
         self.summary = DoctorSummary(checks)

@@ -1,12 +1,12 @@
 import HVTaxModel
 
 /// `hvtax doctor` for a terminal: one aligned line per check, the remedy under it, and a summary
-/// line that says what the exit status will be. Colour only when asked (the command asks on a TTY),
-/// so piped output and golden tests stay plain.
+/// line that says what the exit status will be. Colour comes from the style the command picks
+/// (only on a TTY by default), so piped output and golden tests stay plain.
 public struct DoctorTextRenderer: Sendable {
-    public var color: Bool
+    public let style: TerminalStyle
 
-    public init(color: Bool = false) { self.color = color }
+    public init(style: TerminalStyle = TerminalStyle(colour: false)) { self.style = style }
 
     public func render(_ report: DoctorReport) -> String {
         var out = header(report.host) + "\n\n"
@@ -17,7 +17,7 @@ public struct DoctorTextRenderer: Sendable {
             let title = check.title + String(repeating: " ", count: titleWidth - check.title.count)
             out += "  \(badge(check.status))  \(title)  \(check.detail)\n"
             if let remedy = check.remedy {
-                out += indent + paint("remedy: ", code: "2") + remedy + "\n"
+                out += indent + style.apply(.dim, "remedy: ") + remedy + "\n"
             }
         }
         let s = report.summary
@@ -35,19 +35,15 @@ public struct DoctorTextRenderer: Sendable {
         if let cpus = host.cpus { facts.append("\(cpus) CPU\(cpus == 1 ? "" : "s")") }
         facts.append("running as \(host.user)")
         if host.root != "/" { facts.append("host files under \(host.root)") }
-        return paint("hvtax doctor", code: "1") + ": " + facts.joined(separator: ", ")
+        return style.apply(.heading, "hvtax doctor") + ": " + facts.joined(separator: ", ")
     }
 
     func badge(_ status: DoctorStatus) -> String {
         switch status {
-        case .pass: paint("PASS", code: "32")
-        case .warn: paint("WARN", code: "33")
-        case .fail: paint("FAIL", code: "1;31")
-        case .info: paint("INFO", code: "36")
+        case .pass: style.apply(.ok, "PASS")
+        case .warn: style.apply(.warning, "WARN")
+        case .fail: style.apply(.critical, "FAIL")
+        case .info: style.apply(.heading, "INFO")
         }
-    }
-
-    func paint(_ text: String, code: String) -> String {
-        color ? "\u{1B}[\(code)m\(text)\u{1B}[0m" : text
     }
 }

@@ -32,7 +32,7 @@ struct DoctorCommand: ParsableCommand {
         case auto, always, never
     }
 
-    @Option(help: "Output format: text or json (schema hvtax-doctor/1, see docs/doctor.md).")
+    @Option(help: "Output format: text or json (schema hvtax.doctor/1, see docs/doctor.md).")
     var format: Format = .text
 
     @Option(help: "Colour in text output: auto (only on a terminal, unless NO_COLOR is set), always or never.")
@@ -48,14 +48,15 @@ struct DoctorCommand: ParsableCommand {
         let report = Doctor(host: .live(root: root)).run()
         switch format {
         case .text:
-            print(DoctorTextRenderer(color: useColor).render(report), terminator: "")
+            print(DoctorTextRenderer(style: TerminalStyle(colour: useColour)).render(report), terminator: "")
         case .json:
             print(try DoctorJSONRenderer().render(report), terminator: "")
         }
         if report.exitCode != 0 { throw ExitCode(report.exitCode) }
     }
 
-    private var useColor: Bool {
+    /// The same rule as `hvtax report`'s --color: auto means a terminal and no NO_COLOR.
+    private var useColour: Bool {
         switch color {
         case .always: true
         case .never: false

@@ -17,7 +17,7 @@ struct DoctorRenderTests {
 
     @Test("text: aligned columns, remedy under the detail, summary with the exit status")
     func text() {
-        let text = DoctorTextRenderer(color: false).render(Self.report)
+        let text = DoctorTextRenderer(style: TerminalStyle(colour: false)).render(Self.report)
         #expect(
             text == """
                 hvtax doctor: host h, kernel 6.1.0, 2 CPUs, running as root
@@ -34,7 +34,7 @@ struct DoctorRenderTests {
 
     @Test("colour only when asked")
     func colour() {
-        let text = DoctorTextRenderer(color: true).render(Self.report)
+        let text = DoctorTextRenderer(style: TerminalStyle(colour: true)).render(Self.report)
         #expect(text.contains("\u{1B}[32mPASS\u{1B}[0m"))
         #expect(text.contains("\u{1B}[1;31mFAIL\u{1B}[0m"))
     }
@@ -42,7 +42,7 @@ struct DoctorRenderTests {
     @Test("JSON: versioned schema, stable key order, round trip")
     func json() throws {
         let json = try DoctorJSONRenderer().render(Self.report)
-        #expect(json.contains("\"schema\" : \"hvtax-doctor/1\""))
+        #expect(json.contains("\"schema\" : \"hvtax.doctor/1\""))
         #expect(json.contains("\"id\" : \"tracefs\""))
         #expect(json.contains("\"remedy\" : \"mount -t tracefs nodev /sys/kernel/tracing\""))
         #expect(try DoctorJSONRenderer().render(Self.report) == json, "the same report renders the same bytes")

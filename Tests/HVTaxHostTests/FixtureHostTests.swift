@@ -192,7 +192,7 @@ struct FixtureHostTests {
         #expect(report.host.cpus == 8)
         #expect(report.host.user == "root")
         #expect(report.host.root.hasSuffix("/Fixtures/intel-vmx-host"))
-        #expect(report.schema == "hvtax-doctor/1")
+        #expect(report.schema == "hvtax.doctor/1")
     }
 
     @Test("the live probes do not open or run anything inside a tree that is not /")
