@@ -21,6 +21,7 @@ let package = Package(
         .library(name: "HVTaxTrace", targets: ["HVTaxTrace"]),
         .library(name: "HVTaxAnalysis", targets: ["HVTaxAnalysis"]),
         .library(name: "HVTaxRender", targets: ["HVTaxRender"]),
+        .library(name: "HVTaxHost", targets: ["HVTaxHost"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -59,13 +60,16 @@ let package = Package(
                 swiftSettings: strict),
         // synthetic traces with known ground truth, for tests and benchmarks.
         .target(name: "HVTaxSynth", dependencies: ["HVTaxModel"], swiftSettings: strict),
+        // host sources: procfs, sysfs, tracefs, /dev/kvm and tools, all read under one configurable
+        // root so tests can point it at a fixture tree; `hvtax doctor` is built on it.
+        .target(name: "HVTaxHost", dependencies: ["HVTaxModel", "CCompression"], swiftSettings: strict),
         // renderers: terminal text, JSON, CSV.
         .target(name: "HVTaxRender", dependencies: ["HVTaxModel"], swiftSettings: strict),
         // the command line: argument parsing and wiring only.
         .executableTarget(
             name: "hvtax",
             dependencies: [
-                "HVTaxModel", "HVTaxTrace", "HVTaxAnalysis", "HVTaxRender", "HVTaxSynth", "HVTaxPipeline",
+                "HVTaxModel", "HVTaxTrace", "HVTaxAnalysis", "HVTaxRender", "HVTaxSynth", "HVTaxPipeline", "HVTaxHost",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "SystemPackage", package: "swift-system"),
             ],
@@ -78,6 +82,13 @@ let package = Package(
         .testTarget(
             name: "HVTaxAnalysisTests",
             dependencies: ["HVTaxAnalysis", "HVTaxTrace", "HVTaxEvents", "HVTaxModel", "HVTaxSynth", "HVTaxRender", "HVTaxPipeline"],
+            swiftSettings: strict),
+
+        // Fixture trees are read through their path (#filePath), not bundled as resources.
+        .testTarget(
+            name: "HVTaxHostTests",
+            dependencies: ["HVTaxHost", "HVTaxModel", "HVTaxRender"],
+            exclude: ["Fixtures"],
             swiftSettings: strict),
     ]
 )
