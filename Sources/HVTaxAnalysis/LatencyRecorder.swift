@@ -20,13 +20,13 @@ struct LatencyRecorder {
         histogram.autoResize = true
     }
 
-    mutating func record(_ value: UInt64) {
+    @inline(__always) mutating func record(_ value: UInt64) {
         histogram.record(value)
         count += 1
         sum += Double(value)
         if value < min { min = value }
         if value > max { max = value }
-        log2Buckets[value <= 1 ? 0 : 63 - value.leadingZeroBitCount] += 1
+        log2Buckets.withUnsafeMutableBufferPointer { $0[value <= 1 ? 0 : 63 - value.leadingZeroBitCount] += 1 }
     }
 
     mutating func add(_ other: LatencyRecorder) {

@@ -7,7 +7,7 @@ public final class TraceAnalyzer {
     let symbols: SymbolTable
     let options: AnalysisOptions
     private(set) var trackers: [VCPUTracker] = []
-    private var trackerIndex: [Int32: Int] = [:]
+    private var trackerIndex = ThreadTable()
     private(set) var quality = TraceQuality()
     private var eventCounts = [UInt64](repeating: 0, count: EventKind.allCases.count)
     private var otherEvents: [UInt32: UInt64] = [:]
@@ -53,15 +53,15 @@ public final class TraceAnalyzer {
             withTracker(event, initial: .vmm) { tracker, _ in tracker.userspaceExit(event, window: window) }
         case .schedSwitch:
             quality.hasSchedSwitch = true
-            if event.otherTid >= 0, event.otherComm != 0, processNames[event.otherTid] == nil, trackerIndex[event.otherTid] == nil {
+            if event.otherTid > 0, event.otherComm != 0 {
                 // A thread's name, in case it turns out to be a VMM's main thread.
-                pendingNames[event.otherTid] = event.otherComm
+                pendingNames.set(event.otherTid, Int32(bitPattern: event.otherComm))
             }
-            if let index = trackerIndex[event.tid] { trackers[index].switchedOut(event, window: window) }
-            if let index = trackerIndex[event.otherTid] { trackers[index].switchedIn(event, window: window) }
+            if let index = lookup(event.tid) { trackers[index].switchedOut(event, window: window) }
+            if let index = lookup(event.otherTid) { trackers[index].switchedIn(event, window: window) }
         case .irqHandlerEntry:
             quality.hasIRQEvents = true
-            if let index = trackerIndex[event.tid] { trackers[index].interrupted(event, window: window) }
+            if let index = lookup(event.tid) { trackers[index].interrupted(event, window: window) }
         case .irqHandlerExit:
             quality.hasIRQEvents = true
             touch(event)
@@ -82,10 +82,14 @@ public final class TraceAnalyzer {
     }
 
     /// Names seen in sched_switch for threads that may be VMM main threads.
-    private var pendingNames: [Int32: UInt32] = [:]
+    private var pendingNames = ThreadTable()
 
     private func touch(_ event: TraceEvent) {
-        if let index = trackerIndex[event.tid] { trackers[index].touch(event, window: window) }
+        if let index = lookup(event.tid) { trackers[index].touch(event, window: window) }
+    }
+
+    @inline(__always) private func lookup(_ key: Int32) -> Int? {
+        trackerIndex[key].map(Int.init)
     }
 
     /// vCPU threads are keyed by thread id; a trace without thread ids (perf script without the
@@ -100,7 +104,7 @@ public final class TraceAnalyzer {
             }
             key = -2 - event.vcpu
         }
-        if let index = trackerIndex[key] {
+        if let index = lookup(key) {
             if trackers[index].tgid < 0, event.tgid >= 0 { trackers[index].tgid = event.tgid }
             if event.comm != 0 { trackers[index].comm = event.comm }
             body(&trackers[index], false)
@@ -109,7 +113,7 @@ public final class TraceAnalyzer {
             keyed.tid = key
             var tracker = VCPUTracker(event: keyed, initialState: initial)
             body(&tracker, true)
-            trackerIndex[key] = trackers.count
+            trackerIndex.set(key, Int32(trackers.count))
             trackers.append(tracker)
         }
     }
@@ -151,7 +155,7 @@ public final class TraceAnalyzer {
                 if !ExitReasonTable.isKnown(name) { quality.unknownReasons[name, default: 0] += accumulator.count }
             }
         }
-        for (tid, name) in pendingNames where processNames[tid] == nil { processNames[tid] = name }
+        for (tid, name) in pendingNames.pairs where processNames[tid] == nil { processNames[tid] = UInt32(bitPattern: name) }
         return (trackers, quality)
     }
 }

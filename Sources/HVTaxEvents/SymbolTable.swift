@@ -22,8 +22,58 @@ public final class Interner {
     /// Symbol 0 is the empty string, meaning "unknown".
     public var count: Int { spans.count }
 
+    /// Names of up to 24 bytes (task names are at most 15, event and reason names short) are found
+    /// in a direct-mapped cache keyed by their bytes as three words: no hashing loop, no compare call.
+    private struct ShortKey: Equatable {
+        var length: Int
+        var w0: UInt64 = 0, w1: UInt64 = 0, w2: UInt64 = 0
+    }
+    private var shortKeys = [ShortKey](repeating: ShortKey(length: -1), count: 4096)
+    private var shortSymbols = [UInt32](repeating: 0, count: 4096)
+
     public func intern(_ text: UnsafeRawBufferPointer) -> UInt32 {
-        if text.isEmpty { return 0 }
+        intern(text, readableBytes: text.count)
+    }
+
+    /// - Parameter readableBytes: how many bytes from `text`'s start may be read (at least its
+    ///   count). When 24 are readable, short names are loaded as three words without a copy.
+    @inline(__always)
+    public func intern(_ text: UnsafeRawBufferPointer, readableBytes: Int) -> UInt32 {
+        let length = text.count
+        if length == 0 { return 0 }
+        guard length <= 24 else { return internSlow(text) }
+        var key = ShortKey(length: length)
+        if readableBytes >= 24 {
+            let base = text.baseAddress!
+            // Keep only the name's own bytes of each word (little-endian: the low bytes).
+            func masked(_ offset: Int) -> UInt64 {
+                let remaining = length - offset
+                if remaining <= 0 { return 0 }
+                let word = base.loadUnaligned(fromByteOffset: offset, as: UInt64.self)
+                return remaining >= 8 ? word : word & ((1 << UInt64(remaining * 8)) - 1)
+            }
+            key.w0 = masked(0)
+            key.w1 = masked(8)
+            key.w2 = masked(16)
+        } else {
+            withUnsafeMutablePointer(to: &key) { pointer in
+                let words = UnsafeMutableRawPointer(pointer) + MemoryLayout<ShortKey>.offset(of: \ShortKey.w0)!
+                words.copyMemory(from: text.baseAddress!, byteCount: length)
+            }
+        }
+        var mix = key.w0 &* 0x9e37_79b9_7f4a_7c15
+        mix ^= key.w1 &* 0xc2b2_ae3d_27d4_eb4f
+        mix ^= key.w2 &* 0x1656_67b1_9e37_79f9
+        mix ^= UInt64(length)
+        let slot = Int(truncatingIfNeeded: (mix ^ (mix >> 29)) & 4095)
+        if shortKeys[slot] == key { return shortSymbols[slot] }
+        let symbol = internSlow(text)
+        shortKeys[slot] = key
+        shortSymbols[slot] = symbol
+        return symbol
+    }
+
+    private func internSlow(_ text: UnsafeRawBufferPointer) -> UInt32 {
         let hash = Self.fnv1a(text)
         let mask = slots.count - 1
         var slot = Int(truncatingIfNeeded: hash) & mask

@@ -11,7 +11,13 @@ public enum TraceReportPipeline {
         let streams = try paths.map { try TraceInputs.open($0, symbols: symbols, options: inputOptions) }
         let merged = StreamMerger(streams)
         let analyzer = TraceAnalyzer(symbols: symbols, options: options)
-        while let event = try merged.next() { analyzer.consume(event) }
+        if streams.count == 1 {
+            // One file: no merge to do.
+            let only = streams[0]
+            while let event = try only.next() { analyzer.consume(event) }
+        } else {
+            while let event = try merged.next() { analyzer.consume(event) }
+        }
         let clocks = Set(streams.map { TraceInputs.clock(of: $0).unit })
         if clocks.count > 1 {
             throw TraceReadError(file: paths.joined(separator: ", "), location: "timestamps",

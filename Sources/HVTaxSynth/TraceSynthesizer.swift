@@ -48,31 +48,38 @@ public struct TraceSynthesizer {
         }
         var output = LineWriter(format: configuration.format)
         var truth = GroundTruth()
-        // Emit in time order: always advance the vCPU whose next event is earliest (ties: lowest index).
-        var pending = vcpus.indices.map { vcpus[$0].nextEvents(rng: &rng) }
+        // A k-way merge: always write the earliest next event of any vCPU (ties: lowest vCPU index),
+        // so the trace is in time order as the kernel's own output is. A vCPU's next batch of
+        // events is simulated only when its queue runs empty.
+        var queues = vcpus.indices.map { vcpus[$0].nextEvents(rng: &rng) }
+        var heads = [Int](repeating: 0, count: vcpus.count)
         var emitted = 0
-        var finishing = false
         while true {
             var best = -1
-            for index in pending.indices where !pending[index].isEmpty {
-                if best < 0 || pending[index][0].time < pending[best][0].time { best = index }
+            var bestTime = UInt64.max
+            for index in queues.indices where heads[index] < queues[index].count {
+                let time = queues[index][heads[index]].time
+                if time < bestTime {
+                    best = index
+                    bestTime = time
+                }
             }
             guard best >= 0 else { break }
-            for event in pending[best] {
-                output.append(event, vcpu: vcpus[best])
-                if case .lost = event.kind {} else { emitted += 1 }
-            }
+            let event = queues[best][heads[best]]
+            heads[best] += 1
+            output.append(event, vcpu: vcpus[best])
+            if case .lost = event.kind {} else { emitted += 1 }
             try output.flushIfFull(write)
-            if !finishing && emitted >= configuration.events { finishing = true }
-            if finishing {
-                if !vcpus[best].finished {
-                    pending[best] = vcpus[best].finish()
-                    continue
+            if heads[best] == queues[best].count {
+                heads[best] = 0
+                if emitted < configuration.events {
+                    queues[best] = vcpus[best].nextEvents(rng: &rng)
+                } else if !vcpus[best].finished {
+                    queues[best] = vcpus[best].finish()
+                } else {
+                    queues[best] = []
                 }
-                pending[best] = []
-                continue
             }
-            pending[best] = vcpus[best].nextEvents(rng: &rng)
         }
         try output.flush(write)
         for vcpu in vcpus {

@@ -1,4 +1,3 @@
-import DequeModule
 import HVTaxEvents
 import HeapModule
 
@@ -19,9 +18,10 @@ struct ReorderBuffer {
     }
 
     let capacity: Int
-    private var inOrder = Deque<Pending>()
+    private var inOrder: EventRing
     private var outOfOrder = Heap<Pending>()
-    private var late = Deque<TraceEvent>()
+    private var late: [TraceEvent] = []
+    private var lateHead = 0
     private var sequence: UInt64 = 0
     private var lastEmitted: UInt64 = 0
     private var emittedAny = false
@@ -30,9 +30,10 @@ struct ReorderBuffer {
 
     init(capacity: Int = 1 << 16) {
         self.capacity = capacity
+        inOrder = EventRing(capacity: capacity + 1)
     }
 
-    var count: Int { inOrder.count + outOfOrder.count + late.count }
+    var count: Int { inOrder.count + outOfOrder.count + late.count - lateHead }
 
     mutating func push(_ event: TraceEvent) {
         if emittedAny && event.time < lastEmitted {
@@ -42,37 +43,87 @@ struct ReorderBuffer {
             late.append(marked)
             return
         }
-        sequence += 1
-        let pending = Pending(event: event, sequence: sequence)
-        if let last = inOrder.last, event.time < last.event.time {
+        if let last = inOrder.lastTime, event.time < last {
             reordered += 1
-            outOfOrder.insert(pending)
+            sequence += 1
+            outOfOrder.insert(Pending(event: event, sequence: sequence))
+        } else if inOrder.isFull {
+            // Only when a burst of late arrivals filled the heap's share: keep order through the heap.
+            sequence += 1
+            outOfOrder.insert(Pending(event: event, sequence: sequence))
         } else {
-            inOrder.append(pending)
+            inOrder.append(event)
         }
     }
 
     /// The earliest event once more than `capacity` are held, so later arrivals can still overtake.
     mutating func popReady() -> TraceEvent? {
-        if !late.isEmpty { return late.removeFirst() }
+        if lateHead < late.count { return popLate() }
         return count > capacity ? popEarliest() : nil
     }
 
     /// The earliest held event, for draining at the end of the input.
     mutating func popEarliest() -> TraceEvent? {
-        if !late.isEmpty { return late.removeFirst() }
-        let pending: Pending
-        if let head = inOrder.first, let min = outOfOrder.min {
-            pending = min < head ? outOfOrder.removeMin() : inOrder.removeFirst()
-        } else if !inOrder.isEmpty {
-            pending = inOrder.removeFirst()
+        if lateHead < late.count { return popLate() }
+        let event: TraceEvent
+        if let headTime = inOrder.firstTime {
+            // Ties go to the in-order run: it arrived first.
+            if let min = outOfOrder.min, min.event.time < headTime {
+                event = outOfOrder.removeMin().event
+            } else {
+                event = inOrder.removeFirst()
+            }
         } else if !outOfOrder.isEmpty {
-            pending = outOfOrder.removeMin()
+            event = outOfOrder.removeMin().event
         } else {
             return nil
         }
-        lastEmitted = pending.event.time
+        lastEmitted = event.time
         emittedAny = true
-        return pending.event
+        return event
+    }
+
+    private mutating func popLate() -> TraceEvent {
+        let event = late[lateHead]
+        lateHead += 1
+        if lateHead == late.count {
+            late.removeAll(keepingCapacity: true)
+            lateHead = 0
+        }
+        return event
+    }
+}
+
+/// A fixed-capacity FIFO of events in arrival order: the reorder buffer's common, in-order case.
+struct EventRing {
+    private var storage: [TraceEvent]
+    private var head = 0
+    private(set) var count = 0
+
+    init(capacity: Int) {
+        storage = Array(repeating: TraceEvent(time: 0, kind: .other), count: capacity)
+    }
+
+    var isFull: Bool { count == storage.count }
+    var isEmpty: Bool { count == 0 }
+    var firstTime: UInt64? { count == 0 ? nil : storage[head].time }
+    var lastTime: UInt64? {
+        guard count > 0 else { return nil }
+        let index = head + count - 1
+        return storage[index < storage.count ? index : index - storage.count].time
+    }
+
+    @inline(__always) mutating func append(_ event: TraceEvent) {
+        let index = head + count
+        storage[index < storage.count ? index : index - storage.count] = event
+        count += 1
+    }
+
+    @inline(__always) mutating func removeFirst() -> TraceEvent {
+        let event = storage[head]
+        head += 1
+        if head == storage.count { head = 0 }
+        count -= 1
+        return event
     }
 }

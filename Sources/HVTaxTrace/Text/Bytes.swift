@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Small scanning helpers over a line's bytes. Indices are plain Ints into an
 /// `UnsafeRawBufferPointer`; nothing here allocates.
 extension UnsafeRawBufferPointer {
@@ -38,14 +44,19 @@ extension UnsafeRawBufferPointer {
         return true
     }
 
-    /// The first index at or after `from` where `literal` starts.
-    func find(_ literal: StaticString, from: Int = 0) -> Int? {
+    /// The first index at or after `from` where `literal` starts. Trace lines are short, so an inline
+    /// scan for the literal's first non-space byte (a space would match at every word) beats a libc call.
+    @inline(__always) func find(_ literal: StaticString, from: Int = 0) -> Int? {
         let length = literal.utf8CodeUnitCount
-        guard length > 0, count >= length else { return nil }
-        let first = literal.utf8Start[0]
-        var i = from
-        while i + length <= count {
-            if self[i] == first && matches(literal, at: i) { return i }
+        guard length > 0, from >= 0 else { return nil }
+        let pattern = literal.utf8Start
+        var anchor = 0
+        while anchor < length - 1, pattern[anchor] == 0x20 { anchor += 1 }
+        let anchorByte = pattern[anchor]
+        var i = from + anchor
+        let last = count - length + anchor
+        while i <= last {
+            if self[i] == anchorByte && matches(literal, at: i - anchor) { return i - anchor }
             i += 1
         }
         return nil

@@ -41,7 +41,7 @@ struct EventBodyParser {
             // A bare number: the reason has no name in the printing side's table.
             event.code = symbols.reasons.intern("UNKNOWN (\(body.slice(start, end).text))")
         } else {
-            event.code = symbols.reasons.intern(body.slice(start, end))
+            event.code = symbols.reasons.intern(body.slice(start, end), readableBytes: body.count - start)
         }
         return style
     }

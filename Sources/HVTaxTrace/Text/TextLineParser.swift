@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import HVTaxEvents
 import HVTaxModel
 
@@ -23,6 +28,7 @@ struct TextLineParser {
     /// Event name symbol -> kind; grows as new names appear.
     private var kinds: [EventKind] = [.other]
     private let bodies: EventBodyParser
+    private let prefixes = PrefixCache()
 
     /// The clock, decided by the first timestamp: seconds with decimals (ns) or a raw counter.
     private(set) var clock: ClockInfo.Unit?
@@ -43,17 +49,33 @@ struct TextLineParser {
         if first == 0x23 /* # */ { return .ignorable }
         if first == 0x43 /* C */ {
             if line.matches("CPU:", at: i) { return parseLost(line, from: i + 4, into: &event) }
-            if line.matches("CPU ", at: i), line.find(" is empty", from: i) != nil { return .ignorable }
+            // trace-cmd's `CPU 3 is empty`; vCPU threads are named `CPU 0/KVM`, so match exactly.
+            if line.matches("CPU ", at: i) {
+                var k = i + 4
+                if line.decimal(at: &k) != nil, line.matches(" is empty", at: k) { return .ignorable }
+            }
         }
         if line.matches("cpus=", at: i) { return .traceCmdHeader }
         if line.matches("version = ", at: i) { return .ignorable }
 
-        // The CPU column: the first `[digits]`.
-        guard let (bracket, close, cpu) = Self.cpuColumn(line, from: i) else {
-            return .malformed("expected a CPU column like '[001]'")
+        // Lines of one thread on one CPU share their prefix up to `[CPU]`: reuse its parse.
+        let close: Int
+        if let cached = prefixes.lookup(line) {
+            close = cached.length - 1
+            event.tid = cached.tid
+            event.tgid = cached.tgid
+            event.comm = cached.comm
+            event.cpu = cached.cpu
+        } else {
+            // The CPU column: the first `[digits]`.
+            guard let (bracket, end, cpu) = Self.cpuColumn(line, from: i) else {
+                return .malformed("expected a CPU column like '[001]'")
+            }
+            parseTask(line, end: bracket, into: &event)
+            event.cpu = cpu
+            close = end
+            prefixes.store(line, .init(length: end + 1, tid: event.tid, tgid: event.tgid, comm: event.comm, cpu: cpu))
         }
-        parseTask(line, end: bracket, into: &event)
-        event.cpu = cpu
 
         // Flags (`d..2.`) may stand between the CPU and the timestamp, which ends with ':'.
         i = line.skipSpaces(from: close + 1)
@@ -84,7 +106,7 @@ struct TextLineParser {
             sawSystemPrefix = true
             break
         }
-        let nameSymbol = symbols.names.intern(line.slice(nameStart, nameEnd - 1))
+        let nameSymbol = symbols.names.intern(line.slice(nameStart, nameEnd - 1), readableBytes: line.count - nameStart)
         let kind = kind(of: nameSymbol)
         event.kind = kind
         let body = line.slice(line.skipSpaces(from: nameEnd), line.count)
@@ -154,14 +176,13 @@ struct TextLineParser {
 
     private static func cpuColumn(_ line: UnsafeRawBufferPointer, from: Int) -> (Int, Int, Int32)? {
         var i = from
-        while i < line.count {
-            if line[i] == 0x5b /* [ */ {
-                var j = i + 1
-                if let cpu = line.decimal(at: &j), j < line.count, line[j] == 0x5d /* ] */ {
-                    return (i, j, Int32(truncatingIfNeeded: cpu))
-                }
+        while i < line.count, let hit = memchr(line.baseAddress! + i, 0x5b /* [ */, line.count - i) {
+            let open = line.baseAddress!.distance(to: UnsafeRawPointer(hit))
+            var j = open + 1
+            if let cpu = line.decimal(at: &j), j < line.count, line[j] == 0x5d /* ] */ {
+                return (open, j, Int32(truncatingIfNeeded: cpu))
             }
-            i += 1
+            i = open + 1
         }
         return nil
     }
