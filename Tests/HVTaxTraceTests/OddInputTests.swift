@@ -7,7 +7,7 @@ import Testing
 
 /// Bad and odd input: counted and shown, or a clear error naming file and line; never a crash.
 struct OddInputTests {
-    func write(_ text: String, name: String = "odd.txt") throws -> String {
+    func write(_ text: String, name: String = "odd-\(UUID().uuidString).txt") throws -> String {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("hvtax-\(getpid())-odd")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let path = directory.appendingPathComponent(name).path
