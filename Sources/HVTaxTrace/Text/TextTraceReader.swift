@@ -21,7 +21,7 @@ public final class TextTraceReader: EventStream {
     static let garbageLimit: UInt64 = 20
 
     /// - Parameter counterHz: converts raw counter timestamps (`x86-tsc`) to nanoseconds.
-    public init(input: OpenedInput, symbols: SymbolTable, counterHz: UInt64? = nil, reorderCapacity: Int = 1 << 16) {
+    public init(input: OpenedInput, symbols: SymbolTable, counterHz: UInt64? = nil, reorderCapacity: Int = 1 << 13) {
         lines = LineReader(source: input.bytes, path: input.path)
         parser = TextLineParser(symbols: symbols)
         reorder = ReorderBuffer(capacity: reorderCapacity)
