@@ -66,14 +66,10 @@ struct ReportCommand: ParsableCommand {
         filters.until = until?.nanoseconds
         let options = AnalysisOptions(thresholds: try thresholds.thresholds(), filters: filters,
                                       vmNames: Dictionary(vmNames.map { ($0.pid, $0.name) }, uniquingKeysWith: { $1 }))
-        let report: TraceReport
-        do {
-            report = try TraceReportPipeline.run(paths: traces, options: options,
+        // A TraceReadError says which file, where and what was expected; ArgumentParser prints it as is.
+        let report = try TraceReportPipeline.run(paths: traces, options: options,
                                                  inputOptions: .init(counterHz: counterHz),
                                                  generator: "hvtax \(HVTaxVersion.string)")
-        } catch let error as TraceReadError {
-            throw ValidationError(error.description)
-        }
         try output.write(report)
     }
 }
