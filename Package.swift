@@ -82,6 +82,10 @@ let package = Package(
             ],
             swiftSettings: strict),
         .testTarget(
+            name: "HVTaxCLITests",
+            dependencies: ["hvtax"],
+            swiftSettings: strict),
+        .testTarget(
             name: "HVTaxTraceTests",
             dependencies: ["HVTaxTrace", "HVTaxEvents", "HVTaxModel", "HVTaxPipeline"],
             resources: [.copy("Fixtures")],

@@ -1,0 +1,101 @@
+import Foundation
+import Testing
+
+/// The `hvtax` binary as a user runs it: exit codes, formats, stdin, errors.
+struct CommandLineTests {
+    /// The built `hvtax` next to the test bundle (this target depends on it, so it is built).
+    static var binary: URL {
+        var directory = Bundle.main.bundleURL
+        while !FileManager.default.isExecutableFile(atPath: directory.appendingPathComponent("hvtax").path) {
+            directory.deleteLastPathComponent()
+            if directory.path == "/" { break }
+        }
+        return directory.appendingPathComponent("hvtax")
+    }
+
+    static var repository: URL {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    }
+
+    struct Result {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+    }
+
+    static func hvtax(_ arguments: [String], stdin: Data? = nil) throws -> Result {
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = arguments
+        let out = Pipe(), err = Pipe(), input = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        process.standardInput = input
+        try process.run()
+        if let stdin { input.fileHandleForWriting.write(stdin) }
+        try input.fileHandleForWriting.close()
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Result(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
+                      stderr: String(decoding: stderr, as: UTF8.self))
+    }
+
+    @Test func reportsTheShippedExampleAsTheReadmeSays() throws {
+        let example = Self.repository.appendingPathComponent("examples/three-vms.ftrace.txt.gz").path
+        let text = try Self.hvtax(["report", example])
+        #expect(text.status == 0)
+        #expect(text.stdout.contains("Host  3 VMs, 6 vCPUs"))
+        #expect(text.stdout.contains("Trace quality"))
+        #expect(!text.stdout.contains("\u{1b}["), "no colour when not on a terminal")
+
+        let json = try Self.hvtax(["report", example, "--format", "json"])
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
+        #expect(report["schema"] as? String == "hvtax.trace-report/1")
+
+        // The truth shipped beside the example: every vCPU's split matches it exactly.
+        let truthData = try Data(contentsOf: Self.repository.appendingPathComponent("examples/three-vms.truth.json"))
+        let truth = try #require(try JSONSerialization.jsonObject(with: truthData) as? [String: Any])
+        let truthVCPUs = try #require(truth["vcpus"] as? [[String: Any]])
+        let vms = try #require(report["vms"] as? [[String: Any]])
+        let vcpus = vms.flatMap { ($0["vcpus"] as? [[String: Any]]) ?? [] }
+        #expect(vcpus.count == truthVCPUs.count)
+        for expected in truthVCPUs {
+            let measured = try #require(vcpus.first { $0["tid"] as? Int == expected["tid"] as? Int })
+            #expect((measured["split"] as? [String: Int]) == (expected["split"] as? [String: Int]))
+        }
+
+        let csv = try Self.hvtax(["report", example, "--format", "csv"])
+        #expect(csv.stdout.hasPrefix("scope,vm,vcpu,tid,reason,path,metric,value,unit\n"))
+    }
+
+    @Test func readsStdin() throws {
+        let fixture = Self.repository.appendingPathComponent("Tests/HVTaxTraceTests/Fixtures/perf-script.txt")
+        let result = try Self.hvtax(["report", "-", "--format", "json"], stdin: try Data(contentsOf: fixture))
+        #expect(result.status == 0)
+        #expect(result.stdout.contains("\"path\" : \"-\""))
+        #expect(result.stdout.contains("\"format\" : \"perf-script\""))
+    }
+
+    @Test func garbageFailsWithFileAndLine() throws {
+        let result = try Self.hvtax(["report", "/etc/passwd"])
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("/etc/passwd: line 1: not a text trace"))
+        let missing = try Self.hvtax(["report", "/nonexistent.txt"])
+        #expect(missing.status == 1)
+        #expect(missing.stderr.contains("/nonexistent.txt: open: cannot open"))
+    }
+
+    @Test func thresholdsAndFiltersFromTheCommandLine() throws {
+        let example = Self.repository.appendingPathComponent("examples/three-vms.ftrace.txt.gz").path
+        let strict = try Self.hvtax(["report", example, "--format", "json", "--tax-warning", "1%", "--tax-critical", "2%",
+                                     "--vm", "1100", "--since", "100ms", "--until", "200ms"])
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(strict.stdout.utf8)) as? [String: Any])
+        let host = try #require(report["host"] as? [String: Any])
+        #expect((host["tax"] as? [String: Any])?["level"] as? String == "critical")
+        #expect(host["duration"] as? Int == 100_000_000)
+        #expect((report["vms"] as? [[String: Any]])?.map { $0["pid"] as? Int } == [1100])
+        let bad = try Self.hvtax(["report", example, "--tax-warning", "20%", "--tax-critical", "10%"])
+        #expect(bad.status != 0)
+    }
+}
