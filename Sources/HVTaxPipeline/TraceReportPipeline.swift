@@ -12,9 +12,14 @@ public enum TraceReportPipeline {
         let merged = StreamMerger(streams)
         let analyzer = TraceAnalyzer(symbols: symbols, options: options)
         if streams.count == 1 {
-            // One file: no merge to do.
+            // One file: no merge to do; read in batches to keep the per-event cost in the parser.
             let only = streams[0]
-            while let event = try only.next() { analyzer.consume(event) }
+            var batch: [TraceEvent] = []
+            batch.reserveCapacity(4096)
+            while try only.read(into: &batch, limit: 4096) > 0 {
+                for event in batch { analyzer.consume(event) }
+                batch.removeAll(keepingCapacity: true)
+            }
         } else {
             while let event = try merged.next() { analyzer.consume(event) }
         }

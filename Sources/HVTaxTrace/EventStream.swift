@@ -10,6 +10,20 @@ public protocol EventStream: AnyObject {
     var source: TraceSource { get }
     /// What the reader could not read cleanly, so the report can show it.
     var diagnostics: ReaderDiagnostics { get }
+    /// Appends up to `limit` events to `batch`; returns how many (0 only at the end). Readers that
+    /// can fill a batch in one tight loop override it: per-event calls cost more than the parsing.
+    func read(into batch: inout [TraceEvent], limit: Int) throws -> Int
+}
+
+extension EventStream {
+    public func read(into batch: inout [TraceEvent], limit: Int) throws -> Int {
+        var count = 0
+        while count < limit, let event = try next() {
+            batch.append(event)
+            count += 1
+        }
+        return count
+    }
 }
 
 /// What a reader met that was not a clean event: counted and shown, never silently dropped.

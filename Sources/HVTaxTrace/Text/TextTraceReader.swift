@@ -22,7 +22,7 @@ public final class TextTraceReader: EventStream {
 
     /// - Parameter counterHz: converts raw counter timestamps (`x86-tsc`) to nanoseconds.
     public init(input: OpenedInput, symbols: SymbolTable, counterHz: UInt64? = nil, reorderCapacity: Int = 1 << 13) {
-        lines = LineReader(source: input.bytes, path: input.path)
+        lines = LineReader(source: input.bytes, path: input.path, mapping: input.mapping)
         parser = TextLineParser(symbols: symbols)
         reorder = ReorderBuffer(capacity: reorderCapacity)
         path = input.path
@@ -62,6 +62,27 @@ public final class TextTraceReader: EventStream {
             if ended { return reorder.popEarliest().map(deliver) }
             try readOneLine()
         }
+    }
+
+    public func read(into batch: inout [TraceEvent], limit: Int) throws -> Int {
+        var count = 0
+        while count < limit {
+            if let ready = reorder.popReady() {
+                batch.append(ready)
+                count += 1
+                continue
+            }
+            if ended {
+                guard let event = reorder.popEarliest() else { break }
+                batch.append(event)
+                count += 1
+                continue
+            }
+            try readOneLine()
+        }
+        diagnostics.reorderedEvents = reorder.reordered
+        diagnostics.lateEvents = reorder.lateCount
+        return count
     }
 
     private func deliver(_ event: TraceEvent) -> TraceEvent {
