@@ -99,27 +99,29 @@ struct EventBodyParser {
     ///     CPU 0/KVM:12 [120] R+ ==> swapper/1:0 [120]
     /// Task names may contain spaces, so each runs up to the next field's key.
     func schedSwitch(_ body: UnsafeRawBufferPointer, into event: inout TraceEvent) -> Bool {
-        guard let arrow = body.find(" ==> ") else { return false }
         if body.matches("prev_comm=", at: 0) {
+            // Fields in order, each search starting where the last ended: one pass over the body.
             guard let prevPidAt = body.find(" prev_pid=", from: 10) else { return false }
             var i = prevPidAt + 10
             guard let prevPid = body.decimal(at: &i) else { return false }
-            guard let stateAt = body.find("prev_state=", from: i), stateAt < arrow else { return false }
-            let state = body.slice(stateAt + 11, arrow)
-            let runnable = Self.isRunnable(state)
-            let nextCommStart = arrow + 5
-            guard body.matches("next_comm=", at: nextCommStart),
-                  let nextPidAt = body.find(" next_pid=", from: nextCommStart + 10) else { return false }
+            guard let stateAt = body.find(" prev_state=", from: i) else { return false }
+            let stateStart = stateAt + 12
+            var stateEnd = stateStart
+            while stateEnd < body.count, body[stateEnd] != 0x20 { stateEnd += 1 }
+            guard body.matches(" ==> next_comm=", at: stateEnd) else { return false }
+            let nextCommStart = stateEnd + 15
+            guard let nextPidAt = body.find(" next_pid=", from: nextCommStart) else { return false }
             var j = nextPidAt + 10
             guard let nextPid = body.decimal(at: &j) else { return false }
             event.tid = Int32(truncatingIfNeeded: prevPid)
             event.otherTid = Int32(truncatingIfNeeded: nextPid)
-            event.otherComm = symbols.names.intern(body.slice(nextCommStart + 10, nextPidAt))
-            if runnable { event.flags.insert(.prevRunnable) }
+            event.otherComm = symbols.names.intern(body.slice(nextCommStart, nextPidAt), readableBytes: body.count - nextCommStart)
+            if Self.isRunnable(body.slice(stateStart, stateEnd)) { event.flags.insert(.prevRunnable) }
             return true
         }
         // Plugin form: `COMM:PID [PRIO] STATE ==> COMM:PID [PRIO]`.
-        guard let prev = Self.commPid(body, 0, arrow), let prevBracketEnd = body.find("] ", from: prev.end) else {
+        guard let arrow = body.find(" ==> "),
+              let prev = Self.commPid(body, 0, arrow), let prevBracketEnd = body.find("] ", from: prev.end) else {
             return false
         }
         let (s0, s1) = body.trimmed(prevBracketEnd + 2, arrow)
