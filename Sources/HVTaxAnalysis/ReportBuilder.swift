@@ -70,8 +70,12 @@ extension TraceAnalyzer {
             exits: summary(hostExits, seconds: Double(duration) / ticksPerSecond, hypervisor: hostSplit.hypervisor))
         var echoed = filters
         echoed.reasons = filters.reasons
-        return TraceReport(generator: generator, sources: sources, clock: clock, thresholds: thresholds,
-                           filters: echoed, host: host, vms: vms, quality: quality)
+        var report = TraceReport(generator: generator, sources: sources, clock: clock, thresholds: thresholds,
+                                 filters: echoed, host: host, vms: vms, quality: quality)
+        if let series = sinks.lazy.compactMap({ $0 as? TimeSeriesSink }).first {
+            report.timeSeries = series.series(traceStart: max(start, window.start), thresholds: thresholds)
+        }
+        return report
     }
 
     private func filtered(_ exits: ExitAccumulator, reasons: Set<String>) -> ExitAccumulator {

@@ -21,9 +21,15 @@ public final class TraceAnalyzer {
     var window = AnalysisWindow()
     private var unattributed: UInt64 = 0
 
-    public init(symbols: SymbolTable, options: AnalysisOptions = AnalysisOptions()) {
+    /// Every vCPU's intervals go to these sinks (timeline exporters, time series).
+    public let sinks: [TimelineSink]
+    private let fanOut: TimelineSink?
+
+    public init(symbols: SymbolTable, options: AnalysisOptions = AnalysisOptions(), sinks: [TimelineSink] = []) {
         self.symbols = symbols
         self.options = options
+        self.sinks = sinks
+        fanOut = sinks.isEmpty ? nil : sinks.count == 1 ? sinks[0] : FanOutSink(sinks)
     }
 
     public func consume(_ event: TraceEvent) {
@@ -31,6 +37,7 @@ public final class TraceAnalyzer {
             firstTime = event.time
             if let since = options.filters.since { window.start = event.time + since }
             if let until = options.filters.until { window.end = event.time + until }
+            for sink in sinks { sink.begin(at: max(event.time, window.start)) }
         }
         if event.time > lastTime { lastTime = event.time }
         eventCounts[Int(event.kind.rawValue)] += 1
@@ -112,6 +119,7 @@ public final class TraceAnalyzer {
             var keyed = event
             keyed.tid = key
             var tracker = VCPUTracker(event: keyed, initialState: initial)
+            tracker.timeline = fanOut
             body(&tracker, true)
             trackerIndex.set(key, Int32(trackers.count))
             trackers.append(tracker)
@@ -160,3 +168,16 @@ public final class TraceAnalyzer {
     }
 }
 
+
+/// Hands each interval to several sinks.
+final class FanOutSink: TimelineSink {
+    let sinks: [TimelineSink]
+    init(_ sinks: [TimelineSink]) { self.sinks = sinks }
+    func begin(at start: UInt64) {
+        for sink in sinks { sink.begin(at: start) }
+    }
+
+    func interval(vcpu: TimelineVCPU, state: VCPUState, start: UInt64, end: UInt64, exitReason: UInt32?) {
+        for sink in sinks { sink.interval(vcpu: vcpu, state: state, start: start, end: end, exitReason: exitReason) }
+    }
+}

@@ -17,6 +17,8 @@ struct VCPUTracker {
     var lastTime: UInt64
     var lastCPU: Int32
 
+    /// Receives every interval; nil unless a timeline was asked for.
+    var timeline: TimelineSink?
     private(set) var state: VCPUState
     private var since: UInt64
     /// Where the thread returns when switched back in.
@@ -61,6 +63,13 @@ struct VCPUTracker {
     /// Charges the time since the last event to the current state. Late events never move time back.
     @inline(__always) mutating func advance(to time: UInt64, window: AnalysisWindow) {
         guard time > since else { return }
+        if let timeline {
+            let from = max(since, window.start), to = min(time, window.end)
+            if to > from {
+                timeline.interval(vcpu: TimelineVCPU(tid: tid, pid: tgid, vcpu: vcpu), state: state, start: from, end: to,
+                                  exitReason: inExit ? exitReason : nil)
+            }
+        }
         let clipped = window.overlap(since, time)
         let whole = time - since
         switch state {

@@ -148,6 +148,8 @@ public struct TraceReport: Codable, Sendable, Equatable {
     public var host: HostSummary
     public var vms: [VMReport]
     public var quality: TraceQuality
+    /// The host's split over time, when the analysis was asked for it (`--html`, `--time-series`).
+    public var timeSeries: TimeSeries?
 
     public init(generator: String, sources: [TraceSource], clock: ClockInfo, thresholds: Thresholds,
                 filters: ReportFilters, host: HostSummary, vms: [VMReport], quality: TraceQuality) {

@@ -6,11 +6,12 @@ import HVTaxTrace
 /// sources -> events -> analysis -> model: the report pipeline, in one place for the command.
 public enum TraceReportPipeline {
     public static func run(paths: [String], options: AnalysisOptions = AnalysisOptions(),
-                           inputOptions: TraceInputs.Options = .init(), generator: String = "hvtax") throws -> TraceReport {
+                           inputOptions: TraceInputs.Options = .init(), generator: String = "hvtax",
+                           sinks: [TimelineSink] = []) throws -> TraceReport {
         let symbols = SymbolTable()
         let streams = try paths.map { try TraceInputs.open($0, symbols: symbols, options: inputOptions) }
         let merged = StreamMerger(streams)
-        let analyzer = TraceAnalyzer(symbols: symbols, options: options)
+        let analyzer = TraceAnalyzer(symbols: symbols, options: options, sinks: sinks)
         if streams.count == 1 {
             // One file: no merge to do; read in batches to keep the per-event cost in the parser.
             let only = streams[0]

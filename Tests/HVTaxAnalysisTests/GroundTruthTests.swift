@@ -158,4 +158,19 @@ struct GroundTruthTests {
         let hltHypervisor = truth.vcpus.reduce(0) { $0 + ($1.reasons["HLT"]?.hypervisorTime ?? 0) }
         #expect(report.host.split.halted == expected.halted + hltHypervisor)
     }
+
+    @Test func timeSeriesAddsUpToTheHostSplit() throws {
+        let (path, _) = try Self.generate(Self.cases[1])
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        // A small bucket and a small cap force the series to coarsen several times.
+        let sink = TimeSeriesSink(initialWidth: 10_000, maxBuckets: 16)
+        let report = try TraceReportPipeline.run(paths: [path], sinks: [sink])
+        let series = try #require(report.timeSeries)
+        #expect(series.points.count <= 16)
+        #expect(series.bucketWidth > 10_000)
+        var total = TimeSplit()
+        for point in series.points { total += point.split }
+        #expect(total == report.host.split)
+        #expect(series.points.first?.start == 0)
+    }
 }
