@@ -72,14 +72,13 @@ let package = Package(
         // root so tests can point it at a fixture tree; `hvtax doctor` is built on it.
         .target(name: "HVTaxHost", dependencies: ["HVTaxModel", "CCompression"], swiftSettings: strict),
         // sources of other hypervisors: Hyper-V perfmon and esxtop PDH-CSV captures -> capture report.
-        // Rows of thousands of columns are parsed in place, so it builds like the trace readers.
         .target(
             name: "HVTaxImport",
             dependencies: [
                 "HVTaxModel", "HVTaxTrace",
                 .product(name: "SystemPackage", package: "swift-system"),
             ],
-            swiftSettings: hotPath),
+            swiftSettings: strict),
         // renderers: terminal text, JSON, CSV.
         .target(name: "HVTaxRender", dependencies: ["HVTaxModel"], swiftSettings: strict),
         // the command line: argument parsing and wiring only.

@@ -1,15 +1,6 @@
-import Foundation
 import HVTaxModel
 
-/// The capture report as JSON: the schema is docs/capture-report-schema.md. Keys are sorted so
-/// that two runs over the same capture give the same bytes.
-public enum CaptureJSONRenderer {
-    public static func render(_ report: CaptureReport) throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        return String(decoding: try encoder.encode(report), as: UTF8.self) + "\n"
-    }
-}
+// JSON goes through `JSONRendering` like every report; its schema is docs/capture-report-schema.md.
 
 /// The capture report as long-format CSV, one row per figure of each host, VM and processor, ready
 /// for a spreadsheet's pivot table. Figures the capture cannot give come first, with level
@@ -62,7 +53,7 @@ public enum CaptureCSVRenderer {
     private static func row(_ fields: [String]) -> String {
         fields.map { field in
             guard field.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return field }
-            return "\"" + field.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+            return "\"" + field.replacing("\"", with: "\"\"") + "\""
         }.joined(separator: ",")
     }
 }

@@ -3,10 +3,10 @@ import HVTaxModel
 /// The terminal report of an imported capture: what was read, the totals per host, then the VMs
 /// and processors that explain them, then the figures this hypervisor cannot give and why.
 public struct CaptureTextRenderer {
-    public var color: Bool
+    public var style: TerminalStyle
 
-    public init(color: Bool) {
-        self.color = color
+    public init(style: TerminalStyle) {
+        self.style = style
     }
 
     /// Figures shown as time shares, in this order, when the capture has them.
@@ -22,11 +22,10 @@ public struct CaptureTextRenderer {
     ]
 
     public func render(_ report: CaptureReport) -> String {
-        let painter = CapturePainter(enabled: color)
         var lines: [String] = []
         let source = report.source
         let kindName = Self.kindName(source.kind)
-        lines.append(painter.bold("hvtax capture report: \(kindName), \(source.path)"))
+        lines.append(style.apply(.title, "hvtax capture report: \(kindName), \(source.path)"))
         var read = "  \(source.format)"
         if let zone = source.timeZone { read += ", time zone \(zone)" }
         if let bias = source.biasMinutes { read += " (bias \(bias) min)" }
@@ -38,7 +37,7 @@ public struct CaptureTextRenderer {
             if let duration = source.durationSeconds { span += " (\(CaptureFormat.seconds(duration)))" }
             lines.append(span)
         }
-        lines.append("  \(CaptureFormat.grouped(UInt64(source.columns))) counter columns, \(CaptureFormat.grouped(UInt64(source.columnsUsed))) used")
+        lines.append("  \(Formatting.grouped(UInt64(source.columns))) counter columns, \(Formatting.grouped(UInt64(source.columnsUsed))) used")
         lines.append("")
 
         let shares = Self.shareFigures.filter(report.isAvailable)
@@ -46,11 +45,11 @@ public struct CaptureTextRenderer {
         let stealName = source.kind == .esxtop ? "steal (%RDY)" : "steal"
 
         for host in report.hosts {
-            lines.append(painter.bold("Host \(host.name): \(host.vmCount) VMs, \(host.vcpuCount) vCPUs"))
-            var summary = "  tax \(rated(host.tax, painter))   \(stealName) \(rated(host.steal, painter))"
+            lines.append(style.apply(.heading, "Host \(host.name): \(host.vmCount) VMs, \(host.vcpuCount) vCPUs"))
+            var summary = "  tax \(rated(host.tax))   \(stealName) \(rated(host.steal))"
             if source.kind == .hyperV, let wait = host.values[.dispatchWait] {
                 summary += "   wait per dispatch \(CaptureFormat.value(wait.mean, unit: .nanoseconds))"
-                if let level = host.levels[.dispatchWait] { summary += " " + painter.paint(level.rawValue, level) }
+                if let level = host.levels[.dispatchWait] { summary += " " + style.apply(CaptureFormat.tone(level), level.rawValue) }
             }
             lines.append(summary)
             lines.append("  (means per vCPU over all VMs and over the capture's samples)")
@@ -60,24 +59,24 @@ public struct CaptureTextRenderer {
             lines.append("")
 
             if !host.vms.isEmpty {
-                lines.append(painter.bold("  VMs: shares of each vCPU's time, per vCPU"))
-                lines += groupTable(host.vms, figures: shares, painter: painter, withRatings: true, kind: source.kind)
+                lines.append(style.apply(.heading, "  VMs: shares of each vCPU's time, per vCPU"))
+                lines += groupTable(host.vms, figures: shares, withRatings: true, kind: source.kind)
                 if !rates.isEmpty {
                     lines.append("")
-                    lines.append(painter.bold("  VMs: exit-like rates and costs, per vCPU"))
-                    lines += groupTable(host.vms, figures: rates, painter: painter, withRatings: false, kind: source.kind)
+                    lines.append(style.apply(.heading, "  VMs: exit-like rates and costs, per vCPU"))
+                    lines += groupTable(host.vms, figures: rates, withRatings: false, kind: source.kind)
                 }
                 lines.append("")
-                lines.append(painter.bold("  vCPUs"))
-                lines += cpuTable(host.vms, figures: shares + rates, painter: painter, kind: source.kind)
+                lines.append(style.apply(.heading, "  vCPUs"))
+                lines += cpuTable(host.vms, figures: shares + rates, kind: source.kind)
                 lines.append("")
             }
             for group in [host.logicalProcessors, host.root].compactMap({ $0 }) {
                 let figures = (Self.shareFigures + Self.rateFigures).filter { figure in
                     group.values[figure] != nil || group.cpus.contains { $0.values[figure] != nil }
                 }
-                lines.append(painter.bold("  \(group.name.prefix(1).uppercased() + group.name.dropFirst()) (\(group.cpuCount.map(String.init) ?? "_Total only"))"))
-                lines += cpuTable([group], figures: figures, painter: painter, kind: source.kind, showGroup: false,
+                lines.append(style.apply(.heading, "  \(group.name.prefix(1).uppercased() + group.name.dropFirst()) (\(group.cpuCount.map(String.init) ?? "_Total only"))"))
+                lines += cpuTable([group], figures: figures, kind: source.kind, showGroup: false,
                                   includeGroupRow: true)
                 lines.append("")
             }
@@ -85,18 +84,18 @@ public struct CaptureTextRenderer {
 
         let missing = report.figures.filter { !$0.available && Self.isShownWhenMissing($0.figure, kind: source.kind) }
         if !missing.isEmpty {
-            lines.append(painter.bold("Not available from this capture"))
-            var table = CaptureTable([("figure", .left), ("why", .left)])
-            for figure in missing { table.add([.init(text: label(figure.figure, kind: source.kind)), .init(text: figure.reason ?? "")]) }
-            lines += table.render(painter: painter)
+            lines.append(style.apply(.heading, "Not available from this capture"))
+            var table = TextTable([("figure", .left), ("why", .left)])
+            for figure in missing { table.add([label(figure.figure, kind: source.kind), figure.reason ?? ""]) }
+            lines.append(table.render(style: style))
             lines.append("")
         }
 
-        lines.append(painter.bold("Thresholds"))
+        lines.append(style.apply(.heading, "Thresholds"))
         lines += thresholdLines(report.thresholds, kind: source.kind)
         lines.append("")
 
-        lines += qualityLines(report.quality, painter: painter)
+        lines += qualityLines(report.quality)
         return lines.joined(separator: "\n") + "\n"
     }
 
@@ -132,60 +131,61 @@ public struct CaptureTextRenderer {
         }
     }
 
-    private func rated(_ ratio: RatedRatio, _ painter: CapturePainter) -> String {
-        guard let value = ratio.ratio else { return painter.paint("n/a", .unavailable) }
-        return painter.paint("\(CaptureFormat.percent(value)) \(ratio.level.rawValue)", ratio.level)
+    private func rated(_ ratio: RatedRatio) -> String {
+        let cell = ratedCell(ratio)
+        return style.apply(cell.style, cell.text)
     }
 
     private func cell(_ values: [CaptureFigure: SampledValue], _ figure: CaptureFigure,
-                      _ levels: [CaptureFigure: Level]) -> CaptureTable.Cell {
-        guard let value = values[figure] else { return .init(text: "n/a", level: .unavailable) }
-        return .init(text: CaptureFormat.value(value.mean, unit: figure.unit), level: levels[figure])
+                      _ levels: [CaptureFigure: Level]) -> TextTable.Cell {
+        guard let value = values[figure] else { return TextTable.Cell("n/a", .dim) }
+        return TextTable.Cell(CaptureFormat.value(value.mean, unit: figure.unit), CaptureFormat.tone(levels[figure]))
     }
 
-    private func ratedCell(_ ratio: RatedRatio) -> CaptureTable.Cell {
-        guard let value = ratio.ratio else { return .init(text: "n/a", level: .unavailable) }
-        return .init(text: "\(CaptureFormat.percent(value)) \(ratio.level.rawValue)", level: ratio.level)
+    private func ratedCell(_ ratio: RatedRatio) -> TextTable.Cell {
+        guard let value = ratio.ratio else { return TextTable.Cell("n/a", .dim) }
+        let tone: TerminalStyle.Tone = ratio.level == .ok ? .ok : CaptureFormat.tone(ratio.level)
+        return TextTable.Cell("\(CaptureFormat.percent(value)) \(ratio.level.rawValue)", tone)
     }
 
-    private func groupTable(_ groups: [CaptureCPUGroup], figures: [CaptureFigure], painter: CapturePainter,
+    private func groupTable(_ groups: [CaptureCPUGroup], figures: [CaptureFigure],
                             withRatings: Bool, kind: CaptureKind) -> [String] {
-        var columns: [(String, CaptureTable.Alignment)] = [("VM", .left), ("vCPUs", .right)]
+        var columns: [(String, TextTable.Alignment)] = [("VM", .left), ("vCPUs", .right)]
         columns += figures.map { (label($0, kind: kind), .right) }
         if withRatings { columns += [("tax", .right), ("steal", .right)] }
-        var table = CaptureTable(columns)
+        var table = TextTable(columns)
         for group in groups {
-            var row: [CaptureTable.Cell] = [.init(text: group.name), .init(text: group.cpuCount.map(String.init) ?? "?")]
+            var row = [TextTable.Cell(group.name), TextTable.Cell(group.cpuCount.map(String.init) ?? "?")]
             row += figures.map { cell(group.values, $0, group.levels) }
             if withRatings { row += [ratedCell(group.tax), ratedCell(group.steal)] }
             table.add(row)
         }
-        return table.render(indent: "    ", painter: painter)
+        return [table.render(style: style, indent: "    ")]
     }
 
-    private func cpuTable(_ groups: [CaptureCPUGroup], figures: [CaptureFigure], painter: CapturePainter,
+    private func cpuTable(_ groups: [CaptureCPUGroup], figures: [CaptureFigure],
                           kind: CaptureKind, showGroup: Bool = true, includeGroupRow: Bool = false) -> [String] {
-        var columns: [(String, CaptureTable.Alignment)] = showGroup ? [("VM", .left), ("vCPU", .left)] : [("processor", .left)]
+        var columns: [(String, TextTable.Alignment)] = showGroup ? [("VM", .left), ("vCPU", .left)] : [("processor", .left)]
         columns += figures.map { (label($0, kind: kind), .right) }
         columns += [("tax", .right), ("steal", .right)]
-        var table = CaptureTable(columns)
+        var table = TextTable(columns)
         for group in groups {
             if includeGroupRow {
-                var row: [CaptureTable.Cell] = [.init(text: "all (mean)")]
+                var row = [TextTable.Cell("all (mean)")]
                 row += figures.map { cell(group.values, $0, group.levels) }
                 row += [ratedCell(group.tax), ratedCell(group.steal)]
                 table.add(row)
             }
             for cpu in group.cpus {
-                var row: [CaptureTable.Cell] = showGroup
-                    ? [.init(text: group.name), .init(text: cpu.index.map(String.init) ?? cpu.instance)]
-                    : [.init(text: cpu.instance)]
+                var row = showGroup
+                    ? [TextTable.Cell(group.name), TextTable.Cell(cpu.index.map(String.init) ?? cpu.instance)]
+                    : [TextTable.Cell(cpu.instance)]
                 row += figures.map { cell(cpu.values, $0, cpu.levels) }
                 row += [ratedCell(cpu.tax), ratedCell(cpu.steal)]
                 table.add(row)
             }
         }
-        return table.render(indent: "    ", painter: painter)
+        return [table.render(style: style, indent: "    ")]
     }
 
     private func thresholdLines(_ thresholds: CaptureThresholds, kind: CaptureKind) -> [String] {
@@ -214,15 +214,15 @@ public struct CaptureTextRenderer {
         return lines
     }
 
-    private func qualityLines(_ quality: CaptureQuality, painter: CapturePainter) -> [String] {
-        var lines = [painter.bold("Capture quality")]
+    private func qualityLines(_ quality: CaptureQuality) -> [String] {
+        var lines = [style.apply(.heading, "Capture quality")]
         var counts: [String] = []
         if quality.blankCells > 0 { counts.append("\(quality.blankCells) blank cells (no value in that sample)") }
         if quality.shortRows > 0 { counts.append("\(quality.shortRows) short rows") }
-        if quality.malformedRows > 0 { counts.append(painter.paint("\(quality.malformedRows) malformed rows skipped", .warning)) }
-        if quality.malformedCells > 0 { counts.append(painter.paint("\(quality.malformedCells) cells not numbers", .warning)) }
+        if quality.malformedRows > 0 { counts.append(style.apply(.warning, "\(quality.malformedRows) malformed rows skipped")) }
+        if quality.malformedCells > 0 { counts.append(style.apply(.warning, "\(quality.malformedCells) cells not numbers")) }
         if quality.otherLines > 0 { counts.append("\(quality.otherLines) lines that are not rows") }
-        if quality.truncated { counts.append(painter.paint("the file ends in the middle of a row (ignored)", .warning)) }
+        if quality.truncated { counts.append(style.apply(.warning, "the file ends in the middle of a row (ignored)")) }
         lines.append("  " + (counts.isEmpty ? "every row read cleanly" : counts.joined(separator: "; ")))
         for example in quality.examples {
             lines.append("  \(example.file):\(example.line): \(example.problem)")

@@ -8,7 +8,7 @@ import Testing
 struct RenderTests {
     @Test func jsonRoundTripsAndIsVersioned() throws {
         let report = try CaptureFiles.importText(EsxtopImportTests.capture)
-        let json = try CaptureJSONRenderer.render(report)
+        let json = try JSONRendering.render(report)
         let decoded = try JSONDecoder().decode(CaptureReport.self, from: Data(json.utf8))
         #expect(decoded == report)
         let object = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
@@ -33,7 +33,7 @@ struct RenderTests {
 
     @Test func textIsAlignedAndColouredOnlyWhenAsked() throws {
         let report = try CaptureFiles.importText(EsxtopImportTests.capture)
-        let plain = CaptureTextRenderer(color: false).render(report)
+        let plain = CaptureTextRenderer(style: TerminalStyle(colour: false)).render(report)
         #expect(!plain.contains("\u{1B}["))
         #expect(plain.contains("Host localhost: 2 VMs, 6 vCPUs"))
         #expect(plain.contains("Not available from this capture"))
@@ -46,12 +46,12 @@ struct RenderTests {
             let cell = row.prefix(end)
             #expect(cell.hasSuffix("10.0%") || cell.hasSuffix("15.0%"))
         }
-        let coloured = CaptureTextRenderer(color: true).render(report)
-        #expect(coloured.contains("\u{1B}[31m"))
+        let coloured = CaptureTextRenderer(style: TerminalStyle(colour: true)).render(report)
+        #expect(coloured.contains("\u{1B}[1;31m"))
     }
 
     @Test func hyperVTextShowsLogicalProcessorsAndRoot() throws {
-        let text = CaptureTextRenderer(color: false).render(try CaptureFiles.importText(HyperVImportTests.capture))
+        let text = CaptureTextRenderer(style: TerminalStyle(colour: false)).render(try CaptureFiles.importText(HyperVImportTests.capture))
         #expect(text.contains("Logical processors (2)"))
         #expect(text.contains("Root partition (2)"))
         #expect(text.contains("root partition: 20.0% of the logical processors' run time"))
