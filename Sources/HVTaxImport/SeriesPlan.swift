@@ -152,6 +152,13 @@ struct CaptureRater {
     var thresholds: CaptureThresholds
     var stats: SeriesStats
 
+    /// Rates a ratio made of percent counters (a group's %RDY 20 over 2 vCPUs times 0.01 is
+    /// 0.09999999999999999): snapped to 12 decimals, far below any counter's precision, so a figure
+    /// that reads exactly at a threshold gets the threshold's level.
+    func rated(_ ratio: Double?, _ pair: ThresholdPair) -> RatedRatio {
+        RatedRatio(ratio.map { ($0 * 1e12).rounded() / 1e12 }, against: pair)
+    }
+
     func values(_ series: [CaptureFigure: Int]) -> [CaptureFigure: SampledValue] {
         var values: [CaptureFigure: SampledValue] = [:]
         for (figure, index) in series {
@@ -164,11 +171,11 @@ struct CaptureRater {
     /// hypervisor counts it. Without guest and hypervisor shares there is no tax, not a zero one.
     func tax(_ values: [CaptureFigure: SampledValue]) -> RatedRatio {
         guard let guest = values[.guest]?.mean, let hypervisor = values[.hypervisor]?.mean else {
-            return RatedRatio(nil, against: thresholds.tax)
+            return rated(nil, thresholds.tax)
         }
         let vmm = values[.vmm]?.mean ?? 0
         let onCPU = guest + hypervisor + vmm
-        return RatedRatio(onCPU > 0 ? (hypervisor + vmm) / onCPU : nil, against: thresholds.tax)
+        return rated(onCPU > 0 ? (hypervisor + vmm) / onCPU : nil, thresholds.tax)
     }
 
     func levels(_ values: [CaptureFigure: SampledValue], logicalProcessors: Bool) -> [CaptureFigure: Level] {
@@ -186,7 +193,7 @@ struct CaptureRater {
     func cpu(_ layout: CPULayout, logicalProcessor: Bool) -> CaptureCPU {
         let values = values(layout.series)
         return CaptureCPU(instance: layout.instance, index: layout.index, values: values, tax: tax(values),
-                          steal: RatedRatio(logicalProcessor ? nil : values[.preempted]?.mean, against: thresholds.steal),
+                          steal: rated(logicalProcessor ? nil : values[.preempted]?.mean, thresholds.steal),
                           levels: levels(values, logicalProcessors: logicalProcessor))
     }
 
@@ -195,7 +202,7 @@ struct CaptureRater {
         let lp = layout.isLogicalProcessors
         return CaptureCPUGroup(
             name: layout.name, groupID: layout.groupID, cpuCount: layout.cpuCount, values: values,
-            tax: tax(values), steal: RatedRatio(lp ? nil : values[.preempted]?.mean, against: thresholds.steal),
+            tax: tax(values), steal: rated(lp ? nil : values[.preempted]?.mean, thresholds.steal),
             levels: levels(values, logicalProcessors: lp),
             cpus: layout.cpus.map { cpu($0, logicalProcessor: lp) })
     }
@@ -214,7 +221,7 @@ struct CaptureRater {
         }
         return CaptureHost(
             name: layout.name, vmCount: vms.count, vcpuCount: vms.reduce(0) { $0 + ($1.cpuCount ?? $1.cpus.count) },
-            values: values, tax: tax(values), steal: RatedRatio(values[.preempted]?.mean, against: thresholds.steal),
+            values: values, tax: tax(values), steal: rated(values[.preempted]?.mean, thresholds.steal),
             levels: levels(values, logicalProcessors: false), vms: vms, logicalProcessors: lps, root: root,
             rootShareOfRunTime: rootShare)
     }

@@ -147,3 +147,20 @@ struct EsxtopImportTests {
         #expect(EsxtopMapperProbe.world(instance) == nil)
     }
 }
+
+@Suite("thresholds at their boundary")
+struct BoundaryTests {
+    /// %RDY 20 for a 2-vCPU group is 0.01 * 20 / 2 = 0.09999999999999999 in binary: still exactly
+    /// the 10% of the steal threshold ("from 10%": critical) and of esxtop's rule ("above 10%": not).
+    @Test(arguments: [(20.0, 2), (40.0, 4), (30.0, 3), (80.0, 8)])
+    func readyAtTenPercent(groupReady: Double, vcpus: Int) throws {
+        var columns = [#"\\h\Group Cpu(7:vm)\% Ready"#]
+        for vcpu in 0..<vcpus { columns.append(#"\\h\Vcpu(7:vm:\#(10 + vcpu):vmx-vcpu-\#(vcpu):vm)\% Ready"#) }
+        let cells = ["\(groupReady)"] + Array(repeating: "10", count: vcpus)
+        let report = try CaptureFiles.importText(CaptureFiles.pdh(columns: columns, rows: [("11/20/2026 10:00:00", cells)]))
+        let vm = try #require(report.hosts.first?.vms.first)
+        #expect(vm.steal.ratio == 0.1)
+        #expect(vm.steal.level == .critical)
+        #expect(vm.levels[.preempted] == .warning)
+    }
+}
