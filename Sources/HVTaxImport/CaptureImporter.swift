@@ -22,11 +22,28 @@ public enum CaptureImporter {
         if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { bytes = bytes.dropFirst(3) }
         // typeperf writes a blank line before the header when it prints to a console.
         while let first = bytes.first, first == 0x0D || first == 0x0A || first == 0x20 { bytes = bytes.dropFirst() }
-        guard bytes.starts(with: Array("\"(PDH-CSV".utf8)) || bytes.starts(with: Array("(PDH-CSV".utf8)) else { return nil }
+        guard bytes.starts(with: Array("\"(PDH-CSV".utf8)) || bytes.starts(with: Array("(PDH-CSV".utf8)) else {
+            // A capture cut from its middle starts with a sample row: claim it, so that the importer
+            // can say the header is missing rather than a trace reader finding no events.
+            return startsWithSampleRow(bytes) ? .pdhCSV : nil
+        }
         let lowered = String(decoding: bytes.map { $0 >= 0x41 && $0 <= 0x5A ? $0 + 0x20 : $0 }, as: UTF8.self)
         if lowered.contains("\\hyper-v hypervisor") { return .hyperV }
         if lowered.contains("\\group cpu(") || lowered.contains("\\vcpu(") { return .esxtop }
         return .pdhCSV
+    }
+
+    /// `"09/08/2002 12:35:45.166","...`: a quoted PDH sample time followed by another cell.
+    private static func startsWithSampleRow(_ bytes: ArraySlice<UInt8>) -> Bool {
+        guard bytes.first == PDHCSV.quote else { return false }
+        let cell = bytes.dropFirst()
+        guard let close = cell.firstIndex(of: PDHCSV.quote), cell[close...].starts(with: [PDHCSV.quote, PDHCSV.comma]) else {
+            return false
+        }
+        let time = Array(cell[..<close])
+        return time.withUnsafeBytes { raw in
+            raw.baseAddress.map { PDHCSV.localSeconds($0, 0, raw.count) != nil } ?? false
+        }
     }
 
     /// Whether a file is a PDH-CSV capture, from its first bytes.

@@ -133,6 +133,9 @@ struct PDHCSVTests {
         ("\"(PDH-CSV 4.0) (UTC)(0)\",\"\\hyper-v hypervisor virtual processor(_total)\\total intercepts/sec\"", .some(.hyperV)),
         ("\"(PDH-CSV 4.0) (UTC)(0)\",\"\\\\esx01\\Physical Cpu(0)\\% Processor Time\"", .some(.pdhCSV)),
         ("\u{FEFF}\"(PDH-CSV 4.0) (UTC)(0)\",\"\\\\localhost\\Vcpu(1:a:2:vmx-vcpu-0:a)\\% Ready\"", .some(.esxtop)),
+        // Cut from the middle of a capture: claimed, so the importer can say the header is missing.
+        ("\"09/08/2002 12:35:45.166\",\"11.296813511113458\",\"7.0625\"\r\n", .some(.pdhCSV)),
+        ("\"09/08/2002 12:35:45.166\"", nil),
         ("# tracer: nop\n#\n", nil),
         ("CPU 0/KVM-1234  [001] .... 12.345: kvm_exit: reason HLT", nil),
         ("", nil),
