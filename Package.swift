@@ -29,6 +29,7 @@ let package = Package(
         .library(name: "HVTaxAnalysis", targets: ["HVTaxAnalysis"]),
         .library(name: "HVTaxRender", targets: ["HVTaxRender"]),
         .library(name: "HVTaxHost", targets: ["HVTaxHost"]),
+        .library(name: "HVTaxImport", targets: ["HVTaxImport"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -70,6 +71,14 @@ let package = Package(
         // host sources: procfs, sysfs, tracefs, /dev/kvm and tools, all read under one configurable
         // root so tests can point it at a fixture tree; `hvtax doctor` is built on it.
         .target(name: "HVTaxHost", dependencies: ["HVTaxModel", "CCompression"], swiftSettings: strict),
+        // sources of other hypervisors: Hyper-V perfmon and esxtop PDH-CSV captures -> capture report.
+        .target(
+            name: "HVTaxImport",
+            dependencies: [
+                "HVTaxModel", "HVTaxTrace",
+                .product(name: "SystemPackage", package: "swift-system"),
+            ],
+            swiftSettings: strict),
         // renderers: terminal text, JSON, CSV.
         .target(name: "HVTaxRender", dependencies: ["HVTaxModel"], swiftSettings: strict),
         // the command line: argument parsing and wiring only.
@@ -77,6 +86,7 @@ let package = Package(
             name: "hvtax",
             dependencies: [
                 "HVTaxModel", "HVTaxTrace", "HVTaxAnalysis", "HVTaxRender", "HVTaxSynth", "HVTaxPipeline", "HVTaxHost",
+                "HVTaxImport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "SystemPackage", package: "swift-system"),
             ],
@@ -100,6 +110,10 @@ let package = Package(
             name: "HVTaxHostTests",
             dependencies: ["HVTaxHost", "HVTaxModel", "HVTaxRender"],
             exclude: ["Fixtures"],
+            swiftSettings: strict),
+        .testTarget(
+            name: "HVTaxImportTests",
+            dependencies: ["HVTaxImport", "HVTaxModel", "HVTaxRender", "HVTaxTrace"],
             swiftSettings: strict),
     ]
 )

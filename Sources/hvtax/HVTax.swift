@@ -8,7 +8,7 @@ struct HVTax: AsyncParsableCommand {
         commandName: "hvtax",
         abstract: "Measure the hypervisor tax: what virtualization costs the workloads on a KVM host, and why.",
         version: HVTaxVersion.string,
-        subcommands: [ReportCommand.self, SynthCommand.self, DoctorCommand.self])
+        subcommands: [ReportCommand.self, ImportCommand.self, SynthCommand.self, DoctorCommand.self])
 }
 
 enum HVTaxVersion {

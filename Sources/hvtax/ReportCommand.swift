@@ -19,7 +19,7 @@ struct ReportCommand: ParsableCommand {
             Reads raw ftrace output (trace, trace_pipe), trace-cmd report output (kernel, plugin and -R raw \
             formats) and perf script output of kvm:*, sched:* and irq:* events; gzip or zstd compressed \
             or not; '-' for stdin. Several files are merged by timestamp. The format is recognised from \
-            the content.
+            the content. A Hyper-V perfmon or esxtop capture (PDH-CSV) is imported instead: see hvtax import.
 
             Record a useful trace with, for example:
               echo 1 > /sys/kernel/tracing/options/record-tgid
@@ -57,6 +57,13 @@ struct ReportCommand: ParsableCommand {
     var counterHz: UInt64?
 
     func run() throws {
+        if let capture = try ImportCommand.capture(among: traces) {
+            guard vm.isEmpty, pid.isEmpty, vcpu.isEmpty, reason.isEmpty, since == nil, until == nil else {
+                throw ValidationError("--vm, --pid, --vcpu, --reason, --since and --until apply to KVM traces, not to a PDH-CSV capture")
+            }
+            try ImportCommand.report(capture, output: output, thresholds: thresholds)
+            return
+        }
         var filters = ReportFilters()
         filters.vms = vm
         filters.pids = pid
