@@ -68,32 +68,34 @@ struct SimulatedVCPU {
             truth.split.guest += t - now
         }
         let exitTime = t
-        var hypervisor: UInt64 = 0, vmm: UInt64 = 0, offCPU: UInt64 = 0
+        var hypervisor: UInt64 = 0, vmm: UInt64 = 0, offCPUTime: UInt64 = 0
         func onCPU(_ duration: UInt64) { t += duration; hypervisor += duration }
+        var middle: [SynthEvent] = []
+        /// Switched out (runnable: preempted; blocked: halted) for `duration`, then back in.
+        func offCPU(_ duration: UInt64, runnable: Bool) {
+            middle.append(SynthEvent(time: t, kind: .switchOut(runnable: runnable)))
+            t += duration
+            offCPUTime += duration
+            if runnable { truth.split.preempted += duration } else { truth.split.halted += duration }
+            middle.append(SynthEvent(time: t, kind: .switchIn))
+        }
         let reason: String
         var path = ExitPath.kernel
-        var middle: [SynthEvent] = []
         switch rng.next() % 100 {
         case 0..<45:
             let kernelReasons = vmx ? ["EPT_VIOLATION", "MSR_WRITE", "CPUID", "APIC_WRITE", "PAUSE_INSTRUCTION", "PF excp"]
                                     : ["npf", "msr", "cpuid", "vintr", "pause", "PF excp"]
             reason = kernelReasons[Int(rng.next() % UInt64(kernelReasons.count))]
             onCPU(rng.between(1, 30) * Self.us)
-        case 45..<60:
-            reason = vmx ? "EXTERNAL_INTERRUPT" : "interrupt"
+        case 45..<65:
+            // An external-interrupt exit, or (a quarter of these) another exit during which an
+            // interrupt is handled: both take the interrupt-induced path.
+            let induced = rng.chance(0.25)
+            reason = induced ? (vmx ? "EPT_VIOLATION" : "npf") : (vmx ? "EXTERNAL_INTERRUPT" : "interrupt")
             path = .interrupt
             onCPU(rng.between(1, 5) * Self.us)
             middle.append(SynthEvent(time: t, kind: .irqEntry))
-            onCPU(rng.between(1, 10) * Self.us)
-            middle.append(SynthEvent(time: t, kind: .irqExit))
-            onCPU(rng.between(1, 5) * Self.us)
-        case 60..<65:
-            // A non-interrupt exit during which an interrupt is handled: interrupt-induced path.
-            reason = vmx ? "EPT_VIOLATION" : "npf"
-            path = .interrupt
-            onCPU(rng.between(1, 5) * Self.us)
-            middle.append(SynthEvent(time: t, kind: .irqEntry))
-            onCPU(rng.between(1, 5) * Self.us)
+            onCPU(rng.between(1, induced ? 5 : 10) * Self.us)
             middle.append(SynthEvent(time: t, kind: .irqExit))
             onCPU(rng.between(1, 5) * Self.us)
         case 65..<80:
@@ -106,12 +108,7 @@ struct SimulatedVCPU {
                 // The VMM thread is preempted while it handles the exit.
                 t += v
                 vmm += v
-                middle.append(SynthEvent(time: t, kind: .switchOut(runnable: true)))
-                let p = rng.between(10, 500) * Self.us
-                t += p
-                offCPU += p
-                truth.split.preempted += p
-                middle.append(SynthEvent(time: t, kind: .switchIn))
+                offCPU(rng.between(10, 500) * Self.us, runnable: true)
                 v = rng.between(1, 20) * Self.us
             }
             t += v
@@ -119,22 +116,12 @@ struct SimulatedVCPU {
         case 80..<88:
             reason = vmx ? "MSR_WRITE" : "msr"
             onCPU(rng.between(1, 10) * Self.us)
-            middle.append(SynthEvent(time: t, kind: .switchOut(runnable: true)))
-            let p = rng.between(10, 2_000) * Self.us
-            t += p
-            offCPU += p
-            truth.split.preempted += p
-            middle.append(SynthEvent(time: t, kind: .switchIn))
+            offCPU(rng.between(10, 2_000) * Self.us, runnable: true)
             onCPU(rng.between(1, 10) * Self.us)
         default:
             reason = vmx ? "HLT" : "hlt"
             onCPU(rng.between(1, 20) * Self.us)
-            middle.append(SynthEvent(time: t, kind: .switchOut(runnable: false)))
-            let idle = rng.between(50, 5_000) * Self.us
-            t += idle
-            offCPU += idle
-            truth.split.halted += idle
-            middle.append(SynthEvent(time: t, kind: .switchIn))
+            offCPU(rng.between(50, 5_000) * Self.us, runnable: false)
             onCPU(rng.between(1, 20) * Self.us)
         }
         truth.split.hypervisor += hypervisor
@@ -142,7 +129,7 @@ struct SimulatedVCPU {
         events.append(SynthEvent(time: exitTime, kind: .exit(reason: reason)))
         events += middle
         events.append(SynthEvent(time: t, kind: .entry))
-        record(reason: reason, path: path, latency: t - exitTime, hypervisor: hypervisor, vmm: vmm, offCPU: offCPU)
+        record(reason: reason, path: path, latency: t - exitTime, hypervisor: hypervisor, vmm: vmm, offCPU: offCPUTime)
         now = t
         truth.lastTime = t
         if rng.chance(configuration.lossProbability) {

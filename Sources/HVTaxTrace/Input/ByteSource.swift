@@ -34,13 +34,7 @@ public final class FileByteSource: ByteSource {
     }
 
     public func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
-        if pendingOffset < pending.count {
-            let count = min(buffer.count, pending.count - pendingOffset)
-            pending.withUnsafeBytes { src in
-                buffer.baseAddress!.copyMemory(from: src.baseAddress! + pendingOffset, byteCount: count)
-            }
-            pendingOffset += count
-            if pendingOffset == pending.count { pending = [] ; pendingOffset = 0 }
+        if let count = drainPending(&pending, offset: &pendingOffset, into: buffer) {
             consumedInputBytes += UInt64(count)
             return count
         }
@@ -155,15 +149,21 @@ final class PeekingByteSource: ByteSource {
     }
 
     func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
-        if offset < peeked.count {
-            let count = min(buffer.count, peeked.count - offset)
-            peeked.withUnsafeBytes { src in
-                buffer.baseAddress!.copyMemory(from: src.baseAddress! + offset, byteCount: count)
-            }
-            offset += count
-            if offset == peeked.count { peeked = []; offset = 0 }
-            return count
-        }
-        return try upstream.read(into: buffer)
+        try drainPending(&peeked, offset: &offset, into: buffer) ?? upstream.read(into: buffer)
     }
+}
+
+/// Hands out bytes read ahead (for format detection) before any new read; nil once they are gone.
+private func drainPending(_ pending: inout [UInt8], offset: inout Int, into buffer: UnsafeMutableRawBufferPointer) -> Int? {
+    guard offset < pending.count else { return nil }
+    let count = min(buffer.count, pending.count - offset)
+    pending.withUnsafeBytes { source in
+        buffer.baseAddress!.copyMemory(from: source.baseAddress! + offset, byteCount: count)
+    }
+    offset += count
+    if offset == pending.count {
+        pending = []
+        offset = 0
+    }
+    return count
 }
