@@ -52,6 +52,26 @@ public struct HostFileSystem: Sendable, Equatable {
         return bytes
     }
 
+    /// Reads the file into `buffer` (from its start, at most `buffer.count` bytes) and returns how
+    /// many bytes came. The live sampler reads thousands of small procfs files a second; reusing one
+    /// buffer keeps it from allocating and zeroing a 64 KiB chunk per file as `read(_:limit:)` does.
+    public func read(_ path: String, into buffer: inout [UInt8]) throws(HostError) -> Int {
+        let fd = open(resolve(path), O_RDONLY | O_CLOEXEC)
+        if fd < 0 { throw HostError(.open, path, errno: errno) }
+        defer { close(fd) }
+        var filled = 0
+        while filled < buffer.count {
+            let n = buffer.withUnsafeMutableBytes { systemRead(fd, $0.baseAddress! + filled, $0.count - filled) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw HostError(.read, path, errno: errno)
+            }
+            if n == 0 { break }
+            filled += n
+        }
+        return filled
+    }
+
     /// The file as text; bytes that are not UTF-8 become U+FFFD rather than failing, because a
     /// comm or cmdline may hold anything.
     public func readText(_ path: String) throws(HostError) -> String {

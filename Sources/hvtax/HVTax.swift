@@ -8,7 +8,10 @@ struct HVTax: AsyncParsableCommand {
         commandName: "hvtax",
         abstract: "Measure the hypervisor tax: what virtualization costs the workloads on a KVM host, and why.",
         version: HVTaxVersion.string,
-        subcommands: [ReportCommand.self, ImportCommand.self, SynthCommand.self, DoctorCommand.self])
+        subcommands: [
+            ReportCommand.self, ImportCommand.self, SynthCommand.self, DoctorCommand.self, SnapshotCommand.self,
+            TopCommand.self,
+        ])
 }
 
 enum HVTaxVersion {

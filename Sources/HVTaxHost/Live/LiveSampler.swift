@@ -1,0 +1,268 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import HVTaxModel
+
+/// Every counter the live view needs, read at one instant. No deltas here: `SnapshotAnalyzer`
+/// turns two of these into a `HostSnapshot`.
+public struct HostSample: Sendable {
+    public var monotonicNs: UInt64
+    public var realtimeNs: UInt64
+    /// /proc/stat: ticks per CPU line (nil key: the aggregate `cpu` line).
+    public var cpuTicks: [Int?: [UInt64]]
+    /// By tid (vhost kernel threads by their own pid).
+    public var threads: [Int32: ThreadCounters]
+    /// By VM pid.
+    public var cgroups: [Int32: CgroupCounters]
+    public var interrupts: InterruptCounts
+    /// Exits per VM pid from debugfs, when it is readable.
+    public var debugfsExits: [Int32: UInt64]
+    public var cost: SamplerCost
+
+    public init(monotonicNs: UInt64, realtimeNs: UInt64, cpuTicks: [Int?: [UInt64]] = [:],
+                threads: [Int32: ThreadCounters] = [:], cgroups: [Int32: CgroupCounters] = [:],
+                interrupts: InterruptCounts = InterruptCounts(), debugfsExits: [Int32: UInt64] = [:],
+                cost: SamplerCost = SamplerCost(cpuNs: 0, filesRead: 0, threadsSampled: 0)) {
+        self.monotonicNs = monotonicNs
+        self.realtimeNs = realtimeNs
+        self.cpuTicks = cpuTicks
+        self.threads = threads
+        self.cgroups = cgroups
+        self.interrupts = interrupts
+        self.debugfsExits = debugfsExits
+        self.cost = cost
+    }
+}
+
+/// Reads the host's counters each interval and keeps the VM list current. Discovery is
+/// incremental: a pid is classified once (its comm and command line read when first seen), and a
+/// VM's thread list is re-read only when its task directory changes, so a steady host costs one
+/// /proc listing, one task listing per VM and the counter files themselves.
+///
+/// Not Sendable: one sampler belongs to one loop.
+public final class LiveSampler {
+    public let fs: HostFileSystem
+    public let ticksPerSecond: UInt64
+    public private(set) var vms: [DiscoveredVM] = []
+    /// Allowed CPUs per vCPU tid, read once when a thread is first seen (affinity rarely changes;
+    /// a pinning tool that changes it later shows up through the last-CPU field meanwhile).
+    public private(set) var affinity: [Int32: [Int]] = [:]
+    public let exitRateSource: ExitRateSource
+    /// What the analyzer should say about guest time on this host's KVM backend.
+    public let backend: KVMBackend
+
+    private let discovery: VMDiscovery
+    private var mounts: [MountEntry]
+    private var notVMs: Set<Int32> = []
+    private var vhostOwner: [Int32: Int32] = [:]
+    private var buffer = [UInt8](repeating: 0, count: 4096)
+    private var hasSchedFile: Bool?
+    private var debugfsDirs: [Int32: String] = [:]
+    private var filesRead = 0
+
+    public init(fs: HostFileSystem, ticksPerSecond: UInt64 = LiveSampler.systemTicksPerSecond()) {
+        self.fs = fs
+        self.ticksPerSecond = ticksPerSecond
+        self.discovery = VMDiscovery(fs: fs)
+        self.mounts = (try? Procfs(fs).mounts()) ?? []
+        let procfs = Procfs(fs)
+        let flags = (try? procfs.cpuInfo())?.flags ?? []
+        let modules = try? procfs.loadedModules()
+        let sysfs = Sysfs(fs)
+        backend = KVMBackend.detect(cpuFlags: flags) { sysfs.moduleState($0, loadedModules: modules ?? nil) }
+        (exitRateSource, debugfsDirs) = Self.probeExitSource(fs, backend: backend)
+    }
+
+    /// CLK_TCK, the unit of /proc/PID/stat times (USER_HZ, 100 almost everywhere).
+    public static func systemTicksPerSecond() -> UInt64 {
+        let value = sysconf(Int32(_SC_CLK_TCK))
+        return value > 0 ? UInt64(value) : 100
+    }
+
+    /// Re-discovers what changed, then reads every counter.
+    public func sample() throws(HostError) -> HostSample {
+        let cpuStart = Self.threadCPUNs()
+        filesRead = 0
+        try refresh()
+        var sample = HostSample(monotonicNs: Self.clockNs(CLOCK_MONOTONIC), realtimeNs: Self.clockNs(CLOCK_REALTIME))
+        if let text = try? fs.readText("/proc/stat") {
+            filesRead += 1
+            sample.cpuTicks = ProcParse.procStat(text)
+        }
+        if let text = try? fs.readText("/proc/interrupts") {
+            filesRead += 1
+            sample.interrupts = InterruptCounts.parse(text)
+        }
+        sample.threads.reserveCapacity(vms.reduce(0) { $0 + $1.threads.count })
+        for vm in vms {
+            for thread in vm.threads {
+                if let counters = read(thread) { sample.threads[thread.tid] = counters }
+            }
+            if let cgroup = vm.cgroup, let counters = read(cgroup) { sample.cgroups[vm.pid] = counters }
+            if let dir = debugfsDirs[vm.pid] {
+                let n = (try? fs.read(dir + "/exits", into: &buffer)) ?? 0
+                filesRead += 1
+                if n > 0 { ProcParse.forEachToken(buffer[0..<n]) { _, v, _ in sample.debugfsExits[vm.pid] = v; return false } }
+            }
+        }
+        sample.cost = SamplerCost(cpuNs: Self.threadCPUNs() &- cpuStart, filesRead: filesRead, threadsSampled: sample.threads.count)
+        return sample
+    }
+
+    // MARK: Discovery, incrementally
+
+    private func refresh() throws(HostError) {
+        let pids = try fs.list("/proc").compactMap { Int32($0) }
+        filesRead += 1
+        let alive = Set(pids)
+        vms.removeAll { !alive.contains($0.pid) }
+        notVMs.formIntersection(alive)
+        vhostOwner = vhostOwner.filter { alive.contains($0.key) }
+        let known = Set(vms.map(\.pid))
+        var vhostChanged = false
+        for pid in pids where !known.contains(pid) && !notVMs.contains(pid) && vhostOwner[pid] == nil {
+            guard let comm = try? fs.readValue("/proc/\(pid)/comm") else { continue }
+            filesRead += 1
+            if let owner = VMDiscovery.vhostOwner(comm) {
+                vhostOwner[pid] = owner
+                vhostChanged = true
+            } else if let vm = discovery.identify(pid: pid, comm: comm, mounts: mounts) {
+                vms.append(vm)
+                vhostChanged = true
+                for thread in vm.threads where thread.role == .vcpu { readAffinity(thread) }
+            } else {
+                notVMs.insert(pid)
+            }
+        }
+        // Threads come and go (vCPU hotplug, QEMU's worker pool): re-read names only on change.
+        for index in vms.indices {
+            let pid = vms[index].pid
+            guard let tids = try? fs.list("/proc/\(pid)/task") else { continue }
+            filesRead += 1
+            let own = vms[index].threads.filter { $0.pid == pid }.map { String($0.tid) }.sorted()
+            if own != tids, let threads = try? discovery.threads(of: pid) {
+                let vhost = vms[index].threads.filter { $0.pid != pid }
+                vms[index].threads = threads + vhost
+                for thread in threads where thread.role == .vcpu && affinity[thread.tid] == nil { readAffinity(thread) }
+            }
+        }
+        if vhostChanged {
+            for index in vms.indices {
+                let pid = vms[index].pid
+                let vhost = vhostOwner.filter { $0.value == pid }.keys.sorted().compactMap { tid -> DiscoveredThread? in
+                    guard let name = try? fs.readValue("/proc/\(tid)/comm") else { return nil }
+                    return DiscoveredThread(tid: tid, pid: tid, name: name, role: .vhost, vcpu: nil)
+                }
+                vms[index].threads = vms[index].threads.filter { $0.pid == pid } + vhost
+            }
+        }
+        vms.sort { $0.pid < $1.pid }
+        let threadIDs = Set(vms.flatMap { $0.threads.map(\.tid) })
+        affinity = affinity.filter { threadIDs.contains($0.key) }
+    }
+
+    private func readAffinity(_ thread: DiscoveredThread) {
+        if let text = try? fs.readText(thread.procPath + "/status") {
+            filesRead += 1
+            affinity[thread.tid] = ProcParse.allowedCPUs(status: text)
+        }
+    }
+
+    // MARK: Counters
+
+    /// A vCPU thread's stat, schedstat and sched (or status); other threads only schedstat, which
+    /// is all their group figures use. nil when the thread has gone.
+    private func read(_ thread: DiscoveredThread) -> ThreadCounters? {
+        var c = ThreadCounters()
+        let base = thread.procPath
+        guard let n = try? fs.read(base + "/schedstat", into: &buffer) else { return nil }
+        filesRead += 1
+        guard ProcParse.schedstat(buffer[0..<n], into: &c) else { return nil }
+        guard thread.role == .vcpu else { return c }
+        if let n = try? fs.read(base + "/stat", into: &buffer) {
+            filesRead += 1
+            _ = ProcParse.stat(buffer[0..<n], into: &c)
+        }
+        if hasSchedFile != false {
+            if let n = try? fs.read(base + "/sched", into: &buffer) {
+                filesRead += 1
+                hasSchedFile = true
+                ProcParse.sched(buffer[0..<n], into: &c)
+                return c
+            }
+            if hasSchedFile == nil { hasSchedFile = false }
+        }
+        if let n = try? fs.read(base + "/status", into: &buffer) {
+            filesRead += 1
+            ProcParse.status(buffer[0..<n], into: &c)
+        }
+        return c
+    }
+
+    private func read(_ cgroup: CgroupLocation) -> CgroupCounters? {
+        switch cgroup.version {
+        case .v2:
+            guard let n = try? fs.read(cgroup.directory + "/cpu.stat", into: &buffer) else { return nil }
+            filesRead += 1
+            return ProcParse.cgroupV2(buffer[0..<n])
+        case .v1:
+            guard let n = try? fs.read(cgroup.directory + "/cpuacct.usage", into: &buffer) else { return nil }
+            filesRead += 1
+            var c = CgroupCounters()
+            ProcParse.forEachToken(buffer[0..<n]) { _, v, _ in c.usageNs = v; return false }
+            if let n = try? fs.read(cgroup.directory + "/cpuacct.stat", into: &buffer) {
+                filesRead += 1
+                ProcParse.cpuacctStat(buffer[0..<n], ticksPerSecond: ticksPerSecond, into: &c)
+            }
+            return c
+        }
+    }
+
+    // MARK: Exit counts
+
+    /// debugfs per-VM folders (`PID-FD`) when readable; otherwise the reason none is used, from
+    /// what was really tried, so an absent exit rate is never shown as zero.
+    static func probeExitSource(_ fs: HostFileSystem, backend: KVMBackend) -> (ExitRateSource, [Int32: String]) {
+        var reasons: [String] = []
+        let kvmDir = "/sys/kernel/debug/kvm"
+        do {
+            let entries = try fs.list(kvmDir)
+            var dirs: [Int32: String] = [:]
+            for entry in entries {
+                guard let dash = entry.firstIndex(of: "-"), let pid = Int32(entry[..<dash]) else { continue }
+                dirs[pid] = kvmDir + "/" + entry
+            }
+            do {
+                _ = try fs.read(kvmDir + "/exits", limit: 64)
+                return (ExitRateSource(kind: .debugfs, detail: "KVM debugfs per-VM counters (\(kvmDir)/PID-FD/exits)"), dirs)
+            } catch {
+                reasons.append("debugfs \(error.errno == EPERM ? "EPERM" : error.errno == EACCES ? "EACCES" : "unreadable") (\(error))")
+            }
+        } catch {
+            reasons.append(error.isNotFound ? "debugfs not mounted or no KVM folder (\(kvmDir) absent)" : "debugfs (\(error))")
+        }
+        switch backend {
+        case .paravirtual(let module):
+            reasons.append("kvm_exit does not fire (paravirtual KVM \(module) bypasses it)")
+        case .none:
+            reasons.append("no KVM backend on this host")
+        case .intelVMX, .amdSVM:
+            break
+        }
+        reasons.append("per-VM kvm tracepoint counting through perf_event_open is not implemented yet")
+        return (ExitRateSource(kind: .none, detail: "none available: " + reasons.joined(separator: "; ")), [:])
+    }
+
+    // MARK: Clocks
+
+    static func clockNs(_ clock: clockid_t) -> UInt64 {
+        var ts = timespec()
+        clock_gettime(clock, &ts)
+        return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+    }
+
+    /// This thread's CPU time (user + system): the sampler's own cost.
+    static func threadCPUNs() -> UInt64 { clockNs(CLOCK_THREAD_CPUTIME_ID) }
+}

@@ -1,0 +1,250 @@
+/// The raw counters of one thread at one instant, from /proc/PID/task/TID/{stat,schedstat,sched|status}.
+public struct ThreadCounters: Sendable, Equatable {
+    public var utimeTicks: UInt64 = 0
+    public var stimeTicks: UInt64 = 0
+    public var guestTicks: UInt64 = 0
+    /// stat field 39: the CPU the thread last ran on.
+    public var lastCPU: Int = 0
+    public var onCPUNs: UInt64 = 0
+    public var runDelayNs: UInt64 = 0
+    public var voluntarySwitches: UInt64 = 0
+    public var involuntarySwitches: UInt64 = 0
+    public var migrations: UInt64?
+
+    public init() {}
+}
+
+/// Parsers over the bytes of small procfs and cgroup files. They work on bytes, not Strings: the
+/// sampler reads a few thousand of these files per interval, and splitting Strings would cost
+/// more than the reads (STYLE.md: "turn only what is needed into numbers").
+public enum ProcParse {
+    /// The whitespace-separated unsigned numbers of `bytes`, parsed as they are met; a token that
+    /// is not a number is 0, so callers index fields by position as the kernel documents them.
+    @inline(__always)
+    static func forEachToken(_ bytes: ArraySlice<UInt8>, _ body: (Int, UInt64, ArraySlice<UInt8>) -> Bool) {
+        var index = 0
+        var i = bytes.startIndex
+        let end = bytes.endIndex
+        while i < end {
+            while i < end && (bytes[i] == 32 || bytes[i] == 10 || bytes[i] == 9) { i += 1 }
+            if i >= end { break }
+            let start = i
+            var value: UInt64 = 0
+            var numeric = true
+            while i < end && bytes[i] != 32 && bytes[i] != 10 && bytes[i] != 9 {
+                let d = bytes[i] &- 48
+                if d < 10 { value = value &* 10 &+ UInt64(d) } else { numeric = false }
+                i += 1
+            }
+            if !body(index, numeric ? value : 0, bytes[start..<i]) { return }
+            index += 1
+        }
+    }
+
+    /// /proc/.../stat: utime (14), stime (15), processor (39), guest_time (43). The comm field
+    /// (2) is in parentheses and may itself hold spaces and ')', so fields are counted from the
+    /// last ')'.
+    public static func stat(_ bytes: ArraySlice<UInt8>, into c: inout ThreadCounters) -> Bool {
+        guard let close = bytes.lastIndex(of: UInt8(ascii: ")")) else { return false }
+        var seen = 0
+        forEachToken(bytes[(close + 1)...]) { index, value, _ in
+            // Token 0 is field 3 (state).
+            switch index + 3 {
+            case 14: c.utimeTicks = value
+            case 15: c.stimeTicks = value
+            case 39: c.lastCPU = Int(value)
+            case 43:
+                c.guestTicks = value
+                seen = 43
+                return false
+            default: break
+            }
+            seen = index + 3
+            return true
+        }
+        return seen >= 39
+    }
+
+    /// /proc/.../schedstat: on-CPU ns, run-queue wait ns, timeslices.
+    public static func schedstat(_ bytes: ArraySlice<UInt8>, into c: inout ThreadCounters) -> Bool {
+        var count = 0
+        forEachToken(bytes) { index, value, _ in
+            if index == 0 { c.onCPUNs = value } else if index == 1 { c.runDelayNs = value }
+            count = index + 1
+            return index < 1
+        }
+        return count >= 2
+    }
+
+    /// /proc/.../sched (CONFIG_SCHED_DEBUG): `se.nr_migrations`, `nr_voluntary_switches`,
+    /// `nr_involuntary_switches`, as `key : value` lines.
+    public static func sched(_ bytes: ArraySlice<UInt8>, into c: inout ThreadCounters) {
+        keyValues(bytes) { key, value in
+            if key.elementsEqual("se.nr_migrations".utf8) {
+                c.migrations = value
+            } else if key.elementsEqual("nr_voluntary_switches".utf8) {
+                c.voluntarySwitches = value
+            } else if key.elementsEqual("nr_involuntary_switches".utf8) {
+                c.involuntarySwitches = value
+            }
+        }
+    }
+
+    /// /proc/.../status, for kernels without /proc/.../sched: the context switch counts.
+    public static func status(_ bytes: ArraySlice<UInt8>, into c: inout ThreadCounters) {
+        keyValues(bytes) { key, value in
+            if key.elementsEqual("voluntary_ctxt_switches".utf8) {
+                c.voluntarySwitches = value
+            } else if key.elementsEqual("nonvoluntary_ctxt_switches".utf8) {
+                c.involuntarySwitches = value
+            }
+        }
+    }
+
+    /// `Cpus_allowed_list:\t0-3,8` from /proc/.../status.
+    public static func allowedCPUs(status text: String) -> [Int] {
+        for line in text.split(separator: "\n") where line.hasPrefix("Cpus_allowed_list:") {
+            return cpuList(String(line.dropFirst("Cpus_allowed_list:".count)))
+        }
+        return []
+    }
+
+    /// `0-3,8` -> [0, 1, 2, 3, 8].
+    public static func cpuList(_ text: String) -> [Int] {
+        var out: [Int] = []
+        for part in text.split(separator: ",") {
+            let bounds = part.split(separator: "-").map { Int($0.trimmingSpaces) }
+            if bounds.count == 1, let a = bounds[0] { out.append(a) }
+            if bounds.count == 2, let a = bounds[0], let b = bounds[1], a <= b { out += Array(a...b) }
+        }
+        return out
+    }
+
+    /// Lines of `key value`, `key: value` or `key : value`: the key and the first number after it.
+    static func keyValues(_ bytes: ArraySlice<UInt8>, _ body: (ArraySlice<UInt8>, UInt64) -> Void) {
+        var lineStart = bytes.startIndex
+        let end = bytes.endIndex
+        while lineStart < end {
+            var lineEnd = lineStart
+            while lineEnd < end && bytes[lineEnd] != 10 { lineEnd += 1 }
+            var keyEnd = lineStart
+            while keyEnd < lineEnd && bytes[keyEnd] != 32 && bytes[keyEnd] != 9 && bytes[keyEnd] != 58 { keyEnd += 1 }
+            var i = keyEnd
+            while i < lineEnd && (bytes[i] < 48 || bytes[i] > 57) { i += 1 }
+            var value: UInt64 = 0
+            var any = false
+            while i < lineEnd, bytes[i] >= 48, bytes[i] <= 57 {
+                value = value &* 10 &+ UInt64(bytes[i] - 48)
+                any = true
+                i += 1
+            }
+            if any && keyEnd > lineStart { body(bytes[lineStart..<keyEnd], value) }
+            lineStart = lineEnd + 1
+        }
+    }
+
+    /// cgroup v2 cpu.stat: usage_usec, user_usec, system_usec -> ns.
+    public static func cgroupV2(_ bytes: ArraySlice<UInt8>) -> CgroupCounters {
+        var c = CgroupCounters()
+        keyValues(bytes) { key, value in
+            if key.elementsEqual("usage_usec".utf8) { c.usageNs = value * 1000 }
+            else if key.elementsEqual("user_usec".utf8) { c.userNs = value * 1000 }
+            else if key.elementsEqual("system_usec".utf8) { c.systemNs = value * 1000 }
+        }
+        return c
+    }
+
+    /// cgroup v1 cpuacct.stat: `user TICKS`, `system TICKS` (USER_HZ).
+    public static func cpuacctStat(_ bytes: ArraySlice<UInt8>, ticksPerSecond: UInt64, into c: inout CgroupCounters) {
+        let nsPerTick = 1_000_000_000 / max(ticksPerSecond, 1)
+        keyValues(bytes) { key, value in
+            if key.elementsEqual("user".utf8) { c.userNs = value * nsPerTick }
+            else if key.elementsEqual("system".utf8) { c.systemNs = value * nsPerTick }
+        }
+    }
+
+    /// /proc/stat `cpu` and `cpuN` lines: ticks of user nice system idle iowait irq softirq steal guest guest_nice.
+    /// Key nil is the aggregate line.
+    public static func procStat(_ text: String) -> [Int?: [UInt64]] {
+        var out: [Int?: [UInt64]] = [:]
+        for line in text.split(separator: "\n") where line.hasPrefix("cpu") {
+            let fields = line.split(separator: " ")
+            guard let first = fields.first else { continue }
+            let values = fields.dropFirst().map { UInt64($0) ?? 0 }
+            if first == "cpu" { out[Optional<Int>.none] = values } else if let id = Int(first.dropFirst(3)) { out[id] = values }
+        }
+        return out
+    }
+}
+
+/// A cgroup's counters at one instant, in ns.
+public struct CgroupCounters: Sendable, Equatable {
+    public var usageNs: UInt64 = 0
+    public var userNs: UInt64 = 0
+    public var systemNs: UInt64 = 0
+
+    public init(usageNs: UInt64 = 0, userNs: UInt64 = 0, systemNs: UInt64 = 0) {
+        self.usageNs = usageNs
+        self.userNs = userNs
+        self.systemNs = systemNs
+    }
+}
+
+/// /proc/interrupts at one instant: per IRQ, its per-CPU counts and device name.
+public struct InterruptCounts: Sendable, Equatable {
+    public struct Line: Sendable, Equatable {
+        public var irq: String
+        public var device: String
+        public var perCPU: [UInt64]
+
+        public init(irq: String, device: String, perCPU: [UInt64]) {
+            self.irq = irq
+            self.device = device
+            self.perCPU = perCPU
+        }
+
+        /// A numbered IRQ belongs to a device; `LOC`, `RES`, `CAL` ... are per-CPU architecture
+        /// interrupts that land on every CPU by design.
+        public var isDevice: Bool { irq.first?.isNumber ?? false }
+    }
+
+    public var cpus: Int
+    public var lines: [Line]
+
+    public init(cpus: Int = 0, lines: [Line] = []) {
+        self.cpus = cpus
+        self.lines = lines
+    }
+
+    /// The header names the CPU columns (`CPU0 CPU1`); each line is `IRQ:` then one count per CPU,
+    /// then the chip, hwirq and device, or for `LOC:`-style lines a description. `ERR:` and `MIS:`
+    /// have a single count and are skipped.
+    public static func parse(_ text: String) -> InterruptCounts {
+        var lines = text.split(separator: "\n", omittingEmptySubsequences: true)
+        guard !lines.isEmpty else { return InterruptCounts() }
+        let cpus = lines.removeFirst().split(separator: " ").filter { $0.hasPrefix("CPU") }.count
+        var out: [Line] = []
+        for line in lines {
+            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+            guard let first = fields.first, first.hasSuffix(":"), fields.count > cpus else { continue }
+            var counts: [UInt64] = []
+            counts.reserveCapacity(cpus)
+            for field in fields[1...cpus] {
+                guard let value = UInt64(field) else { break }
+                counts.append(value)
+            }
+            guard counts.count == cpus else { continue }
+            let irq = String(first.dropLast())
+            let rest = fields.dropFirst(cpus + 1)
+            // Device lines end with the device name after chip and hwirq/trigger ("IO-APIC 5-edge ACPI:Ged").
+            let device: String
+            if irq.first?.isNumber == true, rest.count >= 3 {
+                device = rest.dropFirst(2).joined(separator: " ")
+            } else {
+                device = rest.joined(separator: " ")
+            }
+            out.append(Line(irq: irq, device: device, perCPU: counts))
+        }
+        return InterruptCounts(cpus: cpus, lines: out)
+    }
+}

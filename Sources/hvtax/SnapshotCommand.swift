@@ -1,0 +1,114 @@
+import ArgumentParser
+import HVTaxHost
+import HVTaxModel
+import HVTaxRender
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// `hvtax snapshot`: the live figures for scripts, one interval after another.
+struct SnapshotCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "snapshot",
+        abstract: "Sample every VM on this host over an interval: per vCPU on-CPU, steal, user/system/guest, switches; per VM cgroup and VMM overhead.",
+        discussion: """
+            Prints one interval after another (--count of them). JSON is one object per line and interval \
+            (schema hvtax.snapshot/1, see docs/live.md); CSV is long form with one header.
+            """)
+
+    @OptionGroup var output: OutputOptions
+    @OptionGroup var thresholdOptions: ThresholdOptions
+
+    @Option(help: "Length of each interval: 1s, 500ms, 2.5s.")
+    var interval: DurationArgument = DurationArgument(argument: "1s")!
+
+    @Option(help: "How many intervals to print.")
+    var count: Int = 1
+
+    @Option(name: .customLong("vm"), help: ArgumentHelp("Only this VM (name or pid); repeatable.", valueName: "name"))
+    var vms: [String] = []
+
+    @Option(help: "Read /proc and /sys under this directory instead of / (a fixture tree).")
+    var root: String = "/"
+
+    func validate() throws {
+        guard count >= 1 else { throw ValidationError("--count must be at least 1") }
+        guard interval.nanoseconds >= 10_000_000 else { throw ValidationError("--interval must be at least 10ms") }
+    }
+
+    func run() throws {
+        let loop = try LiveLoop(root: root, thresholds: thresholdOptions.thresholds(), filter: vms)
+        if output.format == .csv { print(SnapshotCSVRenderer.header, terminator: "") }
+        for _ in 0..<count {
+            let snapshot = try loop.next(after: interval.nanoseconds)
+            switch output.format {
+            case .text: print(SnapshotTextRenderer(style: output.style).render(snapshot))
+            case .json: print(try SnapshotJSONRenderer().render(snapshot), terminator: "")
+            case .csv: print(SnapshotCSVRenderer().render(snapshot), terminator: "")
+            }
+            fflush(nil)  // all streams: naming `stdout` is shared mutable state to Swift 6
+        }
+    }
+}
+
+/// The sampler and analyzer of `snapshot` and `top`: takes a sample, waits until the interval's
+/// deadline (measured from the previous sample, so reading time does not stretch intervals), and
+/// returns the snapshot of the interval just ended.
+final class LiveLoop {
+    let sampler: LiveSampler
+    var analyzer: SnapshotAnalyzer
+    var filter: [String]
+    private var lastSampleNs: UInt64?
+
+    init(root: String, thresholds: Thresholds, filter: [String]) throws {
+        let fs = HostFileSystem(root: root)
+        guard fs.isDirectory("/proc") else {
+            throw ValidationError("no /proc under \(root): not a host tree")
+        }
+        sampler = LiveSampler(fs: fs)
+        analyzer = SnapshotAnalyzer(
+            thresholds: thresholds, ticksPerSecond: sampler.ticksPerSecond, root: fs.root,
+            exitRateSource: sampler.exitRateSource, backend: sampler.backend)
+        self.filter = filter
+    }
+
+    /// Blocks for one interval (the first call also takes the starting sample).
+    func next(after intervalNs: UInt64, wait: (UInt64) -> Bool = LiveLoop.sleep) throws -> HostSnapshot {
+        while true {
+            if let last = lastSampleNs {
+                let now = monotonicNs()
+                if now < last + intervalNs, !wait(last + intervalNs - now) { throw CancellationError() }
+            }
+            let sample = try sampler.sample()
+            lastSampleNs = sample.monotonicNs
+            if var snapshot = analyzer.add(sample, vms: sampler.vms, affinity: sampler.affinity) {
+                if !filter.isEmpty {
+                    snapshot.vms = snapshot.vms.filter { vm in filter.contains { $0 == vm.name || $0 == String(vm.pid) } }
+                }
+                return snapshot
+            }
+        }
+    }
+
+    /// Sleeps `ns`; true when the full time passed (a signal may cut it short).
+    static func sleep(_ ns: UInt64) -> Bool {
+        var request = timespec(tv_sec: Int(ns / 1_000_000_000), tv_nsec: Int(ns % 1_000_000_000))
+        var remaining = timespec()
+        while nanosleep(&request, &remaining) != 0 {
+            guard errno == EINTR else { return true }
+            request = remaining
+        }
+        return true
+    }
+
+    func monotonicNs() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+    }
+}
+
+struct CancellationError: Error {}
