@@ -105,6 +105,13 @@ let package = Package(
             dependencies: ["HVTaxAnalysis", "HVTaxTrace", "HVTaxEvents", "HVTaxModel", "HVTaxSynth", "HVTaxRender", "HVTaxPipeline"],
             swiftSettings: strict),
 
+        // The live view: discovery, sampling and deltas on generated host trees
+        // (scripts/gen-proc-tree.py), and on a real QEMU where /dev/kvm and qemu exist.
+        .testTarget(
+            name: "HVTaxLiveTests",
+            dependencies: ["HVTaxHost", "HVTaxModel", "HVTaxRender"],
+            exclude: ["Fixtures"],
+            swiftSettings: strict),
         // Fixture trees are read through their path (#filePath), not bundled as resources.
         .testTarget(
             name: "HVTaxHostTests",

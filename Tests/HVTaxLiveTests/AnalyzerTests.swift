@@ -1,0 +1,136 @@
+import HVTaxHost
+import HVTaxModel
+import Testing
+
+/// The analyzer on samples built by hand: what needs several intervals (baselines, a rise from
+/// one interval to the next) is easier to state this way than as a run of fixture trees.
+@Suite("snapshot analyzer")
+struct AnalyzerTests {
+    static func vm(_ pid: Int32, _ name: String, vcpus: [Int32]) -> DiscoveredVM {
+        DiscoveredVM(
+            pid: pid, name: name, kind: .qemu, uuid: nil,
+            threads: vcpus.enumerated().map { DiscoveredThread(tid: $0.element, pid: pid, name: "CPU \($0.offset)/KVM", role: .vcpu, vcpu: $0.offset) },
+            cgroup: nil)
+    }
+
+    static func analyzer(_ backend: KVMBackend = .intelVMX) -> SnapshotAnalyzer {
+        SnapshotAnalyzer(ticksPerSecond: 100, root: "/", exitRateSource: ExitRateSource(kind: .none, detail: "none"), backend: backend)
+    }
+
+    /// Cumulative counters: tid -> (onCPU ns, run delay ns) at second `t`.
+    static func sample(_ t: UInt64, _ threads: [Int32: (UInt64, UInt64, Int)], irq: UInt64 = 0) -> HostSample {
+        var s = HostSample(monotonicNs: t * 1_000_000_000, realtimeNs: t * 1_000_000_000)
+        for (tid, c) in threads {
+            var counters = ThreadCounters()
+            counters.onCPUNs = c.0
+            counters.runDelayNs = c.1
+            counters.lastCPU = c.2
+            // Ticks that agree with on-CPU time, so no accounting finding is raised.
+            counters.utimeTicks = c.0 / 10_000_000
+            counters.guestTicks = c.0 / 10_000_000
+            s.threads[tid] = counters
+        }
+        s.interrupts = InterruptCounts(cpus: 2, lines: [.init(irq: "40", device: "eth0-rx-0", perCPU: [irq, 0])])
+        return s
+    }
+
+    @Test("a VM whose steal rises while a neighbour's demand on the same CPUs rises is named, and only then")
+    func noisyNeighbour() throws {
+        var a = Self.analyzer()
+        let vms = [Self.vm(100, "victim", vcpus: [101]), Self.vm(200, "noisy", vcpus: [201]), Self.vm(300, "elsewhere", vcpus: [301])]
+        // victim: steal 1% then 20%; noisy: demand 0.1 then 0.9 CPUs on CPU 0; elsewhere on CPU 5, also rising.
+        _ = a.add(Self.sample(0, [101: (0, 0, 0), 201: (0, 0, 0), 301: (0, 0, 5)]), vms: vms)
+        let firstSnapshot = a.add(Self.sample(1, [101: (500_000_000, 10_000_000, 0), 201: (100_000_000, 0, 0), 301: (0, 0, 5)]), vms: vms)
+        let first = try #require(firstSnapshot)
+        #expect(first.noisyNeighbours.isEmpty, "no previous interval to compare with")
+        let secondSnapshot = a.add(
+            Self.sample(2, [101: (900_000_000, 210_000_000, 0), 201: (1_000_000_000, 0, 0), 301: (900_000_000, 0, 5)]), vms: vms)
+        let second = try #require(secondSnapshot)
+        #expect(second.noisyNeighbours.count == 1)
+        let n = try #require(second.noisyNeighbours.first)
+        #expect(n.victim == "victim" && n.neighbour == "noisy" && n.sharedCPUs == [0])
+        #expect(n.detail == "noisy is a noisy neighbour of victim: victim's steal rose 1.0% -> 20.0% while noisy's vCPU demand rose 0.10 -> 0.90 CPUs on shared CPUs 0")
+    }
+
+    @Test("an IRQ far above its own baseline is a storm; the storm does not raise the baseline")
+    func stormAboveBaseline() throws {
+        var a = Self.analyzer()
+        let vms: [DiscoveredVM] = []
+        var count: UInt64 = 0
+        _ = a.add(Self.sample(0, [:], irq: count), vms: vms)
+        for t in 1...4 {
+            count += 200
+            let sSnapshot = a.add(Self.sample(UInt64(t), [:], irq: count), vms: vms)
+            let s = try #require(sSnapshot)
+            #expect(s.interrupts.storms.isEmpty)
+        }
+        count += 50_000
+        let stormSnapshot = a.add(Self.sample(5, [:], irq: count), vms: vms)
+        let storm = try #require(stormSnapshot)
+        #expect(storm.interrupts.storms.map(\.cause) == [.aboveBaseline])
+        #expect(storm.interrupts.storms.first?.detail == "IRQ 40 (eth0-rx-0) at 50.0k/s, 250x its baseline of 200/s")
+        count += 50_000
+        let stillSnapshot = a.add(Self.sample(6, [:], irq: count), vms: vms)
+        let still = try #require(stillSnapshot)
+        #expect(still.interrupts.storms.first?.baselinePerSecond == 200)
+    }
+
+    @Test("vCPU time missing from stat's ticks is found and named for the paravirtual backend")
+    func tickAccounting() throws {
+        var a = Self.analyzer(.paravirtual(module: "kvm_pvm"))
+        let vms = [Self.vm(100, "t", vcpus: [101])]
+        var s0 = Self.sample(0, [101: (0, 0, 0)])
+        var s1 = Self.sample(1, [101: (800_000_000, 0, 0)])
+        // What this machine shows: 0.8 s on CPU by schedstat, 1 tick of system time, no guest time.
+        s0.threads[101]!.utimeTicks = 0
+        s0.threads[101]!.guestTicks = 0
+        s1.threads[101]!.utimeTicks = 0
+        s1.threads[101]!.guestTicks = 0
+        s1.threads[101]!.stimeTicks = 1
+        _ = a.add(s0, vms: vms)
+        let sSnapshot = a.add(s1, vms: vms)
+        let s = try #require(sSnapshot)
+        #expect(s.findings.map(\.kind) == [.guestTimeMissing, .tickAccountingMissing])
+        #expect(s.findings[0].detail.contains("kvm_pvm"))
+        #expect(s.findings[1].detail.contains("utime+stime account for 1% of the on-CPU time"))
+    }
+
+    @Test("a thread that appears mid-interval and a counter that goes back give no figures, not garbage")
+    func resets() throws {
+        var a = Self.analyzer()
+        let vms = [Self.vm(100, "t", vcpus: [101, 102])]
+        _ = a.add(Self.sample(0, [101: (500, 0, 0)]), vms: vms)
+        let sSnapshot = a.add(Self.sample(1, [101: (100, 0, 0), 102: (900, 0, 0)]), vms: vms)
+        let s = try #require(sSnapshot)
+        #expect(s.vms[0].vcpus.map(\.tid) == [101])
+        #expect(s.vms[0].vcpus[0].onCPUNs == 0)
+    }
+
+    @Test("/proc/interrupts as this machine prints it")
+    func interrupts() {
+        let text = """
+                       CPU0       CPU1       
+             24:          1          0  IO-APIC   5-edge      ACPI:Ged
+             36:          0     215908 PCI-MSIX-0000:00:02.0   1-edge      virtio1-req.0
+            NMI:          0          0   Non-maskable interrupts
+            LOC:     592206     613973   Local timer interrupts
+            ERR:          0
+            """
+        let parsed = InterruptCounts.parse(text)
+        #expect(parsed.cpus == 2)
+        #expect(parsed.lines.map(\.irq) == ["24", "36", "NMI", "LOC"])
+        #expect(parsed.lines[1] == .init(irq: "36", device: "virtio1-req.0", perCPU: [0, 215908]))
+        #expect(parsed.lines[0].device == "ACPI:Ged")
+        #expect(parsed.lines[3].device == "Local timer interrupts" && !parsed.lines[3].isDevice)
+    }
+
+    @Test("stat fields are counted from the last ')' even when comm holds spaces and parentheses")
+    func statParse() {
+        var fields = Array(repeating: "0", count: 52)
+        fields[13] = "7"; fields[14] = "8"; fields[38] = "3"; fields[42] = "6"
+        let line = "4104 (CPU 0/KVM) (x) " + fields[2...].joined(separator: " ")
+        var c = ThreadCounters()
+        #expect(ProcParse.stat(ArraySlice(Array(line.utf8)), into: &c))
+        #expect(c.utimeTicks == 7 && c.stimeTicks == 8 && c.lastCPU == 3 && c.guestTicks == 6)
+    }
+}
