@@ -285,9 +285,8 @@ struct FullScreenTop {
         let (rows, columns) = TerminalGuard.size()
         let style = TerminalStyle(colour: getenv("NO_COLOR") == nil)
         let frame = TopScreen(state: state, rows: rows, columns: columns, style: style).lines(snapshot)
-        var out = "\u{1b}[H"
-        for line in frame { out += line + "\u{1b}[K\r\n" }
-        out += "\u{1b}[J"
+        // No newline after the last row: on the bottom line it would scroll the frame up by one.
+        let out = "\u{1b}[H" + frame.map { $0 + "\u{1b}[K" }.joined(separator: "\r\n") + "\u{1b}[J"
         TerminalGuard.write(out)
     }
 }
