@@ -79,14 +79,22 @@ let package = Package(
                 .product(name: "SystemPackage", package: "swift-system"),
             ],
             swiftSettings: strict),
-        // renderers: terminal text, JSON, CSV.
+        // renderers: terminal text, JSON, CSV, HTML with inline SVG charts.
         .target(name: "HVTaxRender", dependencies: ["HVTaxModel"], swiftSettings: strict),
+        // exporters that stream while the analysis runs: vCPU timelines as Chrome trace-event JSON (Perfetto).
+        .target(name: "HVTaxExport",
+                dependencies: ["HVTaxAnalysis", "HVTaxEvents", "HVTaxModel",
+                               .product(name: "SystemPackage", package: "swift-system")],
+                swiftSettings: hotPath),
+        // two reports side by side: differences and their significance.
+        .target(name: "HVTaxCompare", dependencies: ["HVTaxModel"], swiftSettings: strict),
         // the command line: argument parsing and wiring only.
         .executableTarget(
             name: "hvtax",
             dependencies: [
                 "HVTaxModel", "HVTaxTrace", "HVTaxAnalysis", "HVTaxRender", "HVTaxSynth", "HVTaxPipeline", "HVTaxHost",
                 "HVTaxImport",
+                "HVTaxExport", "HVTaxCompare",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "SystemPackage", package: "swift-system"),
             ],
@@ -103,6 +111,13 @@ let package = Package(
         .testTarget(
             name: "HVTaxAnalysisTests",
             dependencies: ["HVTaxAnalysis", "HVTaxTrace", "HVTaxEvents", "HVTaxModel", "HVTaxSynth", "HVTaxRender", "HVTaxPipeline"],
+            swiftSettings: strict),
+        // HTML, Perfetto and compare: checked with real parsers and a real browser when present.
+        .testTarget(
+            name: "HVTaxPicturesTests",
+            dependencies: ["HVTaxExport", "HVTaxCompare", "HVTaxRender", "HVTaxPipeline", "HVTaxAnalysis",
+                           "HVTaxEvents", "HVTaxModel", "HVTaxSynth"],
+            exclude: ["Scripts"],
             swiftSettings: strict),
 
         // The live view: discovery, sampling and deltas on generated host trees

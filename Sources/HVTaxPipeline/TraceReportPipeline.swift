@@ -5,10 +5,11 @@ import HVTaxTrace
 
 /// sources -> events -> analysis -> model: the report pipeline, in one place for the command.
 public enum TraceReportPipeline {
+    /// - Parameter symbols: the names the readers intern; pass one when a sink must name exit
+    ///   reasons (the Perfetto exporter), or leave the default.
     public static func run(paths: [String], options: AnalysisOptions = AnalysisOptions(),
                            inputOptions: TraceInputs.Options = .init(), generator: String = "hvtax",
-                           sinks: [TimelineSink] = []) throws -> TraceReport {
-        let symbols = SymbolTable()
+                           sinks: [TimelineSink] = [], symbols: SymbolTable = SymbolTable()) throws -> TraceReport {
         let streams = try paths.map { try TraceInputs.open($0, symbols: symbols, options: inputOptions) }
         let merged = StreamMerger(streams)
         let analyzer = TraceAnalyzer(symbols: symbols, options: options, sinks: sinks)

@@ -69,7 +69,12 @@ struct SimulatedVCPU {
         }
         let exitTime = t
         var hypervisor: UInt64 = 0, vmm: UInt64 = 0, offCPUTime: UInt64 = 0
-        func onCPU(_ duration: UInt64) { t += duration; hypervisor += duration }
+        let scale = configuration.handlerScale
+        func onCPU(_ duration: UInt64) {
+            let scaled = scale == 1 ? duration : UInt64((Double(duration) * scale).rounded())
+            t += scaled
+            hypervisor += scaled
+        }
         var middle: [SynthEvent] = []
         /// Switched out (runnable: preempted; blocked: halted) for `duration`, then back in.
         func offCPU(_ duration: UInt64, runnable: Bool) {

@@ -17,6 +17,9 @@ public struct TraceSynthesizer {
         /// Keep every latency in the truth (for percentile checks on small traces).
         public var keepLatencies = false
         public var format: Format = .ftrace
+        /// Multiplies the on-CPU time of every exit handler (a slower host, a worse configuration),
+        /// to make runs whose latencies differ by a known factor for `hvtax compare`.
+        public var handlerScale = 1.0
 
         public enum Format: String, Sendable, CaseIterable {
             /// The kernel's print format (5.10+ kvm_exit) with the record-tgid column, µs timestamps.
