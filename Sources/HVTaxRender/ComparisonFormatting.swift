@@ -1,0 +1,36 @@
+import HVTaxModel
+
+/// How both comparison renderers word a difference and a test.
+enum ComparisonFormatting {
+    /// A ratio B/A as a signed change: 1.25 -> `+25.0%`.
+    static func change(_ ratio: Double?) -> String {
+        guard let ratio, ratio.isFinite else { return "-" }
+        let percent = (ratio - 1) * 100
+        return (percent >= 0 ? "+" : "") + Formatting.fixed(percent, 1) + "%"
+    }
+
+    /// A difference of two shares in percentage points: `+1.3 pp`.
+    static func points(_ difference: Double?) -> String {
+        guard let difference else { return "-" }
+        let value = difference * 100
+        return (value >= 0 ? "+" : "") + Formatting.fixed(value, 1) + " pp"
+    }
+
+    static func pValue(_ p: Double) -> String {
+        if p < 1e-4 { return "<0.0001" }
+        return Formatting.fixed(p, 4)
+    }
+
+    /// `B slower (p<0.0001)`, `no sig. difference (p=0.41)`, or `-` when not tested.
+    static func verdict(latency test: TraceComparison.SignificanceTest?) -> String {
+        guard let test else { return "not tested" }
+        guard test.significant else { return "no sig. difference (p=\(pValue(test.pValue)))" }
+        return (test.z > 0 ? "B slower" : "B faster") + " (p=\(pValue(test.pValue)), P(B>A)=\(Formatting.fixed(test.effect, 2)))"
+    }
+
+    static func verdict(rate test: TraceComparison.SignificanceTest?) -> String {
+        guard let test else { return "not tested" }
+        guard test.significant else { return "no sig. difference (p=\(pValue(test.pValue)))" }
+        return (test.z > 0 ? "B more often" : "B less often") + " (p=\(pValue(test.pValue)))"
+    }
+}
