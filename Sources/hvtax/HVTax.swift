@@ -9,8 +9,8 @@ struct HVTax: AsyncParsableCommand {
         abstract: "Measure the hypervisor tax: what virtualization costs the workloads on a KVM host, and why.",
         version: HVTaxVersion.string,
         subcommands: [
-            ReportCommand.self, ImportCommand.self, SynthCommand.self, DoctorCommand.self, SnapshotCommand.self,
-            TopCommand.self,
+            ReportCommand.self, CompareCommand.self, ImportCommand.self, SynthCommand.self, DoctorCommand.self,
+            SnapshotCommand.self, TopCommand.self,
         ])
 }
 

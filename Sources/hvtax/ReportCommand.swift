@@ -1,7 +1,9 @@
 import ArgumentParser
+import Foundation
 import HVTaxAnalysis
 import HVTaxPipeline
 import HVTaxEvents
+import HVTaxExport
 import HVTaxModel
 import HVTaxRender
 import HVTaxTrace
@@ -56,6 +58,15 @@ struct ReportCommand: ParsableCommand {
     @Option(name: .customLong("counter-hz"), help: "Frequency of a raw counter clock (x86-tsc), to report nanoseconds.")
     var counterHz: UInt64?
 
+    @Option(help: ArgumentHelp("Also write the report as one self-contained HTML page with charts.", valueName: "file"))
+    var html: String?
+
+    @Option(help: ArgumentHelp("Also write every vCPU's timeline as Chrome trace-event JSON (Perfetto UI, chrome://tracing).", valueName: "file"))
+    var perfetto: String?
+
+    @Option(name: .customLong("time-bucket"), help: ArgumentHelp("Width of a 'tax over time' bucket in the HTML page (it doubles to stay within 600 buckets).", valueName: "duration"))
+    var timeBucket: DurationArgument?
+
     func run() throws {
         if let capture = try ImportCommand.capture(among: traces) {
             guard vm.isEmpty, pid.isEmpty, vcpu.isEmpty, reason.isEmpty, since == nil, until == nil else {
@@ -74,9 +85,21 @@ struct ReportCommand: ParsableCommand {
         let options = AnalysisOptions(thresholds: try thresholds.thresholds(), filters: filters,
                                       vmNames: Dictionary(vmNames.map { ($0.pid, $0.name) }, uniquingKeysWith: { $1 }))
         // A TraceReadError says which file, where and what was expected; ArgumentParser prints it as is.
+        let generator = "hvtax \(HVTaxVersion.string)"
+        let symbols = SymbolTable()
+        var sinks: [TimelineSink] = []
+        let timeline = try perfetto.map { try PerfettoTraceWriter(path: $0, symbols: symbols, generator: generator) }
+        if let timeline { sinks.append(timeline) }
+        if html != nil || timeBucket != nil {
+            sinks.append(TimeSeriesSink(initialWidth: timeBucket?.nanoseconds ?? 1_000_000))
+        }
         let report = try TraceReportPipeline.run(paths: traces, options: options,
                                                  inputOptions: .init(counterHz: counterHz),
-                                                 generator: "hvtax \(HVTaxVersion.string)")
+                                                 generator: generator, sinks: sinks, symbols: symbols)
+        try timeline?.finish(report: report)
+        if let html {
+            try HTMLReportRenderer().render(report).write(toFile: html, atomically: true, encoding: .utf8)
+        }
         try output.write(report)
     }
 }

@@ -35,6 +35,8 @@ struct SynthCommand: ParsableCommand {
     var output = "-"
     @Option(help: "Write the ground truth as JSON to this file.")
     var truth: String?
+    @Option(name: .customLong("handler-scale"), help: "Multiply the exit handlers' on-CPU time (longer latencies, for hvtax compare).")
+    var handlerScale = 1.0
 
     func run() throws {
         var configuration = TraceSynthesizer.Configuration()
@@ -45,6 +47,7 @@ struct SynthCommand: ParsableCommand {
         configuration.lossProbability = loss
         configuration.format = format
         configuration.isa = isa
+        configuration.handlerScale = handlerScale
         let fd = output == "-" ? FileDescriptor.standardOutput
             : try FileDescriptor.open(FilePath(output), .writeOnly, options: [.create, .truncate], permissions: [.ownerReadWrite, .groupRead, .otherRead])
         defer { if output != "-" { try? fd.close() } }
