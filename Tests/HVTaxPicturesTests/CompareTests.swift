@@ -1,0 +1,102 @@
+import Foundation
+import HVTaxCompare
+import HVTaxModel
+import HVTaxPipeline
+import HVTaxRender
+import Testing
+
+/// Comparisons of runs whose difference is known by construction: the same configuration with
+/// other seeds (nothing should be significant), and exit handlers made 1.5x slower (the
+/// kernel-handled reasons must come out significantly slower, and nothing else faster).
+struct CompareTests {
+    struct Bins: CustomTestStringConvertible, Sendable {
+        var a: [UInt64]
+        var b: [UInt64]
+        var u: Double
+        var effect: Double
+        var testDescription: String { "\(a) vs \(b)" }
+    }
+
+    /// U counted by hand: pairs with b > a plus half of the ties.
+    @Test(arguments: [
+        Bins(a: [0, 5, 5], b: [5, 5, 0], u: 12.5, effect: 0.125),
+        Bins(a: [4], b: [6], u: 12, effect: 0.5),
+        Bins(a: [2, 0, 0], b: [0, 0, 3], u: 6, effect: 1),
+        Bins(a: [1, 1, 1, 1], b: [1, 1, 1, 1], u: 8, effect: 0.5),
+    ])
+    func mannWhitneyCountsPairs(_ bins: Bins) throws {
+        let result = try #require(RankTests.mannWhitney(binsA: bins.a, binsB: bins.b))
+        #expect(result.u == bins.u)
+        #expect(abs(result.effect - bins.effect) < 1e-12)
+        if bins.effect == 0.5 { #expect(result.pValue > 0.9) }
+    }
+
+    @Test func mannWhitneyMatchesAReferenceValue() throws {
+        // 40 vs 40 values in 4 bins. scipy 1.x: mannwhitneyu(b, a, method="asymptotic",
+        // use_continuity=True) with the bins as values 0-3 gives U = 1212, p = 3.19294666616636e-05.
+        let result = try #require(RankTests.mannWhitney(binsA: [10, 20, 8, 2], binsB: [2, 10, 18, 10]))
+        #expect(result.u == 1212)
+        #expect(abs(result.pValue - 3.19294666616636e-05) < 1e-9)
+        #expect(RankTests.mannWhitney(binsA: [], binsB: [1]) == nil)
+        #expect(RankTests.mannWhitney(binsA: [0, 3], binsB: [0, 4])?.pValue == 1)
+    }
+
+    static func report(seed: UInt64, scale: Double = 1, events: Int = 40_000) throws -> TraceReport {
+        let (trace, _) = try Support.synthesize(seed: seed, events: events, handlerScale: scale)
+        defer { try? FileManager.default.removeItem(atPath: trace) }
+        return try TraceReportPipeline.run(paths: [trace])
+    }
+
+    @Test func sameConfigurationShowsNoSignificantDifference() throws {
+        let comparison = try ReportComparator().compare(try Self.report(seed: 21), try Self.report(seed: 22))
+        #expect(comparison.tests > 10)
+        for row in [comparison.exits] + comparison.reasons {
+            #expect(row.latencyTest != nil, "\(row.reason) tested")
+            #expect(row.latencyTest?.significant == false, "\(row.reason): \(String(describing: row.latencyTest))")
+            #expect(row.rateTest?.significant == false, "\(row.reason): \(String(describing: row.rateTest))")
+        }
+    }
+
+    @Test func slowerHandlersAreSignificantlySlower() throws {
+        let comparison = try ReportComparator().compare(try Self.report(seed: 21), try Self.report(seed: 23, scale: 1.5),
+                                                        labels: ("fast", "slow"))
+        let byReason = Dictionary(uniqueKeysWithValues: comparison.reasons.map { ($0.reason, $0) })
+        // Handled on CPU in the kernel: the whole latency scales by 1.5.
+        for reason in ["CPUID", "APIC_WRITE", "PAUSE_INSTRUCTION", "PF excp", "EXTERNAL_INTERRUPT"] {
+            let row = try #require(byReason[reason])
+            let test = try #require(row.latencyTest)
+            #expect(test.significant && test.z > 0, "\(reason) slower: \(test)")
+            #expect(test.effect > 0.6)
+            #expect((row.p50Ratio ?? 0) > 1.2)
+        }
+        #expect(comparison.exits.latencyTest?.significant == true)
+        // Nothing gets faster, and the rates (the mix of exits) do not change.
+        for row in comparison.reasons {
+            #expect(!(row.latencyTest?.significant == true && (row.latencyTest?.z ?? 0) < 0), "\(row.reason)")
+            #expect(row.rateTest?.significant == false, "\(row.reason) rate")
+        }
+        #expect((comparison.split.taxB ?? 0) > (comparison.split.taxA ?? 1))
+    }
+
+    @Test func rendersAsTextJSONAndHTML() throws {
+        let comparison = try ReportComparator().compare(try Self.report(seed: 21, events: 10_000), try Self.report(seed: 23, scale: 1.5, events: 10_000),
+                                                        labels: ("pinned", "unpinned"))
+        let text = ComparisonTextRenderer(style: TerminalStyle(colour: false)).render(comparison)
+        #expect(text.contains("A pinned"))
+        #expect(text.contains("B slower"))
+        let json = try JSONRendering.render(comparison)
+        let decoded = try JSONDecoder().decode(TraceComparison.self, from: Data(json.utf8))
+        #expect(decoded == comparison)
+        #expect(json.contains("\"schema\" : \"hvtax.trace-comparison/1\""))
+        let html = ComparisonHTMLRenderer().render(comparison)
+        #expect(html.contains("id=\"chart-cdf\"") && html.contains("id=\"chart-split\""))
+        #expect(!html.contains("<script"))
+    }
+
+    @Test func refusesDifferentUnits() throws {
+        let a = try Self.report(seed: 21, events: 3_000)
+        var b = a
+        b.clock = ClockInfo(unit: .ticks)
+        #expect(throws: ReportComparator.ComparisonError.self) { try ReportComparator().compare(a, b) }
+    }
+}
