@@ -21,16 +21,16 @@ enum ComparisonFormatting {
         return Formatting.fixed(p, 4)
     }
 
-    /// `B slower (p<0.0001)`, `no sig. difference (p=0.41)`, or `-` when not tested.
+    /// `B slower (p=<0.0001, P(B>A)=0.66)`, `same (p=0.4100)` (no significant difference), or `not tested`.
     static func verdict(latency test: TraceComparison.SignificanceTest?) -> String {
         guard let test else { return "not tested" }
-        guard test.significant else { return "no sig. difference (p=\(pValue(test.pValue)))" }
+        guard test.significant else { return "same (p=\(pValue(test.pValue)))" }
         return (test.z > 0 ? "B slower" : "B faster") + " (p=\(pValue(test.pValue)), P(B>A)=\(Formatting.fixed(test.effect, 2)))"
     }
 
     static func verdict(rate test: TraceComparison.SignificanceTest?) -> String {
         guard let test else { return "not tested" }
-        guard test.significant else { return "no sig. difference (p=\(pValue(test.pValue)))" }
-        return (test.z > 0 ? "B more often" : "B less often") + " (p=\(pValue(test.pValue)))"
+        guard test.significant else { return "same (p=\(pValue(test.pValue)))" }
+        return (test.z > 0 ? "B more" : "B fewer") + " (p=\(pValue(test.pValue)))"
     }
 }

@@ -3,7 +3,7 @@ import HVTaxModel
 /// `hvtax compare --html`: the two runs' split as paired bars, the per-reason table with
 /// significance, and each frequent reason's latency CDF of A (solid) against B (dashed).
 public struct ComparisonHTMLRenderer {
-    public var cdfReasons = 8
+    public var cdfReasons = 5
     public var maxReasons = 40
 
     public init() {}

@@ -45,7 +45,7 @@ public struct ComparisonTextRenderer {
             ])
         }
         out.append(table.render(style: style))
-        out.append(style.apply(.dim, "  latency test: Mann-Whitney U over log2 latency buckets (tie-corrected); rate test: Poisson. Highlighted: significant."))
+        out.append(style.apply(.dim, "  latency test: Mann-Whitney U over log2 latency buckets (tie-corrected); rate test: Poisson (rate highlighted when significant); 'same' = no significant difference."))
         return out.joined(separator: "\n") + "\n"
     }
 

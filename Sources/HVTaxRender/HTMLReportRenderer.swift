@@ -167,7 +167,7 @@ public struct HTMLReportRenderer {
         page.figure(id: "chart-paths", caption: "The three exit paths: their share of the exits, of the exit windows' time, and of its hypervisor and VMM parts.",
                     StackedBarChart(rows: [row("exits", \.count, time: false), row("window time", \.windowTime, time: true),
                                            row("hypervisor time", \.hypervisorTime, time: true), row("vmm time", \.vmmTime, time: true)],
-                                    legend: legend, labelWidth: 130).svg(label: "exit paths"))
+                                    legend: legend, labelWidth: 130, legendSpacing: 200).svg(label: "exit paths"))
         let total = paths.count
         let named: [(String, PathStats)] = [("kernel (VM → KVM → VM)", paths.kernel), ("vmm (through userspace)", paths.vmm),
                                              ("interrupt-induced", paths.interrupt)]

@@ -20,13 +20,14 @@ struct StackedBarChart {
     var labelWidth = 190.0
     var noteWidth = 150.0
     var barHeight = 18.0
+    var legendSpacing = 110.0
 
     func svg(label: String) -> String {
         let top = 24.0
         let height = top + Double(rows.count) * (barHeight + 6) + 6
         let barWidth = width - labelWidth - noteWidth
         var out = SVG.open(width: width, height: height, label: label)
-        out += SVG.legend(legend, x: labelWidth, y: 13)
+        out += SVG.legend(legend, x: labelWidth, y: 13, spacing: legendSpacing)
         for (index, row) in rows.enumerated() {
             let y = top + Double(index) * (barHeight + 6)
             out += SVG.text(row.label, x: labelWidth - 8, y: y + barHeight - 5, anchor: .end)
