@@ -11,6 +11,11 @@ import SystemPackage
 /// Memory stays constant: one pending slice per vCPU (consecutive intervals of the same state and
 /// reason are merged into it) and a 1 MiB output buffer. Times are microseconds from the start of
 /// the analysed window, printed with three decimals so nanoseconds survive exactly.
+///
+/// Long traces make files too large for a browser (about 120 bytes per slice: 1.2 GB for a
+/// 10-million-event trace). With `minimumSlice`, runs of consecutive shorter slices are written as
+/// one `mixed` slice whose args hold the exact nanoseconds of each state: the tracks still tile
+/// the vCPU's time, the totals stay exact, only the detail below that duration goes.
 public final class PerfettoTraceWriter: TimelineSink {
     private let symbols: SymbolTable
     private let output: FileDescriptor
@@ -26,6 +31,17 @@ public final class PerfettoTraceWriter: TimelineSink {
     private var finished = false
     /// `X` slices written so far (after merging).
     public private(set) var slices: UInt64 = 0
+    /// Slices shorter than this (trace units) are batched into `mixed` slices; 0 keeps every one.
+    public let minimumSlice: UInt64
+    private var batches: [Int32: Batch] = [:]
+
+    /// Consecutive short slices of one vCPU, written as one.
+    private struct Batch {
+        var first: Slice
+        var end: UInt64
+        var split = TimeSplit()
+        var count = 0
+    }
 
     private struct Slice {
         var vcpu: TimelineVCPU
@@ -38,8 +54,9 @@ public final class PerfettoTraceWriter: TimelineSink {
     /// - Parameters:
     ///   - path: the file to write (replaced), or `-` for standard output
     ///   - symbols: the pipeline's symbol table, to name exit reasons
-    public init(path: String, symbols: SymbolTable, generator: String = "hvtax") throws {
+    public init(path: String, symbols: SymbolTable, generator: String = "hvtax", minimumSlice: UInt64 = 0) throws {
         self.symbols = symbols
+        self.minimumSlice = minimumSlice
         if path == "-" {
             output = .standardOutput
             closeOutput = false
@@ -71,7 +88,7 @@ public final class PerfettoTraceWriter: TimelineSink {
                 pending[vcpu.tid] = slice
                 return
             }
-            write(slice)
+            emit(slice)
         } else {
             threads[vcpu.tid] = vcpu
         }
@@ -85,10 +102,11 @@ public final class PerfettoTraceWriter: TimelineSink {
         for tid in pending.keys.sorted() {
             if let slice = pending[tid] {
                 threads[tid] = slice.vcpu
-                write(slice)
+                emit(slice)
             }
         }
         pending.removeAll()
+        for tid in batches.keys.sorted() { flushBatch(tid) }
         writeMetadata(report)
         append("\n]}\n")
         flush()
@@ -98,6 +116,50 @@ public final class PerfettoTraceWriter: TimelineSink {
     }
 
     // MARK: - Events
+
+    private func emit(_ slice: Slice) {
+        guard minimumSlice > 0 else { return write(slice) }
+        let tid = slice.vcpu.tid
+        let duration = slice.end - slice.start
+        if duration >= minimumSlice {
+            flushBatch(tid)
+            return write(slice)
+        }
+        var batch = batches[tid] ?? Batch(first: slice, end: slice.start)
+        batch.end = slice.end
+        batch.split[slice.state] += duration
+        batch.count += 1
+        if batch.end - batch.first.start >= minimumSlice {
+            batches[tid] = batch
+            flushBatch(tid)
+        } else {
+            batches[tid] = batch
+        }
+    }
+
+    private func flushBatch(_ tid: Int32) {
+        guard let batch = batches.removeValue(forKey: tid) else { return }
+        if batch.count == 1 { return write(batch.first) }
+        let origin = self.origin ?? batch.first.start
+        beginEvent()
+        append("{\"ph\":\"X\",\"pid\":")
+        appendInteger(Int64(pid(of: batch.first.vcpu)))
+        append(",\"tid\":")
+        appendInteger(Int64(tid))
+        append(",\"ts\":")
+        appendMicroseconds(batch.first.start >= origin ? batch.first.start - origin : 0)
+        append(",\"dur\":")
+        appendMicroseconds(batch.end - batch.first.start)
+        append(",\"name\":\"mixed\",\"cat\":\"mixed\",\"args\":{\"state\":\"mixed\",\"slices\":")
+        appendInteger(Int64(batch.count))
+        for state in VCPUState.allCases where batch.split[state] > 0 {
+            append(",\"\(state.rawValue)Ns\":")
+            appendInteger(Int64(batch.split[state]))
+        }
+        append("}}")
+        slices += 1
+        if buffer.count >= Self.flushSize { flush() }
+    }
 
     private func write(_ slice: Slice) {
         let origin = self.origin ?? slice.start

@@ -16,21 +16,21 @@ enum ComparisonFormatting {
         return (value >= 0 ? "+" : "") + Formatting.fixed(value, 1) + " pp"
     }
 
+    /// `p=0.0434`, or `p<0.0001` below what four decimals show.
     static func pValue(_ p: Double) -> String {
-        if p < 1e-4 { return "<0.0001" }
-        return Formatting.fixed(p, 4)
+        p < 1e-4 ? "p<0.0001" : "p=" + Formatting.fixed(p, 4)
     }
 
-    /// `B slower (p=<0.0001, P(B>A)=0.66)`, `same (p=0.4100)` (no significant difference), or `not tested`.
+    /// `B slower (p<0.0001, P(B>A)=0.66)`, `same (p=0.4100)` (no significant difference), or `not tested`.
     static func verdict(latency test: TraceComparison.SignificanceTest?) -> String {
         guard let test else { return "not tested" }
-        guard test.significant else { return "same (p=\(pValue(test.pValue)))" }
-        return (test.z > 0 ? "B slower" : "B faster") + " (p=\(pValue(test.pValue)), P(B>A)=\(Formatting.fixed(test.effect, 2)))"
+        guard test.significant else { return "same (\(pValue(test.pValue)))" }
+        return (test.z > 0 ? "B slower" : "B faster") + " (\(pValue(test.pValue)), P(B>A)=\(Formatting.fixed(test.effect, 2)))"
     }
 
     static func verdict(rate test: TraceComparison.SignificanceTest?) -> String {
         guard let test else { return "not tested" }
-        guard test.significant else { return "same (p=\(pValue(test.pValue)))" }
-        return (test.z > 0 ? "B more" : "B fewer") + " (p=\(pValue(test.pValue)))"
+        guard test.significant else { return "same (\(pValue(test.pValue)))" }
+        return (test.z > 0 ? "B more" : "B fewer") + " (\(pValue(test.pValue)))"
     }
 }

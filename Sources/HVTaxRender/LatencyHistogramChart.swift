@@ -24,7 +24,7 @@ struct LatencyHistogramChart {
         for decade in 0...decades {
             let y = top + plotHeight * (1 - Double(decade) / Double(decades))
             out += SVG.line(x1: left, y1: y, x2: left + plotWidth, y2: y, stroke: "#eee")
-            out += SVG.text(Formatting.compact(pow10(decade)), x: left - 4, y: y + 3, anchor: .end, size: 8)
+            out += SVG.text(Self.decadeLabel(decade), x: left - 4, y: y + 3, anchor: .end, size: 8)
         }
         for (index, count) in latency.log2Buckets.enumerated() where count > 0 && index >= axis.lower && index < axis.upper {
             let x0 = axis.x(edge: index, left: left, width: plotWidth), x1 = axis.x(edge: index + 1, left: left, width: plotWidth)
@@ -36,11 +36,16 @@ struct LatencyHistogramChart {
         out += axis.axisSVG(left: left, width: plotWidth, y: top + plotHeight, maximumTicks: 5)
         return out + "</svg>"
     }
+
+    /// 10^n as `1`, `10`, `100`, `1k`, ... `100M`, `1G`.
+    static func decadeLabel(_ exponent: Int) -> String {
+        let suffixes = ["", "k", "M", "G", "T"]
+        let group = min(exponent / 3, suffixes.count - 1)
+        return "1" + String(repeating: "0", count: max(0, exponent - group * 3)) + suffixes[group]
+    }
 }
 
 /// log10 of a positive value, 0 otherwise.
 func log10Value(_ value: Double) -> Double { value > 0 ? log10(value) : 0 }
 
 func log10Ceiling(_ value: Double) -> Double { log10Value(value).rounded(.up) }
-
-func pow10(_ exponent: Int) -> Double { pow(10, Double(max(0, exponent))) }

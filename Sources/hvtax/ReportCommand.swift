@@ -64,6 +64,9 @@ struct ReportCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Also write every vCPU's timeline as Chrome trace-event JSON (Perfetto UI, chrome://tracing).", valueName: "file"))
     var perfetto: String?
 
+    @Option(name: .customLong("perfetto-min-slice"), help: ArgumentHelp("Write runs of slices shorter than this as one 'mixed' slice with exact per-state times (smaller files for long traces).", valueName: "duration"))
+    var perfettoMinSlice: DurationArgument?
+
     @Option(name: .customLong("time-bucket"), help: ArgumentHelp("Width of a 'tax over time' bucket in the HTML page (it doubles to stay within 600 buckets).", valueName: "duration"))
     var timeBucket: DurationArgument?
 
@@ -88,7 +91,8 @@ struct ReportCommand: ParsableCommand {
         let generator = "hvtax \(HVTaxVersion.string)"
         let symbols = SymbolTable()
         var sinks: [TimelineSink] = []
-        let timeline = try perfetto.map { try PerfettoTraceWriter(path: $0, symbols: symbols, generator: generator) }
+        let timeline = try perfetto.map { try PerfettoTraceWriter(path: $0, symbols: symbols, generator: generator,
+                                                                   minimumSlice: perfettoMinSlice?.nanoseconds ?? 0) }
         if let timeline { sinks.append(timeline) }
         if html != nil || timeBucket != nil {
             sinks.append(TimeSeriesSink(initialWidth: timeBucket?.nanoseconds ?? 1_000_000))

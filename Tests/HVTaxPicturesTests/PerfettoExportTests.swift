@@ -17,8 +17,10 @@ struct PerfettoExportTests {
         var start: UInt64
         var duration: UInt64
         var name: String
-        var state: VCPUState
+        /// nil for a `mixed` slice (short slices batched), whose time per state is in `split`.
+        var state: VCPUState?
         var reason: String?
+        var split = TimeSplit()
     }
 
     /// µs with three decimals back to integer ns, exactly (no float arithmetic on the text).
@@ -28,10 +30,11 @@ struct PerfettoExportTests {
         return parts.count > 1 ? whole + UInt64(parts[1].padding(toLength: 3, withPad: "0", startingAt: 0))! : whole
     }
 
-    static func export(_ path: String, options: AnalysisOptions = AnalysisOptions()) throws -> (report: TraceReport, file: String, writer: PerfettoTraceWriter) {
+    static func export(_ path: String, options: AnalysisOptions = AnalysisOptions(),
+                       minimumSlice: UInt64 = 0) throws -> (report: TraceReport, file: String, writer: PerfettoTraceWriter) {
         let symbols = SymbolTable()
         let file = Support.temporary("timeline.json")
-        let writer = try PerfettoTraceWriter(path: file, symbols: symbols)
+        let writer = try PerfettoTraceWriter(path: file, symbols: symbols, minimumSlice: minimumSlice)
         let report = try TraceReportPipeline.run(paths: [path], options: options, sinks: [writer], symbols: symbols)
         try writer.finish(report: report)
         return (report, file, writer)
@@ -56,11 +59,20 @@ struct PerfettoExportTests {
                     let start = line.range(of: "\"\(name)\":")!.upperBound
                     return String(line[start...].prefix { $0.isNumber || $0 == "." })
                 }
-                let args = try #require(event["args"] as? [String: String])
-                slices.append(Slice(tid: try #require(event["tid"] as? Int), pid: try #require(event["pid"] as? Int),
-                                    start: nanoseconds(field("ts")), duration: nanoseconds(field("dur")),
-                                    name: try #require(event["name"] as? String),
-                                    state: try #require(VCPUState(rawValue: args["state"] ?? "")), reason: args["reason"]))
+                let args = try #require(event["args"] as? [String: Any])
+                let stateName = try #require(args["state"] as? String)
+                var slice = Slice(tid: try #require(event["tid"] as? Int), pid: try #require(event["pid"] as? Int),
+                                  start: nanoseconds(field("ts")), duration: nanoseconds(field("dur")),
+                                  name: try #require(event["name"] as? String),
+                                  state: VCPUState(rawValue: stateName), reason: args["reason"] as? String)
+                if let state = slice.state {
+                    slice.split[state] = slice.duration
+                } else {
+                    #expect(stateName == "mixed")
+                    for state in VCPUState.allCases { slice.split[state] = UInt64(args[state.rawValue + "Ns"] as? Int ?? 0) }
+                    #expect(slice.split.total == slice.duration, "a mixed slice's states add up to its duration")
+                }
+                slices.append(slice)
             case "M": metadata.append(event)
             default: Issue.record("unexpected event \(event)")
             }
@@ -87,10 +99,10 @@ struct PerfettoExportTests {
             }
             #expect(mine.last.map { $0.start + $0.duration } == expected.lastTime - origin)
             var split = TimeSplit()
-            for slice in mine { split[slice.state] += slice.duration }
+            for slice in mine { split += slice.split }
             #expect(split == expected.split, "tid \(expected.tid)")
             // Exit-window slices are named by their reason; the others by their state.
-            #expect(mine.allSatisfy { $0.name == ($0.reason ?? $0.state.rawValue) })
+            #expect(mine.allSatisfy { $0.name == ($0.reason ?? $0.state!.rawValue) })
             #expect(mine.contains { $0.reason == "HLT" && $0.state == .halted })
             #expect(mine.contains { $0.reason == "IO_INSTRUCTION" && $0.state == .vmm } || mine.contains { $0.reason == "EPT_MISCONFIG" && $0.state == .vmm })
         }
@@ -113,9 +125,36 @@ struct PerfettoExportTests {
         defer { try? FileManager.default.removeItem(atPath: file) }
         let (slices, _) = try Self.slices(file)
         var split = TimeSplit()
-        for slice in slices { split[slice.state] += slice.duration }
+        for slice in slices { split += slice.split }
         #expect(split == report.host.split)
         #expect(slices.allSatisfy { $0.start + $0.duration <= report.host.duration })
+    }
+
+    @Test(arguments: [UInt64(50_000), 1_000_000])
+    func shortSlicesBatchedKeepExactTotals(minimumSlice: UInt64) throws {
+        let (trace, truth) = try Support.synthesize(seed: 4, vms: 1, vcpus: 3, events: 20_000, loss: 0.01)
+        defer { try? FileManager.default.removeItem(atPath: trace) }
+        let (_, exactFile, exact) = try Self.export(trace)
+        try? FileManager.default.removeItem(atPath: exactFile)
+        let (_, file, writer) = try Self.export(trace, minimumSlice: minimumSlice)
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        // Slices longer than the minimum stay: how much goes depends on the trace (the synthesizer's
+        // guest runs are 2-400 µs, so 50 µs keeps most of them; 1 ms batches nearly everything).
+        #expect(writer.slices < exact.slices)
+        if minimumSlice >= 1_000_000 { #expect(writer.slices * 2 < exact.slices, "\(writer.slices) of \(exact.slices)") }
+        let (slices, _) = try Self.slices(file)
+        let origin = truth.vcpus.map(\.firstTime).min()!
+        for expected in truth.vcpus {
+            let mine = slices.filter { $0.tid == Int(expected.tid) }.sorted { $0.start < $1.start }
+            #expect(mine.first?.start == expected.firstTime - origin)
+            for (previous, next) in zip(mine, mine.dropFirst()) { #expect(previous.start + previous.duration == next.start) }
+            var split = TimeSplit()
+            for slice in mine { split += slice.split }
+            #expect(split == expected.split, "tid \(expected.tid)")
+            // Only runs of short slices are batched; longer slices keep their state and reason.
+            #expect(mine.allSatisfy { $0.state != nil || $0.name == "mixed" })
+            #expect(mine.filter { $0.state != nil && $0.duration < minimumSlice }.count < mine.count / 2)
+        }
     }
 
     @Test func matchesTheTraceEventSchema() throws {
@@ -125,11 +164,13 @@ struct PerfettoExportTests {
         }
         let (trace, _) = try Support.synthesize(seed: 3, loss: 0.01)
         defer { try? FileManager.default.removeItem(atPath: trace) }
-        let (_, file, _) = try Self.export(trace)
-        defer { try? FileManager.default.removeItem(atPath: file) }
-        let result = try Support.run(python, [Support.scripts.appendingPathComponent("check_trace_events.py").path, file])
-        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
-        #expect(result.stdout.hasPrefix("ok "))
+        for minimumSlice: UInt64 in [0, 100_000] {
+            let (_, file, _) = try Self.export(trace, minimumSlice: minimumSlice)
+            defer { try? FileManager.default.removeItem(atPath: file) }
+            let result = try Support.run(python, [Support.scripts.appendingPathComponent("check_trace_events.py").path, file])
+            #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+            #expect(result.stdout.hasPrefix("ok "))
+        }
 
         // The schema is not vacuous: a slice without dur is refused.
         let broken = Support.temporary("broken.json")

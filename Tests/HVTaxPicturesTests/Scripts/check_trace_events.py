@@ -40,13 +40,16 @@ SCHEMA = {
                 "ts": {"type": "number", "minimum": 0},
                 "dur": {"type": "number", "exclusiveMinimum": 0},
                 "name": {"type": "string", "minLength": 1},
-                "cat": {"enum": ["guest", "hypervisor", "vmm", "preempted", "halted", "unknown"]},
+                "cat": {"enum": ["guest", "hypervisor", "vmm", "preempted", "halted", "unknown", "mixed"]},
                 "args": {
                     "type": "object",
                     "required": ["state"],
                     "properties": {
-                        "state": {"enum": ["guest", "hypervisor", "vmm", "preempted", "halted", "unknown"]},
+                        "state": {"enum": ["guest", "hypervisor", "vmm", "preempted", "halted", "unknown", "mixed"]},
                         "reason": {"type": "string", "minLength": 1},
+                        # hvtax's batched short slices: how many, and the exact ns of each state.
+                        "slices": {"type": "integer", "minimum": 2},
+                        "guestNs": INT, "hypervisorNs": INT, "vmmNs": INT, "preemptedNs": INT, "haltedNs": INT, "unknownNs": INT,
                     },
                     "additionalProperties": False,
                 },
