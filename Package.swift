@@ -137,5 +137,11 @@ let package = Package(
             name: "HVTaxImportTests",
             dependencies: ["HVTaxImport", "HVTaxModel", "HVTaxRender", "HVTaxTrace"],
             swiftSettings: strict),
+
+        // tests: the binary trace.dat reader and writer, fuzzed and checked against trace-cmd.
+        .testTarget(
+            name: "HVTaxTraceDatTests",
+            dependencies: ["HVTaxTrace", "HVTaxEvents", "HVTaxModel"],
+            swiftSettings: strict),
     ]
 )

@@ -1,0 +1,249 @@
+import HVTaxEvents
+import HVTaxModel
+
+/// Where one field of a record lives, resolved once from the event's format so decoding a record
+/// is a few loads at known offsets. `size == 0` means the format has no such field.
+struct FieldRef {
+    var offset: Int = 0
+    var size: Int = 0
+    var isSigned = false
+    var kind: EventField.Kind = .inline
+
+    init() {}
+
+    init(_ field: EventField?) {
+        guard let field else { return }
+        offset = field.offset
+        size = field.size
+        isSigned = field.isSigned
+        kind = field.kind
+    }
+
+    var exists: Bool { size > 0 }
+}
+
+/// Reads numbers in the file's byte order out of a record.
+struct RecordBytes {
+    let base: UnsafeRawPointer
+    let count: Int
+    let bigEndian: Bool
+
+    @inline(__always)
+    func contains(_ field: FieldRef) -> Bool {
+        field.size > 0 && field.offset + field.size <= count
+    }
+
+    /// The field as a 64-bit integer, sign-extended when the format says it is signed.
+    @inline(__always)
+    func integer(_ field: FieldRef) -> Int64 {
+        let at = base + field.offset
+        switch field.size {
+        case 1:
+            let v = at.load(as: UInt8.self)
+            return field.isSigned ? Int64(Int8(bitPattern: v)) : Int64(v)
+        case 2:
+            var v = at.loadUnaligned(as: UInt16.self)
+            v = bigEndian ? UInt16(bigEndian: v) : UInt16(littleEndian: v)
+            return field.isSigned ? Int64(Int16(bitPattern: v)) : Int64(v)
+        case 4:
+            var v = at.loadUnaligned(as: UInt32.self)
+            v = bigEndian ? UInt32(bigEndian: v) : UInt32(littleEndian: v)
+            return field.isSigned ? Int64(Int32(bitPattern: v)) : Int64(v)
+        case 8:
+            let v = at.loadUnaligned(as: UInt64.self)
+            return Int64(bitPattern: bigEndian ? UInt64(bigEndian: v) : UInt64(littleEndian: v))
+        default:
+            return 0
+        }
+    }
+
+    /// A string field (`char comm[16]` in place, or `__data_loc char[]`) up to its NUL, as raw
+    /// bytes for interning; empty when the field points outside the record.
+    @inline(__always)
+    func string(_ field: FieldRef) -> UnsafeRawBufferPointer {
+        var start = field.offset
+        var length = field.size
+        if field.kind != .inline {
+            guard field.size == 4 else { return UnsafeRawBufferPointer(start: nil, count: 0) }
+            let word = UInt32(truncatingIfNeeded: integer(FieldRef.word(at: field.offset)))
+            start = Int(word & 0xffff) + (field.kind == .relLoc ? field.offset + 4 : 0)
+            length = Int(word >> 16)
+        }
+        guard start >= 0, length >= 0, start + length <= count else { return UnsafeRawBufferPointer(start: nil, count: 0) }
+        let bytes = UnsafeRawBufferPointer(start: base + start, count: length)
+        let end = bytes.firstIndex(of: 0) ?? length
+        return UnsafeRawBufferPointer(rebasing: bytes[0..<end])
+    }
+}
+
+extension FieldRef {
+    static func word(at offset: Int) -> FieldRef {
+        var ref = FieldRef()
+        ref.offset = offset
+        ref.size = 4
+        return ref
+    }
+}
+
+/// Turns ring-buffer records into `TraceEvent`s: one small handler per event id, resolved from the
+/// event formats stored in the file (Trace Compass style: each event kind is its own case).
+struct TraceDatEventMapper {
+    enum Role {
+        case kvmExit(reason: FieldRef, isa: FieldRef, vcpu: FieldRef, fallbackISA: ISA)
+        case kvmEntry(vcpu: FieldRef)
+        case userspaceExit(reason: FieldRef, errno: FieldRef)
+        case schedSwitch(prevComm: FieldRef, prevPid: FieldRef, prevState: FieldRef, nextComm: FieldRef, nextPid: FieldRef)
+        case schedWakeup(pid: FieldRef)
+        case irqEntry(irq: FieldRef)
+        case irqExit(irq: FieldRef)
+        case other
+    }
+
+    struct Handler {
+        var role: Role
+        /// The event's name interned in `SymbolTable.names` (for `.other` events).
+        var name: UInt32
+        /// Records shorter than this cannot hold the fields the role reads.
+        var minimumLength: Int
+    }
+
+    let symbols: SymbolTable
+    let bigEndian: Bool
+    /// Indexed by event id; nil for ids the file has no format for.
+    private(set) var handlers: [Handler?]
+    let commonType: FieldRef
+    let commonPid: FieldRef
+    /// pid -> task name symbol, from the saved command lines.
+    private var commands: [Int32: UInt32]
+    private var commandCache: [(pid: Int32, symbol: UInt32)]
+    let unknownCommand: UInt32
+    var notes: [String] = []
+
+    init(file: TraceDatFile, symbols: SymbolTable) {
+        self.symbols = symbols
+        bigEndian = file.bigEndian
+        let sample = file.formats.first { $0.field("common_type") != nil }
+        commonType = FieldRef(sample?.field("common_type"))
+        commonPid = FieldRef(sample?.field("common_pid"))
+        var commands: [Int32: UInt32] = [0: symbols.names.intern("<idle>")]
+        for (pid, name) in file.commands { commands[pid] = symbols.names.intern(name) }
+        self.commands = commands
+        commandCache = Array(repeating: (-1, 0), count: 4096)
+        // trace-cmd prints tasks missing from the saved command lines as `<...>`; so do we, so that
+        // a trace.dat and its `trace-cmd report` text name the same threads.
+        unknownCommand = symbols.names.intern("<...>")
+        let maxID = file.formats.map(\.id).max() ?? 0
+        var handlers = [Handler?](repeating: nil, count: maxID + 1)
+        for format in file.formats {
+            handlers[format.id] = Self.handler(for: format, symbols: symbols, notes: &notes)
+        }
+        self.handlers = handlers
+    }
+
+    private static func handler(for format: EventFormat, symbols: SymbolTable, notes: inout [String]) -> Handler {
+        let f = { (name: String) in FieldRef(format.field(name)) }
+        let role: Role
+        switch (format.system, format.name) {
+        case ("kvm", "kvm_exit"):
+            // Kernels before `isa` existed print VMX or SVM names only: tell which from the table
+            // the print format carries.
+            let fallback: ISA = format.printFormat.contains("\"EXTERNAL_INTERRUPT\"") ? .vmx
+                : format.printFormat.contains("\"npf\"") || format.printFormat.contains("\"interrupt\"") ? .svm : .unknown
+            role = .kvmExit(reason: f("exit_reason"), isa: f("isa"), vcpu: f("vcpu_id"), fallbackISA: fallback)
+            if !f("vcpu_id").exists {
+                notes.append("kvm_exit has no vcpu_id field in this kernel: the vcpu is taken from the thread's last kvm_entry")
+            }
+        case ("kvm", "kvm_entry"):
+            role = .kvmEntry(vcpu: f("vcpu_id"))
+        case ("kvm", "kvm_userspace_exit"):
+            role = .userspaceExit(reason: f("reason"), errno: f("errno"))
+        case ("sched", "sched_switch"):
+            role = .schedSwitch(prevComm: f("prev_comm"), prevPid: f("prev_pid"), prevState: f("prev_state"),
+                                nextComm: f("next_comm"), nextPid: f("next_pid"))
+        case ("sched", "sched_wakeup"):
+            role = .schedWakeup(pid: f("pid"))
+        case ("irq", "irq_handler_entry"):
+            role = .irqEntry(irq: f("irq"))
+        case ("irq", "irq_handler_exit"):
+            role = .irqExit(irq: f("irq"))
+        default:
+            role = .other
+        }
+        let minimum = format.fields.filter { $0.kind == .inline || $0.size == 4 }.map { $0.offset + $0.size }.max() ?? 0
+        return Handler(role: role, name: symbols.names.intern(format.name), minimumLength: minimum)
+    }
+
+    /// The task name of `pid` from the saved command lines.
+    @inline(__always)
+    mutating func command(_ pid: Int32) -> UInt32 {
+        let slot = Int(UInt32(bitPattern: pid) & 4095)
+        if commandCache[slot].pid == pid { return commandCache[slot].symbol }
+        let symbol = commands[pid] ?? unknownCommand
+        commandCache[slot] = (pid, symbol)
+        return symbol
+    }
+
+    enum Outcome {
+        case event(TraceEvent)
+        case malformed(String)
+    }
+
+    /// Decodes one record (the event payload, starting with `common_type`).
+    @inline(__always)
+    mutating func map(_ record: RecordBytes, time: UInt64, cpu: Int32) -> Outcome {
+        guard record.contains(commonType) else { return .malformed("a record of \(record.count) bytes, too short for its event id") }
+        let id = Int(record.integer(commonType))
+        guard id < handlers.count, let handler = handlers[id] else {
+            return .malformed("a record with event id \(id), which has no format in the file")
+        }
+        guard record.count >= handler.minimumLength else {
+            return .malformed("a \(symbols.names.string(handler.name)) record of \(record.count) bytes; its format needs \(handler.minimumLength)")
+        }
+        let pid = record.contains(commonPid) ? Int32(truncatingIfNeeded: record.integer(commonPid)) : TraceEvent.unknownID
+        var event = TraceEvent(time: time, kind: .other, cpu: cpu, tid: pid, comm: command(pid))
+        switch handler.role {
+        case .kvmExit(let reason, let isaField, let vcpu, let fallback):
+            let code = UInt32(truncatingIfNeeded: record.integer(reason))
+            var isa = fallback
+            if isaField.exists {
+                switch record.integer(isaField) {
+                case 1: isa = .vmx
+                case 2: isa = .svm
+                default: isa = .unknown
+                }
+            }
+            event.kind = .kvmExit
+            event.code = symbols.reason(code: code, isa: isa)
+            if isa == .vmx && code & ExitReasonTable.vmxFailedEntryBit != 0 { event.flags.insert(.failedVMEntry) }
+            if vcpu.exists { event.vcpu = Int32(truncatingIfNeeded: record.integer(vcpu)) }
+        case .kvmEntry(let vcpu):
+            event.kind = .kvmEntry
+            if vcpu.exists { event.vcpu = Int32(truncatingIfNeeded: record.integer(vcpu)) }
+        case .userspaceExit(let reason, let errno):
+            event.kind = .userspaceExit
+            event.code = UInt32(truncatingIfNeeded: record.integer(reason))
+            // The errno (negative when KVM_RUN failed or was interrupted) rides in `value`.
+            if errno.exists { event.value = UInt64(bitPattern: record.integer(errno)) }
+        case .schedSwitch(let prevComm, let prevPid, let prevState, let nextComm, let nextPid):
+            event.kind = .schedSwitch
+            event.tid = Int32(truncatingIfNeeded: record.integer(prevPid))
+            event.comm = symbols.names.intern(record.string(prevComm))
+            event.otherTid = Int32(truncatingIfNeeded: record.integer(nextPid))
+            event.otherComm = symbols.names.intern(record.string(nextComm))
+            // R and R+ (the TASK_REPORT_MAX bit above the low byte) mean switched out while runnable.
+            if record.integer(prevState) & 0xff == 0 { event.flags.insert(.prevRunnable) }
+        case .schedWakeup(let woken):
+            event.kind = .schedWakeup
+            event.otherTid = Int32(truncatingIfNeeded: record.integer(woken))
+        case .irqEntry(let irq):
+            event.kind = .irqHandlerEntry
+            event.code = UInt32(truncatingIfNeeded: record.integer(irq))
+        case .irqExit(let irq):
+            event.kind = .irqHandlerExit
+            event.code = UInt32(truncatingIfNeeded: record.integer(irq))
+        case .other:
+            event.code = handler.name
+        }
+        return .event(event)
+    }
+}

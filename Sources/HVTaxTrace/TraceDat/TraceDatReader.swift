@@ -1,0 +1,115 @@
+import HVTaxEvents
+import HVTaxModel
+import HeapModule
+
+/// Reads a trace-cmd trace.dat (v6 or v7, uncompressed, zlib or zstd) as one time-ordered stream of
+/// events: each CPU's ring-buffer pages are decoded on their own and merged by timestamp.
+public final class TraceDatReader: EventStream {
+    public let file: TraceDatFile
+    public private(set) var source: TraceSource
+    public private(set) var diagnostics = ReaderDiagnostics()
+    /// Nanoseconds, or raw ticks for a counter clock without TSC2NSEC.
+    public let clock: ClockInfo
+
+    private var cpus: [RingBufferCPU] = []
+    private var mapper: TraceDatEventMapper
+    /// The next event of each CPU, decoded ahead so the merge compares times.
+    private var pending: [TraceEvent]
+    private var heap: Heap<Entry> = []
+    private let tsc2nsec: TraceDatFile.TSC2NSec?
+
+    private struct Entry: Comparable {
+        var time: UInt64
+        var index: Int
+        static func < (a: Entry, b: Entry) -> Bool { a.time != b.time ? a.time < b.time : a.index < b.index }
+    }
+
+    /// Memory for page batches, shared by all CPUs: bounded whatever the file's size.
+    static let batchBudgetBytes = 16 << 20
+
+    public convenience init(path: String, symbols: SymbolTable) throws(TraceReadError) {
+        try self.init(file: TraceDatFile(path: path), symbols: symbols)
+    }
+
+    /// Reads a trace.dat held in memory (a recording not yet written, a test's bytes).
+    public convenience init(bytes: [UInt8], name: String, symbols: SymbolTable) throws(TraceReadError) {
+        try self.init(file: TraceDatFile(bytes: bytes, name: name), symbols: symbols)
+    }
+
+    public init(file: TraceDatFile, symbols: SymbolTable) throws(TraceReadError) {
+        self.file = file
+        mapper = TraceDatEventMapper(file: file, symbols: symbols)
+        tsc2nsec = (file.clock == "x86-tsc" || file.clock == "tsc2nsec" || file.clock == "counter") ? file.tsc2nsec : nil
+        clock = ClockInfo(unit: file.timestampsAreTicks ? .ticks : .ns)
+        let format = "trace.dat v\(file.version)"
+        source = TraceSource(path: file.path, format: format,
+                             compression: file.compression == .none ? nil : file.compression.name, lines: 0, events: 0)
+        let layout = try PageLayout(file: file)
+        let withData = file.cpuData.filter { $0.size > 0 }
+        let batch = max(layout.pageSize, min(1 << 20, Self.batchBudgetBytes / max(1, withData.count)))
+        for data in withData {
+            cpus.append(try RingBufferCPU(cpu: Int32(data.cpu), data: data, file: file, layout: layout, batchBytes: batch))
+        }
+        pending = Array(repeating: TraceEvent(time: 0, kind: .other), count: cpus.count)
+        diagnostics.notes.append(contentsOf: mapper.notes)
+        diagnostics.notes.append(contentsOf: file.notes)
+        if !file.otherInstances.isEmpty {
+            diagnostics.notes.append("trace.dat instances not read: \(file.otherInstances.joined(separator: ", "))")
+        }
+        if file.timestampsAreTicks {
+            diagnostics.notes.append("clock \(file.clock) without TSC2NSEC: times are counter ticks, not nanoseconds")
+        }
+        for index in cpus.indices {
+            if let event = try advance(index) {
+                pending[index] = event
+                heap.insert(Entry(time: event.time, index: index))
+            }
+        }
+    }
+
+    @inline(__always)
+    private func nanoseconds(_ ticks: UInt64) -> UInt64 {
+        guard let tsc2nsec else { return ticks }
+        let product = ticks.multipliedFullWidth(by: UInt64(tsc2nsec.mult))
+        let shift = UInt64(tsc2nsec.shift)
+        if shift == 0 { return product.low }
+        return (product.high << (64 - shift)) | (product.low >> shift)
+    }
+
+    /// The next event of CPU `index`, skipping records that cannot be decoded (counted).
+    private func advance(_ index: Int) throws(TraceReadError) -> TraceEvent? {
+        let cpu = cpus[index]
+        while let item = try cpu.next() {
+            switch item {
+            case .lost(let count, let time):
+                if count == nil {
+                    let note = "cpu \(cpu.cpu): the kernel lost events without storing how many"
+                    if !diagnostics.notes.contains(note) { diagnostics.notes.append(note) }
+                }
+                return TraceEvent(time: nanoseconds(time), kind: .lost, cpu: cpu.cpu, value: count ?? 0)
+            case .record(let start, let length, let time):
+                switch mapper.map(cpu.recordBytes(start: start, length: length), time: nanoseconds(time), cpu: cpu.cpu) {
+                case .event(let event):
+                    return event
+                case .malformed(let problem):
+                    diagnostics.malformed(file: file.path, line: cpu.currentPageOffset,
+                                          problem: "cpu \(cpu.cpu), page at byte offset \(cpu.currentPageOffset): \(problem)")
+                }
+            }
+        }
+        return nil
+    }
+
+    public func next() throws(TraceReadError) -> TraceEvent? {
+        guard let top = heap.min else { return nil }
+        let event = pending[top.index]
+        if let following = try advance(top.index) {
+            pending[top.index] = following
+            heap.replaceMin(with: Entry(time: following.time, index: top.index))
+        } else {
+            _ = heap.removeMin()
+        }
+        source.events += 1
+        return event
+    }
+}
