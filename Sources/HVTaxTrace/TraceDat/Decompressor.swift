@@ -29,6 +29,12 @@ public enum TraceDatCompression: Sendable, Equatable {
     /// chunk comes near it, so a bigger claim is a corrupted size, not data worth 4 GiB of memory.
     static let maxBlockBytes: UInt32 = 256 << 20
 
+    /// How far a block may claim to expand: trace pages and format texts compress well, but not
+    /// beyond this, so a corrupted uncompressed size cannot make the reader allocate without limit.
+    static func plausible(uncompressed: UInt32, compressed: UInt32) -> Bool {
+        uncompressed <= maxBlockBytes && UInt64(uncompressed) <= UInt64(compressed) * 4096 + (64 << 10)
+    }
+
     /// Decompresses one block into exactly `expectedSize` bytes, or explains why it cannot.
     /// Returns the problem as text; the caller knows the file, section and offset to name.
     func decompress(_ input: UnsafeRawBufferPointer, expectedSize: UInt32,

@@ -130,8 +130,8 @@ final class RingBufferCPU {
             guard cursor.offset + UInt64(compressedSize) <= endOffset else {
                 throw cursor.error("a chunk of \(compressedSize) bytes runs past this CPU's data", at: chunkOffset)
             }
-            guard size <= TraceDatCompression.maxBlockBytes else {
-                throw cursor.error("a chunk claims \(size) uncompressed bytes", at: chunkOffset)
+            guard TraceDatCompression.plausible(uncompressed: size, compressed: compressedSize) else {
+                throw cursor.error("a chunk of \(compressedSize) compressed bytes claims \(size) uncompressed bytes", at: chunkOffset)
             }
             scratch = try cursor.bytes(UInt64(compressedSize), "chunk data")
             nextOffset = cursor.offset

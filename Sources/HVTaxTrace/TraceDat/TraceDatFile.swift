@@ -357,6 +357,9 @@ public final class TraceDatFile {
         let blockOffset = cursor.offset
         let compressedSize = try cursor.u32("compressed size")
         let uncompressedSize = try cursor.u32("uncompressed size")
+        guard TraceDatCompression.plausible(uncompressed: uncompressedSize, compressed: compressedSize) else {
+            throw cursor.error("a block of \(compressedSize) compressed bytes claims \(uncompressedSize) uncompressed bytes", at: blockOffset)
+        }
         let compressed = try cursor.bytes(UInt64(compressedSize), "compressed data")
         var output: [UInt8] = []
         if let problem = compressed.withUnsafeBytes({ compression.decompress($0, expectedSize: uncompressedSize, into: &output) }) {
