@@ -37,6 +37,7 @@ enum Formats {
     \tfield:unsigned char common_preempt_count;\toffset:3;\tsize:1;\tsigned:0;
     \tfield:int common_pid;\toffset:4;\tsize:4;\tsigned:1;
 
+
     """
     static let kvmExit = """
     name: kvm_exit

@@ -93,7 +93,7 @@ struct TraceDatEventMapper {
         case kvmEntry(vcpu: FieldRef)
         case userspaceExit(reason: FieldRef, errno: FieldRef)
         case schedSwitch(prevComm: FieldRef, prevPid: FieldRef, prevState: FieldRef, nextComm: FieldRef, nextPid: FieldRef)
-        case schedWakeup(pid: FieldRef)
+        case schedWakeup(pid: FieldRef, comm: FieldRef)
         case irqEntry(irq: FieldRef)
         case irqExit(irq: FieldRef)
         case other
@@ -161,7 +161,7 @@ struct TraceDatEventMapper {
             role = .schedSwitch(prevComm: f("prev_comm"), prevPid: f("prev_pid"), prevState: f("prev_state"),
                                 nextComm: f("next_comm"), nextPid: f("next_pid"))
         case ("sched", "sched_wakeup"):
-            role = .schedWakeup(pid: f("pid"))
+            role = .schedWakeup(pid: f("pid"), comm: f("comm"))
         case ("irq", "irq_handler_entry"):
             role = .irqEntry(irq: f("irq"))
         case ("irq", "irq_handler_exit"):
@@ -181,6 +181,17 @@ struct TraceDatEventMapper {
         let symbol = commands[pid] ?? unknownCommand
         commandCache[slot] = (pid, symbol)
         return symbol
+    }
+
+    /// Task names seen in sched events name the task from then on, as trace-cmd does, so threads
+    /// missing from the saved command lines still get their names.
+    @inline(__always)
+    private mutating func learn(_ pid: Int32, _ symbol: UInt32) {
+        guard symbol != 0, pid > 0 else { return }
+        let slot = Int(UInt32(bitPattern: pid) & 4095)
+        if commandCache[slot].pid == pid && commandCache[slot].symbol == symbol { return }
+        commands[pid] = symbol
+        commandCache[slot] = (pid, symbol)
     }
 
     enum Outcome {
@@ -232,9 +243,12 @@ struct TraceDatEventMapper {
             event.otherComm = symbols.names.intern(record.string(nextComm))
             // R and R+ (the TASK_REPORT_MAX bit above the low byte) mean switched out while runnable.
             if record.integer(prevState) & 0xff == 0 { event.flags.insert(.prevRunnable) }
-        case .schedWakeup(let woken):
+            learn(event.tid, event.comm)
+            learn(event.otherTid, event.otherComm)
+        case .schedWakeup(let woken, let comm):
             event.kind = .schedWakeup
             event.otherTid = Int32(truncatingIfNeeded: record.integer(woken))
+            learn(event.otherTid, symbols.names.intern(record.string(comm)))
         case .irqEntry(let irq):
             event.kind = .irqHandlerEntry
             event.code = UInt32(truncatingIfNeeded: record.integer(irq))

@@ -1,0 +1,119 @@
+import Foundation
+import Testing
+import HVTaxTrace
+import HVTaxEvents
+
+/// Runs a program and returns its standard output, or nil when it is not installed.
+func run(_ arguments: [String]) throws -> (status: Int32, output: String)? {
+    guard let path = ["/usr/bin", "/usr/local/bin", "/bin", "/usr/sbin"].map({ "\($0)/\(arguments[0])" })
+        .first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else { return nil }
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: path)
+    process.arguments = Array(arguments.dropFirst())
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+    let data = pipe.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+}
+
+/// One event line of `trace-cmd report -t`: `COMM-PID [CPU] SECONDS.NANOS: EVENT: ...`, or
+/// `CPU:N [M EVENTS DROPPED]`.
+struct ReportLine: Equatable, CustomStringConvertible {
+    var cpu: Int32
+    var timeNs: UInt64
+    var pid: Int32
+    var event: String
+    var description: String { "[\(cpu)] \(timeNs) \(pid) \(event)" }
+
+    init(cpu: Int32, timeNs: UInt64, pid: Int32, event: String) {
+        self.cpu = cpu
+        self.timeNs = timeNs
+        self.pid = pid
+        self.event = event
+    }
+
+    init?(_ line: Substring) {
+        // The comm may hold spaces and dashes: anchor on the " [CPU] " column.
+        guard let open = line.range(of: " ["), let close = line[open.upperBound...].firstIndex(of: "]"),
+              let cpu = Int32(line[open.upperBound..<close]) else { return nil }
+        var head = line[..<open.lowerBound]
+        while head.last == " " { head.removeLast() }
+        guard let dash = head.lastIndex(of: "-"), let pid = Int32(head[head.index(after: dash)...]) else { return nil }
+        let rest = line[line.index(after: close)...].drop { $0 == " " }
+        guard let colon = rest.firstIndex(of: ":") else { return nil }
+        let stamp = rest[..<colon].split(separator: ".")
+        guard stamp.count == 2, let seconds = UInt64(stamp[0]), let nanos = UInt64(stamp[1]) else { return nil }
+        let after = rest[rest.index(after: colon)...].drop { $0 == " " }
+        guard let end = after.firstIndex(of: ":") else { return nil }
+        self.init(cpu: cpu, timeNs: seconds * 1_000_000_000 + nanos, pid: pid, event: String(after[..<end]))
+    }
+}
+
+func reportLines(_ path: String) throws -> [ReportLine]? {
+    guard let (status, output) = try run(["trace-cmd", "report", "-t", path]), status == 0 else { return nil }
+    return output.split(separator: "\n").compactMap(ReportLine.init)
+}
+
+func readerLines(_ path: String) throws -> [ReportLine] {
+    let symbols = SymbolTable()
+    let reader = try TraceDatReader(path: path, symbols: symbols)
+    var lines: [ReportLine] = []
+    while let e = try reader.next() {
+        if e.kind == .lost { continue }
+        let name: String = switch e.kind {
+        case .other: symbols.names.string(e.code)
+        default: e.kind.name
+        }
+        lines.append(ReportLine(cpu: e.cpu, timeNs: e.time, pid: e.tid, event: name))
+    }
+    return lines
+}
+
+@Suite("trace-cmd interoperability")
+struct TraceCmdInteropTests {
+    static let hasTraceCmd = (try? run(["trace-cmd", "--version"])) != nil
+
+    @Test("Debian's trace-cmd reads the files hvtax writes, event for event",
+          arguments: [TraceDatVersion.v6, .v7(.none), .v7(.zstd)])
+    func traceCmdReadsOurFiles(version: TraceDatVersion) throws {
+        guard Self.hasTraceCmd else {
+            print("skipped: trace-cmd is not installed (apt-get install trace-cmd)")
+            return
+        }
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("hvtax-interop-\(getpid())-\(version).dat").path
+        defer { if getenv("HVTAX_KEEP") == nil { try? FileManager.default.removeItem(atPath: path) } }
+        let output = try TraceDatOutput(path: path)
+        try TraceDatWriter.write(Formats.metadata(), cpus: sampleCPUs().map { .bytes($0) }, version: version, to: output)
+        let theirs = try #require(try reportLines(path), "trace-cmd report failed on \(version)")
+        let ours = try readerLines(path)
+        #expect(theirs.count == 13)
+        #expect(ours == theirs)
+    }
+
+    @Test("hvtax reads what trace-cmd converts: v6 -> v7 zstd and back")
+    func weReadTraceCmdFiles() throws {
+        guard Self.hasTraceCmd else {
+            print("skipped: trace-cmd is not installed (apt-get install trace-cmd)")
+            return
+        }
+        let dir = FileManager.default.temporaryDirectory.path + "/hvtax-convert-\(getpid())"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let output = try TraceDatOutput(path: dir + "/ours.dat")
+        try TraceDatWriter.write(Formats.metadata(), cpus: sampleCPUs().map { .bytes($0) }, version: .v6, to: output)
+        let expected = try readerLines(dir + "/ours.dat")
+        for (name, arguments) in [("zstd", ["--file-version", "7", "--compression", "zstd"]),
+                                  ("none", ["--file-version", "7", "--compression", "none"]),
+                                  ("v6", ["--file-version", "6"])] {
+            let target = dir + "/tc-\(name).dat"
+            let result = try #require(try run(["trace-cmd", "convert", "-i", dir + "/ours.dat"] + arguments + ["-o", target]))
+            #expect(result.status == 0)
+            let file = try TraceDatFile(path: target)
+            #expect(file.version == (name == "v6" ? 6 : 7))
+            #expect(try readerLines(target) == expected, "trace-cmd convert to \(name)")
+        }
+    }
+}
