@@ -30,6 +30,7 @@ let package = Package(
         .library(name: "HVTaxRender", targets: ["HVTaxRender"]),
         .library(name: "HVTaxHost", targets: ["HVTaxHost"]),
         .library(name: "HVTaxImport", targets: ["HVTaxImport"]),
+        .library(name: "HVTaxTracefs", targets: ["HVTaxTracefs"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -55,6 +56,8 @@ let package = Package(
                 .product(name: "DequeModule", package: "swift-collections"),
             ],
             swiftSettings: hotPath),
+        // sources: hvtax's own tracefs instance, live recording into trace.dat.
+        .target(name: "HVTaxTracefs", dependencies: ["HVTaxTrace"], swiftSettings: strict),
         // analysis: the vCPU state machine, exit statistics and paths -> model.
         .target(
             name: "HVTaxAnalysis",
@@ -92,7 +95,7 @@ let package = Package(
         .executableTarget(
             name: "hvtax",
             dependencies: [
-                "HVTaxModel", "HVTaxTrace", "HVTaxAnalysis", "HVTaxRender", "HVTaxSynth", "HVTaxPipeline", "HVTaxHost",
+                "HVTaxModel", "HVTaxTrace", "HVTaxTracefs", "HVTaxAnalysis", "HVTaxRender", "HVTaxSynth", "HVTaxPipeline", "HVTaxHost",
                 "HVTaxImport",
                 "HVTaxExport", "HVTaxCompare",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -141,7 +144,7 @@ let package = Package(
         // tests: the binary trace.dat reader and writer, fuzzed and checked against trace-cmd.
         .testTarget(
             name: "HVTaxTraceDatTests",
-            dependencies: ["HVTaxTrace", "HVTaxEvents", "HVTaxModel"],
+            dependencies: ["HVTaxTrace", "HVTaxTracefs", "HVTaxEvents", "HVTaxModel"],
             swiftSettings: strict),
     ]
 )

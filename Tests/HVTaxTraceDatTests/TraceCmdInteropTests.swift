@@ -3,20 +3,15 @@ import Testing
 import HVTaxTrace
 import HVTaxEvents
 
-/// Runs a program and returns its standard output, or nil when it is not installed.
+/// Runs a program and returns its exit status and standard output, or nil when it is not installed.
 func run(_ arguments: [String]) throws -> (status: Int32, output: String)? {
-    guard let path = ["/usr/bin", "/usr/local/bin", "/bin", "/usr/sbin"].map({ "\($0)/\(arguments[0])" })
-        .first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else { return nil }
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: path)
-    process.arguments = Array(arguments.dropFirst())
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    process.standardError = FileHandle.nullDevice
-    try process.run()
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    guard let path = which(arguments[0]) else { return nil }
+    let out = FileManager.default.temporaryDirectory.path + "/hvtax-run-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).out"
+    defer { try? FileManager.default.removeItem(atPath: out) }
+    guard let child = Child.spawn(path, Array(arguments.dropFirst()), stdoutPath: out) else { return nil }
+    let status = child.wait()
+    let data = try Data(contentsOf: URL(fileURLWithPath: out))
+    return (status, String(decoding: data, as: UTF8.self))
 }
 
 /// One event line of `trace-cmd report -t`: `COMM-PID [CPU] SECONDS.NANOS: EVENT: ...`, or

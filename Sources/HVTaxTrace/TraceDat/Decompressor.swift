@@ -8,7 +8,7 @@ public enum TraceDatCompression: Sendable, Equatable {
     case zlib
     case zstd
 
-    init?(name: String) {
+    public init?(name: String) {
         switch name {
         case "none": self = .none
         case "zlib": self = .zlib
