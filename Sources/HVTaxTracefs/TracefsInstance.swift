@@ -76,7 +76,8 @@ public final class TracefsInstance {
     /// The stale hvtax instances under this tracefs; `hvtax doctor` reports these.
     public static func stale(in tracefs: Tracefs) -> [Stale] {
         Tracefs.directoryEntries(tracefs.path("instances")).compactMap { name in
-            guard name.hasPrefix(prefix), let pid = Int32(name.dropFirst(prefix.count)) else { return nil }
+            // `hvtax-PID` or `hvtax-PID-SUFFIX`, as `hvtax doctor` names them too.
+            guard name.hasPrefix(prefix), let pid = Int32(name.dropFirst(prefix.count).prefix { $0.isASCII && $0.isNumber }) else { return nil }
             // kill(pid, 0) fails with ESRCH when no such process exists; EPERM means it does.
             let alive = kill(pid, 0) == 0 || errno == EPERM
             return alive ? nil : Stale(name: name, pid: pid, path: tracefs.path("instances/" + name))

@@ -39,7 +39,7 @@ struct PageLayout {
 /// compressed), decoded record by record. Memory is one batch or one chunk, whatever the file size.
 final class RingBufferCPU {
     let cpu: Int32
-    private let source: ByteSource
+    private let source: TraceDatBytes
     private let layout: PageLayout
     private let bigEndian: Bool
     private let compression: TraceDatCompression

@@ -1,15 +1,15 @@
-/// A sequential, bounds-checked reader over a `ByteSource`, for the metadata parts of a trace.dat
+/// A sequential, bounds-checked reader over a `TraceDatBytes`, for the metadata parts of a trace.dat
 /// (headers, formats, options) that are read once. Every size is checked against what is left of
 /// the source before anything is allocated.
 struct SourceCursor {
-    let source: ByteSource
+    let source: TraceDatBytes
     var offset: UInt64
     let bigEndian: Bool
     var section: String
     /// For a decompressed section: the file offset of its compressed block, to name in errors.
     let decompressedFrom: UInt64?
 
-    init(source: ByteSource, offset: UInt64, bigEndian: Bool, section: String, decompressedFrom: UInt64? = nil) {
+    init(source: TraceDatBytes, offset: UInt64, bigEndian: Bool, section: String, decompressedFrom: UInt64? = nil) {
         self.source = source
         self.offset = offset
         self.bigEndian = bigEndian

@@ -90,17 +90,17 @@ public final class TraceDatFile {
     public private(set) var otherInstances: [String] = []
     public private(set) var notes: [String] = []
 
-    let source: ByteSource
+    let source: TraceDatBytes
 
     public convenience init(path: String) throws(TraceReadError) {
-        try self.init(source: ByteSource(path: path))
+        try self.init(source: TraceDatBytes(path: path))
     }
 
     public convenience init(bytes: [UInt8], name: String) throws(TraceReadError) {
-        try self.init(source: ByteSource(bytes: bytes, name: name))
+        try self.init(source: TraceDatBytes(bytes: bytes, name: name))
     }
 
-    init(source: ByteSource) throws(TraceReadError) {
+    init(source: TraceDatBytes) throws(TraceReadError) {
         self.source = source
         path = source.name
         var cursor = SourceCursor(source: source, offset: 0, bigEndian: false, section: "initial format")
@@ -365,7 +365,7 @@ public final class TraceDatFile {
         if let problem = compressed.withUnsafeBytes({ compression.decompress($0, expectedSize: uncompressedSize, into: &output) }) {
             throw cursor.error("\(compression.name) block: \(problem)", at: blockOffset)
         }
-        return SourceCursor(source: ByteSource(bytes: output, name: path), offset: 0, bigEndian: bigEndian,
+        return SourceCursor(source: TraceDatBytes(bytes: output, name: path), offset: 0, bigEndian: bigEndian,
                             section: name, decompressedFrom: blockOffset)
     }
 

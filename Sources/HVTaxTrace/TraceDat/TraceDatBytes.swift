@@ -7,7 +7,7 @@ import Darwin
 /// Where a trace.dat's bytes live: an open file read with `pread` (so memory stays bounded by the
 /// reader's buffers, not by the file), or bytes already in memory (a recording, a decompressed
 /// section, a test's mutated file).
-final class ByteSource {
+final class TraceDatBytes {
     enum Storage {
         case file(fd: Int32)
         case memory([UInt8])
