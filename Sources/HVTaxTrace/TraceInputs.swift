@@ -13,9 +13,13 @@ public enum TraceInputs {
 
     public static func open(_ path: String, symbols: SymbolTable, options: Options = Options()) throws -> EventStream {
         let input = try OpenedInput.open(path)
-        if input.head.starts(with: [0x17, 0x08, 0x44] + Array("tracing".utf8)) {
-            throw TraceReadError(file: path, location: "byte offset 0",
-                                 problem: "a trace-cmd trace.dat: convert it with 'trace-cmd report FILE > FILE.txt' first")
+        if input.head.starts(with: TraceDatFile.magic) {
+            // Binary trace-cmd files are read from the file itself (sections, pages) by offset.
+            guard input.compression == nil, path != "-" else {
+                throw TraceReadError(file: path, location: "byte offset 0",
+                                     problem: "a trace.dat must be read from an uncompressed file (it is read by offset); v7 trace.dat compresses itself")
+            }
+            return try TraceDatReader(path: path, symbols: symbols, counterHz: options.counterHz)
         }
         guard TextTraceReader.looksLikeText(input.head) else {
             throw TraceReadError(file: path, location: "byte offset 0",
@@ -26,6 +30,7 @@ public enum TraceInputs {
 
     /// The clock of a stream after it has been read (text readers learn it from the timestamps).
     public static func clock(of stream: EventStream) -> ClockInfo {
-        (stream as? TextTraceReader)?.clock ?? ClockInfo(unit: .ns)
+        if let binary = stream as? TraceDatReader { return binary.clock }
+        return (stream as? TextTraceReader)?.clock ?? ClockInfo(unit: .ns)
     }
 }

@@ -233,8 +233,14 @@ struct TraceDatEventMapper {
         case .userspaceExit(let reason, let errno):
             event.kind = .userspaceExit
             event.code = UInt32(truncatingIfNeeded: record.integer(reason))
-            // The errno (negative when KVM_RUN failed or was interrupted) rides in `value`.
-            if errno.exists { event.value = UInt64(bitPattern: record.integer(errno)) }
+            // When KVM_RUN failed or was interrupted the kernel prints `restart (4)` / `error (N)`
+            // with -errno in place of the reason; the code follows what the text shows. The errno
+            // itself rides in `value`.
+            if errno.exists {
+                let number = record.integer(errno)
+                event.value = UInt64(bitPattern: number)
+                if number < 0 { event.code = UInt32(truncatingIfNeeded: -number) }
+            }
         case .schedSwitch(let prevComm, let prevPid, let prevState, let nextComm, let nextPid):
             event.kind = .schedSwitch
             event.tid = Int32(truncatingIfNeeded: record.integer(prevPid))

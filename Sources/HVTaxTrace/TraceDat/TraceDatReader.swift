@@ -17,6 +17,7 @@ public final class TraceDatReader: EventStream {
     private var pending: [TraceEvent]
     private var heap: Heap<Entry> = []
     private let tsc2nsec: TraceDatFile.TSC2NSec?
+    private let counterHz: UInt64?
 
     private struct Entry: Comparable {
         var time: UInt64
@@ -27,8 +28,8 @@ public final class TraceDatReader: EventStream {
     /// Memory for page batches, shared by all CPUs: bounded whatever the file's size.
     static let batchBudgetBytes = 16 << 20
 
-    public convenience init(path: String, symbols: SymbolTable) throws(TraceReadError) {
-        try self.init(file: TraceDatFile(path: path), symbols: symbols)
+    public convenience init(path: String, symbols: SymbolTable, counterHz: UInt64? = nil) throws(TraceReadError) {
+        try self.init(file: TraceDatFile(path: path), symbols: symbols, counterHz: counterHz)
     }
 
     /// Reads a trace.dat held in memory (a recording not yet written, a test's bytes).
@@ -36,11 +37,19 @@ public final class TraceDatReader: EventStream {
         try self.init(file: TraceDatFile(bytes: bytes, name: name), symbols: symbols)
     }
 
-    public init(file: TraceDatFile, symbols: SymbolTable) throws(TraceReadError) {
+    /// - Parameter counterHz: the frequency of a counter clock (`x86-tsc`) the file gives no TSC2NSEC
+    ///   for, to report nanoseconds instead of ticks.
+    public init(file: TraceDatFile, symbols: SymbolTable, counterHz: UInt64? = nil) throws(TraceReadError) {
         self.file = file
         mapper = TraceDatEventMapper(file: file, symbols: symbols)
         tsc2nsec = (file.clock == "x86-tsc" || file.clock == "tsc2nsec" || file.clock == "counter") ? file.tsc2nsec : nil
-        clock = ClockInfo(unit: file.timestampsAreTicks ? .ticks : .ns)
+        if file.timestampsAreTicks, let hz = counterHz, hz > 0 {
+            self.counterHz = hz
+            clock = ClockInfo(unit: .ns, convertedFromCounterHz: Double(hz))
+        } else {
+            self.counterHz = nil
+            clock = ClockInfo(unit: file.timestampsAreTicks ? .ticks : .ns)
+        }
         let format = "trace.dat v\(file.version)"
         source = TraceSource(path: file.path, format: format,
                              compression: file.compression == .none ? nil : file.compression.name, lines: 0, events: 0)
@@ -56,7 +65,7 @@ public final class TraceDatReader: EventStream {
         if !file.otherInstances.isEmpty {
             diagnostics.notes.append("trace.dat instances not read: \(file.otherInstances.joined(separator: ", "))")
         }
-        if file.timestampsAreTicks {
+        if file.timestampsAreTicks && counterHz == nil {
             diagnostics.notes.append("clock \(file.clock) without TSC2NSEC: times are counter ticks, not nanoseconds")
         }
         for index in cpus.indices {
@@ -69,6 +78,10 @@ public final class TraceDatReader: EventStream {
 
     @inline(__always)
     private func nanoseconds(_ ticks: UInt64) -> UInt64 {
+        if let hz = counterHz {
+            let (high, low) = ticks.multipliedFullWidth(by: 1_000_000_000)
+            return high >= hz ? UInt64.max : hz.dividingFullWidth((high, low)).quotient
+        }
         guard let tsc2nsec else { return ticks }
         let product = ticks.multipliedFullWidth(by: UInt64(tsc2nsec.mult))
         let shift = UInt64(tsc2nsec.shift)

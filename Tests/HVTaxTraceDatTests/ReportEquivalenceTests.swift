@@ -1,0 +1,94 @@
+import Foundation
+import Testing
+import HVTaxModel
+import HVTaxPipeline
+import HVTaxTrace
+import HVTaxTracefs
+
+/// A longer life of two vCPUs on two CPUs, every exit with an entry after it, some through the
+/// userspace VMM, some preempted: the analysis has something to split.
+func busyCPUs() -> [[UInt8]] {
+    var pages: [[UInt8]] = []
+    for cpu in 0..<2 {
+        let tid = Int32(1001 + cpu)
+        let name = "CPU \(cpu)/KVM"
+        var builder = PageBuilder()
+        var time: UInt64 = 1_000_000_000 + UInt64(cpu) * 333
+        builder.startPage(time: time)
+        var records = 0
+        for round in 0..<3000 {
+            if builder.room < 400 {
+                builder.startPage(time: time)
+            }
+            time += 700 + UInt64(round % 13) * 50
+            builder.add(RecordBuilder.kvmEntry(pid: tid, vcpu: UInt32(cpu)), time: time)
+            time += 2000 + UInt64(round % 7) * 300
+            let reason: UInt32 = [48, 30, 1, 12, 32][round % 5]
+            builder.add(RecordBuilder.kvmExit(pid: tid, reason: reason, isa: 1, vcpu: UInt32(cpu)), time: time)
+            if reason == 30 {
+                time += 400
+                builder.add(RecordBuilder.userspaceExit(pid: tid, reason: 2), time: time)
+            }
+            if round % 17 == 0 {
+                time += 100
+                builder.add(RecordBuilder.schedSwitch(prev: name, prevPid: tid, state: round % 2 == 0 ? 0 : 1, next: "kworker/\(cpu):1", nextPid: 70 + Int32(cpu)), time: time)
+                time += 5000
+                builder.add(RecordBuilder.schedSwitch(prev: "kworker/\(cpu):1", prevPid: 70 + Int32(cpu), state: 1, next: name, nextPid: tid), time: time)
+            }
+            records += 1
+        }
+        pages.append(builder.build())
+    }
+    return pages
+}
+
+/// The parts of a report that depend on the events, not on the file they came from.
+func analysis(_ report: TraceReport) -> (vms: [VMReport], host: HostSummary, events: UInt64, kinds: [String: UInt64]) {
+    (report.vms, report.host, report.quality.events, report.quality.eventsByKind)
+}
+
+@Suite("same report from trace.dat and from trace-cmd report text")
+struct ReportEquivalenceTests {
+    func compare(datPath: String) throws {
+        let text = datPath + ".txt"
+        defer { try? FileManager.default.removeItem(atPath: text) }
+        guard let path = which("trace-cmd"), let child = Child.spawn(path, ["report", "-t", datPath], stdoutPath: text) else {
+            print("skipped: trace-cmd is not installed (apt-get install trace-cmd)")
+            return
+        }
+        #expect(child.wait() == 0)
+        let fromDat = try TraceReportPipeline.run(paths: [datPath])
+        let fromText = try TraceReportPipeline.run(paths: [text])
+        #expect(fromDat.sources.first?.format.hasPrefix("trace.dat") == true)
+        let a = analysis(fromDat), b = analysis(fromText)
+        #expect(a.events == b.events)
+        #expect(a.kinds == b.kinds)
+        #expect(a.host == b.host)
+        #expect(a.vms == b.vms)
+        #expect(!a.vms.isEmpty)
+    }
+
+    @Test("a written trace.dat with kvm_exit/kvm_entry, userspace exits and preemption")
+    func synthetic() throws {
+        let path = FileManager.default.temporaryDirectory.path + "/hvtax-equiv-\(getpid()).dat"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let output = try TraceDatOutput(path: path)
+        try TraceDatWriter.write(Formats.metadata(), cpus: busyCPUs().map { .bytes($0) }, version: .v6, to: output)
+        try compare(datPath: path)
+    }
+
+    @Test("a trace.dat recorded here while a QEMU guest runs")
+    func recorded() throws {
+        if let reason = recordingUnavailable() {
+            print("skipped: \(reason)")
+            return
+        }
+        let guest = try TinyGuest(name: "hvtax-eq-\(getpid())")
+        var options = RecordOptions(output: guest.directory + "/eq.dat")
+        options.durationNs = 500_000_000
+        options.pid = guest.process.pid
+        let summary = try Recorder(options: options).record()
+        #expect(summary.lostTotal == 0)
+        try compare(datPath: options.output)
+    }
+}
