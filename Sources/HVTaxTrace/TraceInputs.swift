@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import HVTaxEvents
 import HVTaxModel
 
@@ -12,7 +17,15 @@ public enum TraceInputs {
     }
 
     public static func open(_ path: String, symbols: SymbolTable, options: Options = Options()) throws -> EventStream {
+        var info = stat()
+        if path != "-", stat(path, &info) == 0, info.st_mode & S_IFMT == S_IFDIR {
+            // An LTTng session's output: a CTF trace directory, converted by babeltrace2.
+            return try LTTngTextReader(ctfDirectory: path, symbols: symbols)
+        }
         let input = try OpenedInput.open(path)
+        if LTTngTextReader.looksLikeLTTng(input.head) {
+            return LTTngTextReader(input: input, symbols: symbols)
+        }
         if input.head.starts(with: TraceDatFile.magic) {
             // Binary trace-cmd files are read from the file itself (sections, pages) by offset.
             guard input.compression == nil, path != "-" else {
