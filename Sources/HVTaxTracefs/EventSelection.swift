@@ -95,11 +95,11 @@ public enum ProcessTable {
 
     /// `pid comm` for every thread alive now: added to the saved command lines so that threads the
     /// kernel's small cmdline cache forgot still have names in the file.
-    public static func allThreadNames() -> [(Int32, String)] {
-        var result: [(Int32, String)] = []
+    public static func allThreads() -> [(tid: Int32, pid: Int32, comm: String)] {
+        var result: [(tid: Int32, pid: Int32, comm: String)] = []
         for pid in Tracefs.directoryEntries("/proc").compactMap({ Int32($0) }) {
             for tid in threads(of: pid) {
-                if let comm = command(of: pid, thread: tid) { result.append((tid, comm)) }
+                if let comm = command(of: pid, thread: tid) { result.append((tid, pid, comm)) }
             }
         }
         return result

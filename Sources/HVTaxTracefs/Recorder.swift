@@ -312,10 +312,13 @@ public final class Recorder {
         // alive now that the cache does not know.
         var lines = (try? Tracefs.read(tracefs.path("saved_cmdlines"))) ?? ""
         var known = Set(lines.split(separator: "\n").compactMap { $0.split(separator: " ").first.flatMap { Int32($0) } })
-        for (tid, comm) in ProcessTable.allThreadNames() where known.insert(tid).inserted {
-            lines += "\(tid) \(comm)\n"
+        let threads = ProcessTable.allThreads()
+        for thread in threads where known.insert(thread.tid).inserted {
+            lines += "\(thread.tid) \(thread.comm)\n"
         }
         meta.commandLines = lines
+        // Which process each thread belongs to: vCPU threads are grouped into VMs by it.
+        meta.threadGroups = threads.map { ($0.tid, $0.pid) }
         if let clock = try? instance.read("trace_clock"), let open = clock.firstIndex(of: "["),
            let close = clock[open...].firstIndex(of: "]") {
             meta.clock = String(clock[clock.index(after: open)..<close])

@@ -156,6 +156,7 @@ enum Formats {
         meta.cpuStats = ["CPU: 0\nentries: 0\noverrun: 0\n", "CPU: 1\nentries: 0\noverrun: 0\n"]
         meta.uname = "Linux test 6.18.0 x86_64"
         meta.cpuCount = 2
+        meta.threadGroups = [(1001, 1000), (1002, 1000)]
         return meta
     }
 }

@@ -65,6 +65,8 @@ struct TraceDatReaderTests {
         let exits = events.filter { $0.kind == .kvmExit }
         #expect(exits.map { symbols.reasons.string($0.code) } == ["EPT_VIOLATION", "EXTERNAL_INTERRUPT", "IO_INSTRUCTION"])
         #expect(exits.map(\.vcpu) == [0, 1, 0])
+        // hvtax's thread-group option gives the VM process of each vCPU thread.
+        #expect(exits.map(\.tgid) == [1000, 1000, 1000])
         #expect(exits.map { $0.flags.contains(.failedVMEntry) } == [false, true, false])
         #expect(exits.map { symbols.names.string($0.comm) } == ["CPU 0/KVM", "CPU 1/KVM", "CPU 0/KVM"])
         let switches = events.filter { $0.kind == .schedSwitch }

@@ -115,7 +115,8 @@ struct TraceDatEventMapper {
     let commonPid: FieldRef
     /// pid -> task name symbol, from the saved command lines.
     private var commands: [Int32: UInt32]
-    private var commandCache: [(pid: Int32, symbol: UInt32)]
+    private var commandCache: [(pid: Int32, symbol: UInt32, tgid: Int32)]
+    private let tgids: [Int32: Int32]
     let unknownCommand: UInt32
     var notes: [String] = []
 
@@ -128,7 +129,8 @@ struct TraceDatEventMapper {
         var commands: [Int32: UInt32] = [0: symbols.names.intern("<idle>")]
         for (pid, name) in file.commands { commands[pid] = symbols.names.intern(name) }
         self.commands = commands
-        commandCache = Array(repeating: (-1, 0), count: 4096)
+        commandCache = Array(repeating: (-1, 0, -1), count: 4096)
+        tgids = file.threadGroups
         // trace-cmd prints tasks missing from the saved command lines as `<...>`; so do we, so that
         // a trace.dat and its `trace-cmd report` text name the same threads.
         unknownCommand = symbols.names.intern("<...>")
@@ -173,14 +175,15 @@ struct TraceDatEventMapper {
         return Handler(role: role, name: symbols.names.intern(format.name), minimumLength: minimum)
     }
 
-    /// The task name of `pid` from the saved command lines.
+    /// The task name of `pid` from the saved command lines, and its process when the file says.
     @inline(__always)
-    mutating func command(_ pid: Int32) -> UInt32 {
+    mutating func command(_ pid: Int32) -> (symbol: UInt32, tgid: Int32) {
         let slot = Int(UInt32(bitPattern: pid) & 4095)
-        if commandCache[slot].pid == pid { return commandCache[slot].symbol }
+        if commandCache[slot].pid == pid { return (commandCache[slot].symbol, commandCache[slot].tgid) }
         let symbol = commands[pid] ?? unknownCommand
-        commandCache[slot] = (pid, symbol)
-        return symbol
+        let tgid = tgids[pid] ?? TraceEvent.unknownID
+        commandCache[slot] = (pid, symbol, tgid)
+        return (symbol, tgid)
     }
 
     /// Task names seen in sched events name the task from then on, as trace-cmd does, so threads
@@ -191,7 +194,7 @@ struct TraceDatEventMapper {
         let slot = Int(UInt32(bitPattern: pid) & 4095)
         if commandCache[slot].pid == pid && commandCache[slot].symbol == symbol { return }
         commands[pid] = symbol
-        commandCache[slot] = (pid, symbol)
+        commandCache[slot] = (pid, symbol, tgids[pid] ?? TraceEvent.unknownID)
     }
 
     enum Outcome {
@@ -211,7 +214,8 @@ struct TraceDatEventMapper {
             return .malformed("a \(symbols.names.string(handler.name)) record of \(record.count) bytes; its format needs \(handler.minimumLength)")
         }
         let pid = record.contains(commonPid) ? Int32(truncatingIfNeeded: record.integer(commonPid)) : TraceEvent.unknownID
-        var event = TraceEvent(time: time, kind: .other, cpu: cpu, tid: pid, comm: command(pid))
+        let task = command(pid)
+        var event = TraceEvent(time: time, kind: .other, cpu: cpu, tid: pid, tgid: task.tgid, comm: task.symbol)
         switch handler.role {
         case .kvmExit(let reason, let isaField, let vcpu, let fallback):
             let code = UInt32(truncatingIfNeeded: record.integer(reason))
@@ -244,6 +248,7 @@ struct TraceDatEventMapper {
         case .schedSwitch(let prevComm, let prevPid, let prevState, let nextComm, let nextPid):
             event.kind = .schedSwitch
             event.tid = Int32(truncatingIfNeeded: record.integer(prevPid))
+            event.tgid = tgids.isEmpty ? TraceEvent.unknownID : tgids[event.tid] ?? TraceEvent.unknownID
             event.comm = symbols.names.intern(record.string(prevComm))
             event.otherTid = Int32(truncatingIfNeeded: record.integer(nextPid))
             event.otherComm = symbols.names.intern(record.string(nextComm))

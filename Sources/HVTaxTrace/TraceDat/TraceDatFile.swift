@@ -86,6 +86,8 @@ public final class TraceDatFile {
     public private(set) var cpuStats: [String] = []
     public private(set) var uname: String?
     public private(set) var cpuCount: Int?
+    /// tid -> tgid, from hvtax's thread-group option (files `hvtax record` wrote).
+    public private(set) var threadGroups: [Int32: Int32] = [:]
     /// Instances other than the one read, named so the user knows they were not.
     public private(set) var otherInstances: [String] = []
     public private(set) var notes: [String] = []
@@ -253,6 +255,8 @@ public final class TraceDatFile {
         static let guest: UInt16 = 13
         static let tsc2nsec: UInt16 = 14
         static let bufferText: UInt16 = 22
+        /// hvtax's own: "tid tgid" lines. Far above trace-cmd's ids, which it skips as unknown.
+        static let hvtaxThreadGroups: UInt16 = 0x4856
     }
 
     private var sectionOffsets: [(id: UInt16, offset: UInt64)] = []
@@ -491,6 +495,11 @@ public final class TraceDatFile {
         case OptionID.buffer:
             let offset = try cursor.u64("buffer offset")
             version6Instances.append((try cursor.cString("instance name"), offset))
+        case OptionID.hvtaxThreadGroups:
+            for line in text().split(separator: "\n") {
+                let parts = line.split(separator: " ")
+                if parts.count == 2, let tid = Int32(parts[0]), let tgid = Int32(parts[1]) { threadGroups[tid] = tgid }
+            }
         case 16...21:
             sectionOffsets.append((id, try cursor.u64("section offset")))
         default:

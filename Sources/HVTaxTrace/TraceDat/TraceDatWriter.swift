@@ -25,6 +25,9 @@ public struct TraceDatMetadata: Sendable {
     public var traceID: UInt64?
     public var guests: [TraceDatFile.Guest] = []
     public var timeShift: TraceDatFile.TimeShift?
+    /// Thread -> process (tgid) of the traced threads, stored in hvtax's own option so the report
+    /// can group vCPU threads into VMs (trace.dat has no standard place for tgids).
+    public var threadGroups: [(tid: Int32, tgid: Int32)] = []
 
     public init(pageSize: Int, headerPage: String, headerEvent: String) {
         self.pageSize = pageSize
@@ -247,6 +250,10 @@ public enum TraceDatWriter {
                 v.u32(UInt32(bitPattern: tid))
             }
             option(TraceDatFile.OptionID.guest, v.bytes)
+        }
+        if !meta.threadGroups.isEmpty {
+            let lines = meta.threadGroups.map { "\($0.tid) \($0.tgid)\n" }.joined()
+            option(TraceDatFile.OptionID.hvtaxThreadGroups, text(lines))
         }
         if let shift = meta.timeShift {
             var v = ByteWriter(bigEndian: meta.bigEndian)
