@@ -64,9 +64,10 @@ final class TinyGuest {
     }
 }
 
-func hvtaxInstances() -> [String] {
+/// The instances a recorder running as `pid` may have left (other suites make their own).
+func hvtaxInstances(of pid: Int32 = getpid()) -> [String] {
     guard let tracefs = try? Tracefs.locate() else { return [] }
-    return Tracefs.directoryEntries(tracefs.path("instances")).filter { $0.hasPrefix("hvtax-") }
+    return Tracefs.directoryEntries(tracefs.path("instances")).filter { $0 == "hvtax-\(pid)" }
 }
 
 @Suite("hvtax record (real tracefs, real QEMU guest)", .serialized)
@@ -108,7 +109,8 @@ struct RecordTests {
             }
         }
         #expect(userspaceExits > 1000, "the guest's port writes did not reach userspace")
-        #expect(pio == userspaceExits)
+        // The recording may stop between a kvm_pio and its kvm_userspace_exit.
+        #expect(abs(pio - userspaceExits) <= 1)
         #expect(reader.diagnostics.malformedLines == 0)
 
         // trace-cmd agrees event for event, and the port values count up as the guest's loop does.
@@ -150,7 +152,7 @@ struct RecordTests {
         usleep(1_000_000)
         recorder.signal(signal)
         #expect(recorder.wait() == 0)
-        #expect(hvtaxInstances().isEmpty, "instance left behind after signal \(signal)")
+        #expect(hvtaxInstances(of: recorder.pid).isEmpty, "instance left behind after signal \(signal)")
         let file = try TraceDatFile(path: path)
         #expect(file.cpuStats.count == file.cpuData.count)
         let reader = try TraceDatReader(file: file, symbols: SymbolTable())
