@@ -144,7 +144,7 @@ let package = Package(
         // tests: the binary trace.dat reader and writer, fuzzed and checked against trace-cmd.
         .testTarget(
             name: "HVTaxTraceDatTests",
-            dependencies: ["HVTaxTrace", "HVTaxTracefs", "HVTaxEvents", "HVTaxModel", "HVTaxPipeline"],
+            dependencies: ["HVTaxTrace", "HVTaxTracefs", "HVTaxEvents", "HVTaxModel", "HVTaxPipeline", "HVTaxSynth"],
             swiftSettings: strict),
     ]
 )

@@ -20,8 +20,10 @@ struct ReportCommand: ParsableCommand {
         discussion: """
             Reads raw ftrace output (trace, trace_pipe), trace-cmd report output (kernel, plugin and -R raw \
             formats) and perf script output of kvm:*, sched:* and irq:* events; gzip or zstd compressed \
-            or not; '-' for stdin. Several files are merged by timestamp. The format is recognised from \
-            the content. A Hyper-V perfmon or esxtop capture (PDH-CSV) is imported instead: see hvtax import.
+            or not; '-' for stdin; trace-cmd trace.dat files (v6, v7 uncompressed, zlib or zstd), such as \
+            `hvtax record` writes; LTTng babeltrace2 text, and CTF directories (through babeltrace2). \
+            Several files are merged by timestamp. The format is recognised from the content. \
+            A Hyper-V perfmon or esxtop capture (PDH-CSV) is imported instead: see hvtax import.
 
             Record a useful trace with, for example:
               echo 1 > /sys/kernel/tracing/options/record-tgid

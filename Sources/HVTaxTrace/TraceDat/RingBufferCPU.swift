@@ -63,6 +63,8 @@ final class RingBufferCPU {
     private var dataEnd = 0
     private var timestamp: UInt64 = 0
     private var pageFileOffset: UInt64 = 0
+    /// The time of the last record returned: lost events happened after it.
+    private var lastRecordTime: UInt64?
     private var batchFileOffset: UInt64 = 0
 
     /// What `next()` found.
@@ -191,10 +193,13 @@ final class RingBufferCPU {
         position = pageStart + layout.dataOffset
         dataEnd = position + size
         guard commit & PageLayout.missedEvents != 0 else { return .page(nil) }
+        // The events were lost somewhere between this CPU's last record and this page: the marker
+        // goes at the start of that gap, so the analysis treats the whole gap as unknown.
+        let lostTime = min(lastRecordTime ?? timestamp, timestamp)
         if commit & PageLayout.missedStored != 0, size + layout.commitSize <= capacity {
-            return .page(.lost(count: loadLong(dataEnd, size: layout.commitSize), time: timestamp))
+            return .page(.lost(count: loadLong(dataEnd, size: layout.commitSize), time: lostTime))
         }
-        return .page(.lost(count: nil, time: timestamp))
+        return .page(.lost(count: nil, time: lostTime))
     }
 
     /// The next record or lost marker of this CPU, in the order the kernel wrote them.
@@ -243,6 +248,7 @@ final class RingBufferCPU {
                 timestamp &+= delta
                 let start = position + 8
                 position = start + length
+                lastRecordTime = timestamp
                 return .record(start: start, length: stored - 4, time: timestamp)
             default:
                 let length = Int(typeLength) * 4
@@ -252,6 +258,7 @@ final class RingBufferCPU {
                 timestamp &+= delta
                 let start = position + 4
                 position = start + length
+                lastRecordTime = timestamp
                 return .record(start: start, length: length, time: timestamp)
             }
         }

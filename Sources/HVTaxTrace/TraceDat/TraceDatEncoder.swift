@@ -1,0 +1,231 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import HVTaxEvents
+import HVTaxModel
+
+/// Turns events read from any trace (text, perf, LTTng) into a trace.dat, in the layout of Linux
+/// 6.18's formats (`ReferenceFormats`): a binary copy hvtax and trace-cmd read much faster than
+/// text. Events with no kernel record to stand for them (`other`) are counted, not written.
+public final class TraceDatEncoder {
+    public static let pageSize = 4096
+
+    private final class CPUPages {
+        var pages: [UInt8] = []
+        var page = [UInt8](repeating: 0, count: TraceDatEncoder.pageSize)
+        var used = 0
+        var pageTime: UInt64 = 0
+        var lastTime: UInt64 = 0
+        var open = false
+        var lostBeforeNextPage: UInt64?
+        var spoolFD: Int32 = -1
+        var spoolPath = ""
+        var spooledBytes: UInt64 = 0
+    }
+
+    private var cpus: [CPUPages] = []
+    private let symbols: SymbolTable
+    private var commands: [Int32: UInt32] = [:]
+    private var threadGroups: [Int32: Int32] = [:]
+    private var reasonCodes: [UInt32: UInt32] = [:]
+    /// Spool pages to files in this directory instead of memory (large traces).
+    private let spoolDirectory: String?
+    public private(set) var written: UInt64 = 0
+    public private(set) var skippedOther: UInt64 = 0
+    public private(set) var skippedUnknownReason: UInt64 = 0
+
+    static let dataOffset = 16
+    static let capacity = pageSize - dataOffset
+
+    public init(symbols: SymbolTable, spoolDirectory: String? = nil) {
+        self.symbols = symbols
+        self.spoolDirectory = spoolDirectory
+    }
+
+    deinit {
+        for cpu in cpus where cpu.spoolFD >= 0 {
+            close(cpu.spoolFD)
+            unlink(cpu.spoolPath)
+        }
+    }
+
+    /// The numeric exit reason for a reason name, from the kernel's VMX and SVM tables.
+    private func reasonCode(_ symbol: UInt32, failed: Bool) -> (code: UInt32, isa: UInt32)? {
+        if let packed = reasonCodes[symbol] { return (packed & 0x7fff_ffff | (failed ? ExitReasonTable.vmxFailedEntryBit : 0), packed >> 31 == 0 ? 1 : 2) }
+        let name = symbols.reasons.string(symbol)
+        if let code = ExitReasonTable.vmx.first(where: { $0.value == name })?.key {
+            reasonCodes[symbol] = code
+            return (code | (failed ? ExitReasonTable.vmxFailedEntryBit : 0), 1)
+        }
+        if let code = ExitReasonTable.svm.first(where: { $0.value == name })?.key, code < 0x8000_0000 {
+            reasonCodes[symbol] = code | 0x8000_0000
+            return (code, 2)
+        }
+        return nil
+    }
+
+    private func put(_ bytes: inout [UInt8], _ offset: Int, _ size: Int, _ value: UInt64) {
+        for i in 0..<size { bytes[offset + i] = UInt8(truncatingIfNeeded: value >> UInt64(8 * i)) }
+    }
+
+    private func put(_ bytes: inout [UInt8], _ offset: Int, comm symbol: UInt32) {
+        guard symbol != 0 else { return }
+        let name = symbols.names.string(symbol).utf8.prefix(15)
+        for (i, byte) in name.enumerated() { bytes[offset + i] = byte }
+    }
+
+    private func record(id: UInt16, size: Int, pid: Int32) -> [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: size)
+        put(&bytes, 0, 2, UInt64(id))
+        put(&bytes, 4, 4, UInt64(UInt32(bitPattern: pid)))
+        return bytes
+    }
+
+    /// Adds one event; events of one CPU must come in time order.
+    public func add(_ event: TraceEvent) throws(TraceDatWriteError) {
+        let cpuIndex = Int(max(0, event.cpu))
+        while cpus.count <= cpuIndex { cpus.append(CPUPages()) }
+        if event.tid >= 0 && event.comm != 0 && event.kind != .lost { commands[event.tid] = event.comm }
+        if event.tid > 0 && event.tgid > 0 { threadGroups[event.tid] = event.tgid }
+        var payload: [UInt8]
+        switch event.kind {
+        case .kvmExit:
+            guard let (code, isa) = reasonCode(event.code, failed: event.flags.contains(.failedVMEntry)) else {
+                skippedUnknownReason += 1
+                return
+            }
+            payload = record(id: 103, size: 72, pid: event.tid)
+            put(&payload, 8, 4, UInt64(code))
+            put(&payload, 24, 4, UInt64(isa))
+            put(&payload, 56, 4, UInt64(UInt32(bitPattern: event.vcpu)))
+        case .kvmEntry:
+            payload = record(id: 115, size: 36, pid: event.tid)
+            put(&payload, 8, 4, UInt64(UInt32(bitPattern: event.vcpu)))
+        case .userspaceExit:
+            payload = record(id: 42, size: 16, pid: event.tid)
+            put(&payload, 8, 4, UInt64(event.code))
+            put(&payload, 12, 4, event.value)
+        case .schedSwitch:
+            payload = record(id: 372, size: 64, pid: event.tid)
+            put(&payload, 8, comm: event.comm)
+            put(&payload, 24, 4, UInt64(UInt32(bitPattern: event.tid)))
+            put(&payload, 28, 4, 120)
+            // R+ (TASK_REPORT_MAX) when preempted, S when it blocked.
+            put(&payload, 32, 8, event.flags.contains(.prevRunnable) ? 0x100 : 1)
+            put(&payload, 40, comm: event.otherComm)
+            put(&payload, 56, 4, UInt64(UInt32(bitPattern: event.otherTid)))
+            put(&payload, 60, 4, 120)
+            if event.otherTid >= 0 && event.otherComm != 0 { commands[event.otherTid] = event.otherComm }
+        case .schedWakeup:
+            payload = record(id: 374, size: 36, pid: event.tid)
+            put(&payload, 8, comm: commands[event.otherTid] ?? 0)
+            put(&payload, 24, 4, UInt64(UInt32(bitPattern: event.otherTid)))
+            put(&payload, 28, 4, 120)
+            put(&payload, 32, 4, UInt64(UInt32(bitPattern: event.cpu)))
+        case .irqHandlerEntry:
+            payload = record(id: 225, size: 20, pid: event.tid)
+            put(&payload, 8, 4, UInt64(event.code))
+            put(&payload, 12, 4, 16 | 1 << 16)  // an empty __data_loc name at 16
+        case .irqHandlerExit:
+            payload = record(id: 224, size: 16, pid: event.tid)
+            put(&payload, 8, 4, UInt64(event.code))
+            put(&payload, 12, 4, 1)
+        case .lost:
+            // The kernel flags lost events on the first page written after them.
+            try finishPage(cpuIndex)
+            let cpu = cpus[cpuIndex]
+            cpu.lostBeforeNextPage = (cpu.lostBeforeNextPage ?? 0) + event.value
+            return
+        case .other:
+            skippedOther += 1
+            return
+        }
+        try append(payload, time: event.time, cpu: cpuIndex)
+        written += 1
+    }
+
+    private func append(_ payload: [UInt8], time: UInt64, cpu index: Int) throws(TraceDatWriteError) {
+        let cpu = cpus[index]
+        let padded = (payload.count + 3) & ~3
+        let needed = 4 + padded + 8  // header, payload, and room for a time extend
+        if cpu.open && cpu.used + needed > Self.capacity { try finishPage(index) }
+        if !cpu.open {
+            cpu.open = true
+            cpu.used = 0
+            cpu.pageTime = time
+            cpu.lastTime = time
+        }
+        var delta = time >= cpu.lastTime ? time - cpu.lastTime : 0
+        func word(_ value: UInt32) {
+            put(&cpu.page, Self.dataOffset + cpu.used, 4, UInt64(value))
+            cpu.used += 4
+        }
+        if delta >= 1 << 27 {
+            word(30 | UInt32(delta & ((1 << 27) - 1)) << 5)
+            word(UInt32(truncatingIfNeeded: delta >> 27))
+            delta = 0
+        }
+        word(UInt32(padded / 4) | UInt32(delta) << 5)
+        for (i, byte) in payload.enumerated() { cpu.page[Self.dataOffset + cpu.used + i] = byte }
+        cpu.used += padded
+        cpu.lastTime = max(time, cpu.lastTime)
+    }
+
+    private func finishPage(_ index: Int) throws(TraceDatWriteError) {
+        let cpu = cpus[index]
+        guard cpu.open || cpu.lostBeforeNextPage != nil else { return }
+        if !cpu.open {
+            // Events lost at the very end: an empty page carries the marker.
+            cpu.pageTime = cpu.lastTime
+            cpu.used = 0
+        }
+        cpu.open = false
+        var commit = UInt64(cpu.used)
+        if let lost = cpu.lostBeforeNextPage {
+            // The kernel flags missed events on the page after them, with the count after the data.
+            commit |= 1 << 31 | 1 << 30
+            put(&cpu.page, Self.dataOffset + cpu.used, 8, lost)
+            cpu.lostBeforeNextPage = nil
+        }
+        put(&cpu.page, 0, 8, cpu.pageTime)
+        put(&cpu.page, 8, 8, commit)
+        if let spoolDirectory {
+            if cpu.spoolFD < 0 {
+                cpu.spoolPath = spoolDirectory + "/hvtax-encode-\(getpid())-cpu\(index)"
+                cpu.spoolFD = open(cpu.spoolPath, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+                guard cpu.spoolFD >= 0 else { throw TraceDatWriteError(path: cpu.spoolPath, problem: String(cString: strerror(errno))) }
+            }
+            let n = cpu.page.withUnsafeBytes { Glibc.write(cpu.spoolFD, $0.baseAddress!, $0.count) }
+            guard n == Self.pageSize else { throw TraceDatWriteError(path: cpu.spoolPath, problem: String(cString: strerror(errno))) }
+            cpu.spooledBytes += UInt64(n)
+        } else {
+            cpu.pages.append(contentsOf: cpu.page)
+        }
+        for i in 0..<cpu.page.count { cpu.page[i] = 0 }
+    }
+
+    /// Writes the trace.dat: metadata with the reference formats, then every CPU's pages.
+    public func finish(to output: TraceDatOutput, version: TraceDatVersion = .v6) throws(TraceDatWriteError) {
+        for index in cpus.indices {
+            let pending = cpus[index].lostBeforeNextPage != nil && cpus[index].open
+            try finishPage(index)
+            if pending { try finishPage(index) }
+        }
+        var meta = TraceDatMetadata(pageSize: Self.pageSize, headerPage: ReferenceFormats.headerPage, headerEvent: ReferenceFormats.headerEvent)
+        meta.eventSystems = [
+            ("kvm", [ReferenceFormats.kvmExit, ReferenceFormats.kvmEntry, ReferenceFormats.userspaceExit]),
+            ("sched", [ReferenceFormats.schedSwitch, ReferenceFormats.schedWakeup]),
+            ("irq", [ReferenceFormats.irqEntry, ReferenceFormats.irqExit]),
+        ]
+        meta.commandLines = commands.sorted { $0.key < $1.key }.map { "\($0.key) \(symbols.names.string($0.value))\n" }.joined()
+        meta.threadGroups = threadGroups.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+        meta.cpuCount = cpus.count
+        let pages: [TraceDatCPUPages] = cpus.map { cpu in
+            if spoolDirectory != nil {
+                return cpu.spoolFD >= 0 ? .file(path: cpu.spoolPath) : .bytes([])
+            }
+            return .bytes(cpu.pages)
+        }
+        try TraceDatWriter.write(meta, cpus: pages, version: version, to: output)
+    }
+}
