@@ -45,8 +45,11 @@ final class RingBufferCPU {
     private let compression: TraceDatCompression
     private let compressed: Bool
 
-    /// The bytes of the current batch of pages.
+    /// The bytes of the current batch of pages: `buffer`, or the file's mapping in place.
     private var buffer: UnsafeMutableRawBufferPointer
+    private var base: UnsafeRawPointer
+    private let mapping: UnsafeRawBufferPointer?
+    private var mappedBatchStart: UInt64?
     private var bufferUsed = 0
     private var scratch: [UInt8] = []
 
@@ -88,6 +91,8 @@ final class RingBufferCPU {
         endOffset = min(file.source.size, data.offset + data.size + (file.cpuDataCompressed ? 4 : 0))
         let capacity = compressed ? layout.pageSize : max(layout.pageSize, batchBytes / layout.pageSize * layout.pageSize)
         buffer = .allocate(byteCount: capacity, alignment: 8)
+        base = UnsafeRawPointer(buffer.baseAddress!)
+        mapping = compressed ? nil : file.source.mapping
         if compressed && data.size > 0 {
             var cursor = SourceCursor(source: source, offset: data.offset, bigEndian: bigEndian, section: "cpu \(cpu) compressed data")
             chunksLeft = try cursor.u32("chunk count")
@@ -99,7 +104,10 @@ final class RingBufferCPU {
         }
     }
 
-    deinit { buffer.deallocate() }
+    deinit {
+        buffer.deallocate()
+        if let start = mappedBatchStart { source.release(from: start, to: nextOffset) }
+    }
 
     private var location: String { "cpu \(cpu) data, page at byte offset \(pageFileOffset)" }
 
@@ -117,7 +125,15 @@ final class RingBufferCPU {
             let pages = min(UInt64(buffer.count), left) / UInt64(layout.pageSize)
             guard pages > 0 else { return false }
             let bytes = Int(pages) * layout.pageSize
-            try source.read(at: nextOffset, into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<bytes]), section: "cpu \(cpu) data")
+            if let mapping {
+                // Decode in place; the batch just finished goes back to the kernel.
+                if let start = mappedBatchStart { source.release(from: start, to: nextOffset) }
+                mappedBatchStart = nextOffset
+                base = mapping.baseAddress! + Int(nextOffset)
+            } else {
+                try source.read(at: nextOffset, into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<bytes]), section: "cpu \(cpu) data")
+                base = UnsafeRawPointer(buffer.baseAddress!)
+            }
             batchFileOffset = nextOffset
             nextOffset += UInt64(bytes)
             bufferUsed = bytes
@@ -141,6 +157,7 @@ final class RingBufferCPU {
                 buffer.deallocate()
                 buffer = .allocate(byteCount: Int(size), alignment: 8)
             }
+            base = UnsafeRawPointer(buffer.baseAddress!)
             let target = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<Int(size)])
             if let problem = scratch.withUnsafeBytes({ compression.decompress($0, into: target) }) {
                 throw cursor.error("\(compression.name) chunk: \(problem)", at: chunkOffset)
@@ -154,13 +171,13 @@ final class RingBufferCPU {
 
     @inline(__always)
     private func load32(_ at: Int) -> UInt32 {
-        let v = UnsafeRawPointer(buffer.baseAddress! + at).loadUnaligned(as: UInt32.self)
+        let v = (base + at).loadUnaligned(as: UInt32.self)
         return bigEndian ? UInt32(bigEndian: v) : UInt32(littleEndian: v)
     }
 
     @inline(__always)
     private func load64(_ at: Int) -> UInt64 {
-        let v = UnsafeRawPointer(buffer.baseAddress! + at).loadUnaligned(as: UInt64.self)
+        let v = (base + at).loadUnaligned(as: UInt64.self)
         return bigEndian ? UInt64(bigEndian: v) : UInt64(littleEndian: v)
     }
 
@@ -267,7 +284,7 @@ final class RingBufferCPU {
     /// The bytes of a record `next()` returned; valid until the next call.
     @inline(__always)
     func recordBytes(start: Int, length: Int) -> RecordBytes {
-        RecordBytes(base: UnsafeRawPointer(buffer.baseAddress! + start), count: length, bigEndian: bigEndian)
+        RecordBytes(base: base + start, count: length, bigEndian: bigEndian)
     }
 
     /// The file offset of the page being decoded, for diagnostics.

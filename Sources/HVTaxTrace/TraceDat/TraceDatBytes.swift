@@ -35,6 +35,25 @@ final class TraceDatBytes {
         name = path
     }
 
+    /// The whole file mapped read-only, made on first use: ring-buffer pages are then decoded in
+    /// place, with no copy. Readers give consumed ranges back with `release`.
+    private(set) lazy var mapping: UnsafeRawBufferPointer? = {
+        guard case .file(let fd) = storage, size > 0, size < UInt64(Int.max) else { return nil }
+        guard let base = mmap(nil, Int(size), PROT_READ, MAP_PRIVATE, fd, 0), base != MAP_FAILED else { return nil }
+        return UnsafeRawBufferPointer(start: base, count: Int(size))
+    }()
+
+    /// Drops mapped pages of [from, to) from this process (they stay in the page cache), so the
+    /// resident set stays bounded however large the file.
+    func release(from: UInt64, to: UInt64) {
+        guard let mapping else { return }
+        let page = UInt64(sysconf(Int32(_SC_PAGESIZE)))
+        let start = (from + page - 1) / page * page
+        let end = to / page * page
+        guard end > start else { return }
+        _ = madvise(UnsafeMutableRawPointer(mutating: mapping.baseAddress! + Int(start)), Int(end - start), MADV_DONTNEED)
+    }
+
     init(bytes: [UInt8], name: String) {
         storage = .memory(bytes)
         size = UInt64(bytes.count)
@@ -43,6 +62,7 @@ final class TraceDatBytes {
 
     deinit {
         if case .file(let fd) = storage { close(fd) }
+        if let mapping { munmap(UnsafeMutableRawPointer(mutating: mapping.baseAddress!), mapping.count) }
     }
 
     /// Fills `buffer` from `offset`; throws when the file ends first.

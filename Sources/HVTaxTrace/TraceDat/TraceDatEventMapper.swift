@@ -115,10 +115,14 @@ struct TraceDatEventMapper {
     let commonPid: FieldRef
     /// pid -> task name symbol, from the saved command lines.
     private var commands: [Int32: UInt32]
-    private var commandCache: [(pid: Int32, symbol: UInt32, tgid: Int32)]
+    /// Direct-mapped pid cache; a raw buffer because the hot path must not pay for copy-on-write
+    /// checks (freed by the reader, which owns the mapper).
+    private let commandCache: UnsafeMutablePointer<(pid: Int32, symbol: UInt32, tgid: Int32)>
     private let tgids: [Int32: Int32]
     let unknownCommand: UInt32
     var notes: [String] = []
+    /// (code, isa) -> reason symbol, direct-mapped: exits repeat a few reasons millions of times.
+    private var reasonCache = [(key: UInt64, symbol: UInt32)](repeating: (UInt64.max, 0), count: 256)
 
     init(file: TraceDatFile, symbols: SymbolTable) {
         self.symbols = symbols
@@ -129,7 +133,8 @@ struct TraceDatEventMapper {
         var commands: [Int32: UInt32] = [0: symbols.names.intern("<idle>")]
         for (pid, name) in file.commands { commands[pid] = symbols.names.intern(name) }
         self.commands = commands
-        commandCache = Array(repeating: (-1, 0, -1), count: 4096)
+        commandCache = .allocate(capacity: 4096)
+        commandCache.initialize(repeating: (-1, 0, -1), count: 4096)
         tgids = file.threadGroups
         // trace-cmd prints tasks missing from the saved command lines as `<...>`; so do we, so that
         // a trace.dat and its `trace-cmd report` text name the same threads.
@@ -186,6 +191,8 @@ struct TraceDatEventMapper {
         return (symbol, tgid)
     }
 
+    func deallocate() { commandCache.deallocate() }
+
     /// Task names seen in sched events name the task from then on, as trace-cmd does, so threads
     /// missing from the saved command lines still get their names.
     @inline(__always)
@@ -198,13 +205,13 @@ struct TraceDatEventMapper {
     }
 
     enum Outcome {
-        case event(TraceEvent)
+        case event
         case malformed(String)
     }
 
     /// Decodes one record (the event payload, starting with `common_type`).
     @inline(__always)
-    mutating func map(_ record: RecordBytes, time: UInt64, cpu: Int32) -> Outcome {
+    mutating func map(_ record: RecordBytes, time: UInt64, cpu: Int32, into event: inout TraceEvent) -> Outcome {
         guard record.contains(commonType) else { return .malformed("a record of \(record.count) bytes, too short for its event id") }
         let id = Int(record.integer(commonType))
         guard id < handlers.count, let handler = handlers[id] else {
@@ -215,7 +222,7 @@ struct TraceDatEventMapper {
         }
         let pid = record.contains(commonPid) ? Int32(truncatingIfNeeded: record.integer(commonPid)) : TraceEvent.unknownID
         let task = command(pid)
-        var event = TraceEvent(time: time, kind: .other, cpu: cpu, tid: pid, tgid: task.tgid, comm: task.symbol)
+        event = TraceEvent(time: time, kind: .other, cpu: cpu, tid: pid, tgid: task.tgid, comm: task.symbol)
         switch handler.role {
         case .kvmExit(let reason, let isaField, let vcpu, let fallback):
             let code = UInt32(truncatingIfNeeded: record.integer(reason))
@@ -228,7 +235,14 @@ struct TraceDatEventMapper {
                 }
             }
             event.kind = .kvmExit
-            event.code = symbols.reason(code: code, isa: isa)
+            let key = UInt64(code) | UInt64(isa == .vmx ? 1 : isa == .svm ? 2 : 0) << 32
+            let slot = Int(truncatingIfNeeded: (key ^ key >> 32) &* 0x9e37_79b9) >> 8 & 255
+            if reasonCache[slot].key == key {
+                event.code = reasonCache[slot].symbol
+            } else {
+                event.code = symbols.reason(code: code, isa: isa)
+                reasonCache[slot] = (key, event.code)
+            }
             if isa == .vmx && code & ExitReasonTable.vmxFailedEntryBit != 0 { event.flags.insert(.failedVMEntry) }
             if vcpu.exists { event.vcpu = Int32(truncatingIfNeeded: record.integer(vcpu)) }
         case .kvmEntry(let vcpu):
@@ -269,6 +283,6 @@ struct TraceDatEventMapper {
         case .other:
             event.code = handler.name
         }
-        return .event(event)
+        return .event
     }
 }

@@ -11,10 +11,11 @@ public final class TraceDatReader: EventStream {
     /// Nanoseconds, or raw ticks for a counter clock without TSC2NSEC.
     public let clock: ClockInfo
 
-    private var cpus: [RingBufferCPU] = []
+    private let cpus: [RingBufferCPU]
     private var mapper: TraceDatEventMapper
-    /// The next event of each CPU, decoded ahead so the merge compares times.
-    private var pending: [TraceEvent]
+    /// The next event of each CPU, decoded ahead so the merge compares times (a raw buffer: the
+    /// hot path writes it in place).
+    private let pending: UnsafeMutablePointer<TraceEvent>
     private var heap: Heap<Entry> = []
     private let tsc2nsec: TraceDatFile.TSC2NSec?
     private let counterHz: UInt64?
@@ -41,6 +42,15 @@ public final class TraceDatReader: EventStream {
     ///   for, to report nanoseconds instead of ticks.
     public init(file: TraceDatFile, symbols: SymbolTable, counterHz: UInt64? = nil) throws(TraceReadError) {
         self.file = file
+        // Everything that can fail comes before the mapper and the pending buffer, which own memory.
+        let layout = try PageLayout(file: file)
+        let withData = file.cpuData.filter { $0.size > 0 }
+        let batch = max(layout.pageSize, min(1 << 20, Self.batchBudgetBytes / max(1, withData.count)))
+        var cpus: [RingBufferCPU] = []
+        for data in withData {
+            cpus.append(try RingBufferCPU(cpu: Int32(data.cpu), data: data, file: file, layout: layout, batchBytes: batch))
+        }
+        self.cpus = cpus
         mapper = TraceDatEventMapper(file: file, symbols: symbols)
         tsc2nsec = (file.clock == "x86-tsc" || file.clock == "tsc2nsec" || file.clock == "counter") ? file.tsc2nsec : nil
         if file.timestampsAreTicks, let hz = counterHz, hz > 0 {
@@ -53,13 +63,8 @@ public final class TraceDatReader: EventStream {
         let format = "trace.dat v\(file.version)"
         source = TraceSource(path: file.path, format: format,
                              compression: file.compression == .none ? nil : file.compression.name, lines: 0, events: 0)
-        let layout = try PageLayout(file: file)
-        let withData = file.cpuData.filter { $0.size > 0 }
-        let batch = max(layout.pageSize, min(1 << 20, Self.batchBudgetBytes / max(1, withData.count)))
-        for data in withData {
-            cpus.append(try RingBufferCPU(cpu: Int32(data.cpu), data: data, file: file, layout: layout, batchBytes: batch))
-        }
-        pending = Array(repeating: TraceEvent(time: 0, kind: .other), count: cpus.count)
+        pending = .allocate(capacity: max(1, cpus.count))
+        pending.initialize(repeating: TraceEvent(time: 0, kind: .other), count: max(1, cpus.count))
         diagnostics.notes.append(contentsOf: mapper.notes)
         diagnostics.notes.append(contentsOf: file.notes)
         if !file.otherInstances.isEmpty {
@@ -68,12 +73,15 @@ public final class TraceDatReader: EventStream {
         if file.timestampsAreTicks && counterHz == nil {
             diagnostics.notes.append("clock \(file.clock) without TSC2NSEC: times are counter ticks, not nanoseconds")
         }
-        for index in cpus.indices {
-            if let event = try advance(index) {
-                pending[index] = event
-                heap.insert(Entry(time: event.time, index: index))
-            }
+        for index in cpus.indices where try advance(index) {
+            heap.insert(Entry(time: pending[index].time, index: index))
         }
+    }
+
+    deinit {
+        pending.deinitialize(count: max(1, cpus.count))
+        pending.deallocate()
+        mapper.deallocate()
     }
 
     @inline(__always)
@@ -89,8 +97,10 @@ public final class TraceDatReader: EventStream {
         return (product.high << (64 - shift)) | (product.low >> shift)
     }
 
-    /// The next event of CPU `index`, skipping records that cannot be decoded (counted).
-    private func advance(_ index: Int) throws(TraceReadError) -> TraceEvent? {
+    /// Decodes the next event of CPU `index` into `pending[index]`, skipping records that cannot be
+    /// decoded (counted); false at the end of that CPU's data.
+    @inline(__always)
+    private func advance(_ index: Int) throws(TraceReadError) -> Bool {
         let cpu = cpus[index]
         while let item = try cpu.next() {
             switch item {
@@ -99,26 +109,44 @@ public final class TraceDatReader: EventStream {
                     let note = "cpu \(cpu.cpu): the kernel lost events without storing how many"
                     if !diagnostics.notes.contains(note) { diagnostics.notes.append(note) }
                 }
-                return TraceEvent(time: nanoseconds(time), kind: .lost, cpu: cpu.cpu, value: count ?? 0)
+                pending[index] = TraceEvent(time: nanoseconds(time), kind: .lost, cpu: cpu.cpu, value: count ?? 0)
+                return true
             case .record(let start, let length, let time):
-                switch mapper.map(cpu.recordBytes(start: start, length: length), time: nanoseconds(time), cpu: cpu.cpu) {
-                case .event(let event):
-                    return event
+                switch mapper.map(cpu.recordBytes(start: start, length: length), time: nanoseconds(time), cpu: cpu.cpu,
+                                  into: &pending[index]) {
+                case .event:
+                    return true
                 case .malformed(let problem):
                     diagnostics.malformed(file: file.path, line: cpu.currentPageOffset,
                                           problem: "cpu \(cpu.cpu), page at byte offset \(cpu.currentPageOffset): \(problem)")
                 }
             }
         }
-        return nil
+        return false
+    }
+
+    /// Fills a batch in one loop: the pipeline reads this way, and per-event calls through the
+    /// protocol would cost more than the decoding.
+    public func read(into batch: inout [TraceEvent], limit: Int) throws -> Int {
+        var count = 0
+        while count < limit, let top = heap.min {
+            batch.append(pending[top.index])
+            if try advance(top.index) {
+                heap.replaceMin(with: Entry(time: pending[top.index].time, index: top.index))
+            } else {
+                _ = heap.removeMin()
+            }
+            count += 1
+        }
+        source.events += UInt64(count)
+        return count
     }
 
     public func next() throws(TraceReadError) -> TraceEvent? {
         guard let top = heap.min else { return nil }
         let event = pending[top.index]
-        if let following = try advance(top.index) {
-            pending[top.index] = following
-            heap.replaceMin(with: Entry(time: following.time, index: top.index))
+        if try advance(top.index) {
+            heap.replaceMin(with: Entry(time: pending[top.index].time, index: top.index))
         } else {
             _ = heap.removeMin()
         }
