@@ -4,8 +4,9 @@ import HVTaxModel
 /// Where one field of a record lives, resolved once from the event's format so decoding a record
 /// is a few loads at known offsets. `size == 0` means the format has no such field.
 struct FieldRef {
-    var offset: Int = 0
-    var size: Int = 0
+    // Small fields: handlers are copied per record, so they must stay a few words.
+    var offset32: Int32 = 0
+    var size16: Int16 = 0
     var isSigned = false
     var kind: EventField.Kind = .inline
 
@@ -13,13 +14,15 @@ struct FieldRef {
 
     init(_ field: EventField?) {
         guard let field else { return }
-        offset = field.offset
-        size = field.size
+        offset32 = Int32(field.offset)
+        size16 = Int16(field.size)
         isSigned = field.isSigned
         kind = field.kind
     }
 
-    var exists: Bool { size > 0 }
+    var offset: Int { Int(offset32) }
+    var size: Int { Int(size16) }
+    var exists: Bool { size16 > 0 }
 }
 
 /// Reads numbers in the file's byte order out of a record.
@@ -79,8 +82,8 @@ struct RecordBytes {
 extension FieldRef {
     static func word(at offset: Int) -> FieldRef {
         var ref = FieldRef()
-        ref.offset = offset
-        ref.size = 4
+        ref.offset32 = Int32(offset)
+        ref.size16 = 4
         return ref
     }
 }

@@ -1,6 +1,5 @@
 import HVTaxEvents
 import HVTaxModel
-import HeapModule
 
 /// Reads a trace-cmd trace.dat (v6 or v7, uncompressed, zlib or zstd) as one time-ordered stream of
 /// events: each CPU's ring-buffer pages are decoded on their own and merged by timestamp.
@@ -16,15 +15,14 @@ public final class TraceDatReader: EventStream {
     /// The next event of each CPU, decoded ahead so the merge compares times (a raw buffer: the
     /// hot path writes it in place).
     private let pending: UnsafeMutablePointer<TraceEvent>
-    private var heap: Heap<Entry> = []
+    /// A winner tree over the CPUs: `tree[1]` is the CPU with the earliest pending event; after that
+    /// CPU advances, only its path to the root is replayed (log2 CPUs compares, no swaps).
+    private let tree: UnsafeMutablePointer<Int32>
+    private let times: UnsafeMutablePointer<UInt64>
+    private let leaves: Int
     private let tsc2nsec: TraceDatFile.TSC2NSec?
     private let counterHz: UInt64?
 
-    private struct Entry: Comparable {
-        var time: UInt64
-        var index: Int
-        static func < (a: Entry, b: Entry) -> Bool { a.time != b.time ? a.time < b.time : a.index < b.index }
-    }
 
     /// Memory for page batches, shared by all CPUs: bounded whatever the file's size.
     static let batchBudgetBytes = 16 << 20
@@ -65,6 +63,13 @@ public final class TraceDatReader: EventStream {
                              compression: file.compression == .none ? nil : file.compression.name, lines: 0, events: 0)
         pending = .allocate(capacity: max(1, cpus.count))
         pending.initialize(repeating: TraceEvent(time: 0, kind: .other), count: max(1, cpus.count))
+        var leaves = 1
+        while leaves < cpus.count { leaves *= 2 }
+        self.leaves = leaves
+        tree = .allocate(capacity: 2 * leaves)
+        tree.initialize(repeating: 0, count: 2 * leaves)
+        times = .allocate(capacity: leaves)
+        times.initialize(repeating: .max, count: leaves)
         diagnostics.notes.append(contentsOf: mapper.notes)
         diagnostics.notes.append(contentsOf: file.notes)
         if !file.otherInstances.isEmpty {
@@ -74,11 +79,46 @@ public final class TraceDatReader: EventStream {
             diagnostics.notes.append("clock \(file.clock) without TSC2NSEC: times are counter ticks, not nanoseconds")
         }
         for index in cpus.indices where try advance(index) {
-            heap.insert(Entry(time: pending[index].time, index: index))
+            times[index] = pending[index].time
+        }
+        for leaf in 0..<leaves { tree[leaves + leaf] = Int32(leaf) }
+        var node = leaves - 1
+        while node >= 1 {
+            tree[node] = winner(tree[2 * node], tree[2 * node + 1])
+            node -= 1
         }
     }
 
+    /// The CPU whose pending event comes first; the lower index on equal times (stable order).
+    @inline(__always)
+    private func winner(_ a: Int32, _ b: Int32) -> Int32 {
+        let ta = times[Int(a)], tb = times[Int(b)]
+        return tb < ta || (tb == ta && b < a) ? b : a
+    }
+
+    @inline(__always)
+    private func replay(_ index: Int) {
+        var node = (leaves + index) >> 1
+        while node >= 1 {
+            tree[node] = winner(tree[2 * node], tree[2 * node + 1])
+            node >>= 1
+        }
+    }
+
+    /// Takes the earliest pending event and decodes that CPU's next one.
+    @inline(__always)
+    private func pop() throws(TraceReadError) -> TraceEvent? {
+        let index = Int(tree[1])
+        guard times[index] != .max else { return nil }
+        let event = pending[index]
+        times[index] = try advance(index) ? pending[index].time : .max
+        replay(index)
+        return event
+    }
+
     deinit {
+        tree.deallocate()
+        times.deallocate()
         pending.deinitialize(count: max(1, cpus.count))
         pending.deallocate()
         mapper.deallocate()
@@ -129,13 +169,8 @@ public final class TraceDatReader: EventStream {
     /// protocol would cost more than the decoding.
     public func read(into batch: inout [TraceEvent], limit: Int) throws -> Int {
         var count = 0
-        while count < limit, let top = heap.min {
-            batch.append(pending[top.index])
-            if try advance(top.index) {
-                heap.replaceMin(with: Entry(time: pending[top.index].time, index: top.index))
-            } else {
-                _ = heap.removeMin()
-            }
+        while count < limit, let event = try pop() {
+            batch.append(event)
             count += 1
         }
         source.events += UInt64(count)
@@ -143,14 +178,9 @@ public final class TraceDatReader: EventStream {
     }
 
     public func next() throws(TraceReadError) -> TraceEvent? {
-        guard let top = heap.min else { return nil }
-        let event = pending[top.index]
-        if try advance(top.index) {
-            heap.replaceMin(with: Entry(time: pending[top.index].time, index: top.index))
-        } else {
-            _ = heap.removeMin()
-        }
+        guard let event = try pop() else { return nil }
         source.events += 1
         return event
     }
+
 }
