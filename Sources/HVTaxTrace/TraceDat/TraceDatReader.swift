@@ -75,6 +75,23 @@ public final class TraceDatReader: EventStream {
         if !file.otherInstances.isEmpty {
             diagnostics.notes.append("trace.dat instances not read: \(file.otherInstances.joined(separator: ", "))")
         }
+        // The recorder's end-of-run statistics count every lost event; page markers may not.
+        for stats in file.cpuStats {
+            var cpu = "", overrun: UInt64 = 0, dropped: UInt64 = 0
+            for line in stats.split(separator: "\n") {
+                let parts = line.split(separator: ":", maxSplits: 1).map { $0.trimmingBlanks() }
+                guard parts.count == 2 else { continue }
+                switch parts[0] {
+                case "CPU": cpu = String(parts[1])
+                case "overrun", "commit overrun": overrun += UInt64(parts[1]) ?? 0
+                case "dropped events": dropped += UInt64(parts[1]) ?? 0
+                default: break
+                }
+            }
+            if overrun + dropped > 0 {
+                diagnostics.notes.append("cpu \(cpu): the kernel's buffer statistics in the file count \(overrun) events overwritten and \(dropped) dropped")
+            }
+        }
         if file.timestampsAreTicks && counterHz == nil {
             diagnostics.notes.append("clock \(file.clock) without TSC2NSEC: times are counter ticks, not nanoseconds")
         }

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Benchmark: `hvtax report` (full analysis) on a trace.dat of EVENTS events, side by side in one run
+# with `trace-cmd report` printing the same file to /dev/null.
+#
+#   scripts/bench/report-trace-dat.sh [EVENTS] [RUNS]      default 5000000 events, 3 runs each
+#
+# The trace.dat is made from hvtax's synthetic trace (4 VMs x 4 vCPUs, seed 42) by `hvtax convert`,
+# so anyone can run this without root or KVM. Each tool runs pinned to one CPU (BENCH_CPU, default
+# 1); the best of RUNS is reported, wall and CPU (user+sys) separately; peak memory is the largest
+# resident set of any run. Needs trace-cmd (Debian: apt-get install trace-cmd).
+set -euo pipefail
+events=${1:-5000000}
+runs=${2:-3}
+cpu=${BENCH_CPU:-1}
+dir=${BENCH_DIR:-/tmp/hvtax-bench}
+cd "$(dirname "$0")/../.."
+export PATH=/opt/swift/usr/bin:$PATH
+
+swift build -c release --product hvtax >/dev/null
+hvtax=$(swift build -c release --show-bin-path)/hvtax
+mkdir -p "$dir"
+trace="$dir/trace-$events.dat"
+if [ ! -s "$trace" ] || [ ! -s "$trace.count" ]; then
+    # convert says "wrote FILE: N events" on stderr; N is the number of records in the file.
+    "$hvtax" synth --events "$events" --vms 4 --vcpus-per-vm 4 --seed 42 -o - \
+        | "$hvtax" convert - -o "$trace" 2>&1 | sed -n 's/.*: \([0-9]*\) events.*/\1/p' > "$trace.count"
+fi
+count=$(cat "$trace.count")
+zstd_trace="$dir/trace-$events-v7-zstd.dat"
+[ -s "$zstd_trace" ] || "$hvtax" convert "$trace" --file-version 7 --compression zstd -o "$zstd_trace" 2>/dev/null
+bytes=$(stat -c %s "$trace")
+
+measure() {  # name, command...
+    local name=$1; shift
+    local best_wall=999999 best_cpu=999999 peak=0
+    for _ in $(seq "$runs"); do
+        local out
+        out=$( { /usr/bin/time -f "%e %U %S %M" taskset -c "$cpu" "$@" >/dev/null; } 2>&1 | tail -1)
+        read -r wall user sys rss <<<"$out"
+        local cpu_s
+        cpu_s=$(echo "$user + $sys" | bc)
+        best_wall=$(echo "if ($wall < $best_wall) $wall else $best_wall" | bc)
+        best_cpu=$(echo "if ($cpu_s < $best_cpu) $cpu_s else $best_cpu" | bc)
+        [ "$rss" -gt "$peak" ] && peak=$rss
+    done
+    printf "%-32s %8.2f %8.2f %14s %14s %9.1f\n" "$name" "$best_wall" "$best_cpu" \
+        "$(echo "$count / $best_wall" | bc)" "$(echo "$count / $best_cpu" | bc)" "$(echo "scale=1; $peak / 1024" | bc)"
+}
+
+echo "trace: $trace, $count events, $((bytes / 1048576)) MiB; best of $runs runs, pinned to CPU $cpu"
+printf "%-32s %8s %8s %14s %14s %9s\n" tool "wall s" "cpu s" "events/s wall" "events/s cpu" "peak MB"
+measure "hvtax report (full analysis)" "$hvtax" report "$trace" --format json
+measure "trace-cmd report > /dev/null" trace-cmd report "$trace"
+echo "the same events as a v7 zstd-compressed trace.dat: $(($(stat -c %s "$zstd_trace") / 1048576)) MiB"
+measure "hvtax report (v7 zstd)" "$hvtax" report "$zstd_trace" --format json
+measure "trace-cmd report (v7 zstd)" trace-cmd report "$zstd_trace"
