@@ -27,10 +27,12 @@ public enum TraceInputs {
             return LTTngTextReader(input: input, symbols: symbols)
         }
         if input.head.starts(with: TraceDatFile.magic) {
-            // Binary trace-cmd files are read from the file itself (sections, pages) by offset.
+            // Binary trace-cmd files are read by offset: from the file itself, or, from stdin or
+            // through gzip/zstd, from memory (the whole trace, up to a limit).
             guard input.compression == nil, path != "-" else {
-                throw TraceReadError(file: path, location: "byte offset 0",
-                                     problem: "a trace.dat must be read from an uncompressed file (it is read by offset); v7 trace.dat compresses itself")
+                let bytes = try readAll(input, limit: Self.inMemoryTraceDatLimit)
+                let file = try TraceDatFile(bytes: bytes, name: path)
+                return try TraceDatReader(file: file, symbols: symbols, counterHz: options.counterHz)
             }
             return try TraceDatReader(path: path, symbols: symbols, counterHz: options.counterHz)
         }
@@ -39,6 +41,23 @@ public enum TraceInputs {
                                  problem: "binary data of an unknown format; expected a text trace (ftrace, trace-cmd report, perf script)")
         }
         return TextTraceReader(input: input, symbols: symbols, counterHz: options.counterHz)
+    }
+
+    /// The most a trace.dat from stdin or inside gzip/zstd may hold: it is read into memory.
+    public static let inMemoryTraceDatLimit = 2 << 30
+
+    private static func readAll(_ input: OpenedInput, limit: Int) throws -> [UInt8] {
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 1 << 20)
+        while true {
+            let n = try chunk.withUnsafeMutableBytes { try input.bytes.read(into: $0) }
+            if n == 0 { return bytes }
+            guard bytes.count + n <= limit else {
+                throw TraceReadError(file: input.path, location: "byte offset \(bytes.count)",
+                                     problem: "a trace.dat from stdin or a compressed file is read into memory, and this one exceeds \(limit >> 30) GiB: decompress it to a file")
+            }
+            bytes.append(contentsOf: chunk[0..<n])
+        }
     }
 
     /// The clock of a stream after it has been read (text readers learn it from the timestamps).

@@ -112,3 +112,28 @@ struct TraceCmdInteropTests {
         }
     }
 }
+
+@Suite("trace.dat through TraceInputs")
+struct TraceDatInputTests {
+    @Test("a gzip- or zstd-compressed trace.dat is read from memory, with the same events")
+    func compressedFile() throws {
+        let base = FileManager.default.temporaryDirectory.path + "/hvtax-compressed-\(getpid())"
+        defer {
+            for suffix in [".dat", ".dat.gz", ".dat.zst"] { try? FileManager.default.removeItem(atPath: base + suffix) }
+        }
+        let output = try TraceDatOutput(path: base + ".dat")
+        try TraceDatWriter.write(Formats.metadata(), cpus: sampleCPUs().map { .bytes($0) }, version: .v6, to: output)
+        let expected = try readerLines(base + ".dat")
+        for (tool, suffix) in [("gzip", ".dat.gz"), ("zstd", ".dat.zst")] {
+            guard let path = which(tool) else { continue }
+            let child = try #require(Child.spawn(path, ["-k", "-q", base + ".dat"]))
+            #expect(child.wait() == 0)
+            let symbols = SymbolTable()
+            let stream = try TraceInputs.open(base + suffix, symbols: symbols)
+            #expect(stream is TraceDatReader)
+            var count = 0
+            while try stream.next() != nil { count += 1 }
+            #expect(count == expected.count)
+        }
+    }
+}
