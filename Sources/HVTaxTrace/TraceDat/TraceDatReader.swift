@@ -17,8 +17,10 @@ public final class TraceDatReader: EventStream {
     private let pending: UnsafeMutablePointer<TraceEvent>
     /// A winner tree over the CPUs: `tree[1]` is the CPU with the earliest pending event; after that
     /// CPU advances, only its path to the root is replayed (log2 CPUs compares, no swaps).
+    /// Each node holds its winner's CPU and time, so a replay compares two adjacent nodes without
+    /// chasing indices (leaves at `leaves + cpu`; exhausted CPUs have time `UInt64.max`).
     private let tree: UnsafeMutablePointer<Int32>
-    private let times: UnsafeMutablePointer<UInt64>
+    private let treeTimes: UnsafeMutablePointer<UInt64>
     private let leaves: Int
     private let tsc2nsec: TraceDatFile.TSC2NSec?
     private let counterHz: UInt64?
@@ -68,8 +70,8 @@ public final class TraceDatReader: EventStream {
         self.leaves = leaves
         tree = .allocate(capacity: 2 * leaves)
         tree.initialize(repeating: 0, count: 2 * leaves)
-        times = .allocate(capacity: leaves)
-        times.initialize(repeating: .max, count: leaves)
+        treeTimes = .allocate(capacity: 2 * leaves)
+        treeTimes.initialize(repeating: .max, count: 2 * leaves)
         diagnostics.notes.append(contentsOf: mapper.notes)
         diagnostics.notes.append(contentsOf: file.notes)
         if !file.otherInstances.isEmpty {
@@ -95,47 +97,46 @@ public final class TraceDatReader: EventStream {
         if file.timestampsAreTicks && counterHz == nil {
             diagnostics.notes.append("clock \(file.clock) without TSC2NSEC: times are counter ticks, not nanoseconds")
         }
-        for index in cpus.indices where try advance(index) {
-            times[index] = pending[index].time
-        }
         for leaf in 0..<leaves { tree[leaves + leaf] = Int32(leaf) }
+        for index in cpus.indices where try advance(index) {
+            treeTimes[leaves + index] = pending[index].time
+        }
         var node = leaves - 1
         while node >= 1 {
-            tree[node] = winner(tree[2 * node], tree[2 * node + 1])
+            play(node)
             node -= 1
         }
     }
 
-    /// The CPU whose pending event comes first; the lower index on equal times (stable order).
+    /// The earlier of a node's two children wins; on equal times the left one, whose CPUs have the
+    /// lower indices (a stable order).
     @inline(__always)
-    private func winner(_ a: Int32, _ b: Int32) -> Int32 {
-        let ta = times[Int(a)], tb = times[Int(b)]
-        return tb < ta || (tb == ta && b < a) ? b : a
-    }
-
-    @inline(__always)
-    private func replay(_ index: Int) {
-        var node = (leaves + index) >> 1
-        while node >= 1 {
-            tree[node] = winner(tree[2 * node], tree[2 * node + 1])
-            node >>= 1
-        }
+    private func play(_ node: Int) {
+        let left = 2 * node, right = left + 1
+        let rightWins = treeTimes[right] < treeTimes[left]
+        let child = rightWins ? right : left
+        tree[node] = tree[child]
+        treeTimes[node] = treeTimes[child]
     }
 
     /// Takes the earliest pending event and decodes that CPU's next one.
     @inline(__always)
     private func pop() throws(TraceReadError) -> TraceEvent? {
+        guard treeTimes[1] != .max else { return nil }
         let index = Int(tree[1])
-        guard times[index] != .max else { return nil }
         let event = pending[index]
-        times[index] = try advance(index) ? pending[index].time : .max
-        replay(index)
+        treeTimes[leaves + index] = try advance(index) ? pending[index].time : .max
+        var node = (leaves + index) >> 1
+        while node >= 1 {
+            play(node)
+            node >>= 1
+        }
         return event
     }
 
     deinit {
         tree.deallocate()
-        times.deallocate()
+        treeTimes.deallocate()
         pending.deinitialize(count: max(1, cpus.count))
         pending.deallocate()
         mapper.deallocate()
