@@ -1,6 +1,11 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Synchronization
+
+/// How many instances this process has created: the first is `hvtax-PID`, later ones (a library
+/// user, or tests, recording twice at once) `hvtax-PID-N`, so they never share a name.
+private let instancesCreated = Atomic<Int>(0)
 
 /// hvtax's own tracefs instance, `instances/hvtax-<pid>`: a private ring buffer, so recording never
 /// touches the global buffer or another tool's session. Everything it turns on, it turns off.
@@ -14,13 +19,16 @@ public final class TracefsInstance {
     /// What this run changed, in order, so teardown can say what it undid.
     public private(set) var enabledEvents: [String] = []
 
-    /// Creates `instances/hvtax-<pid>` (the pid of this process), after cleaning stale ones.
+    /// Creates `instances/hvtax-<pid>` (the pid of this process; `hvtax-<pid>-N` for this process's
+    /// later instances).
     public init(tracefs: Tracefs, pid: Int32 = getpid()) throws(TracefsError) {
         self.tracefs = tracefs
-        name = Self.prefix + String(pid)
+        let serial = instancesCreated.wrappingAdd(1, ordering: .relaxed).oldValue
+        name = Self.prefix + String(pid) + (serial == 0 ? "" : "-\(serial)")
         path = tracefs.path("instances/" + name)
         if Tracefs.exists(path) {
-            // Our own pid's instance can only be left by an earlier process that had this pid.
+            // This process never made this name before, so an instance with it was left by an
+            // earlier process that had this pid.
             try Self.remove(path: path)
         }
         guard mkdir(path, 0o750) == 0 else { throw .errno(path, "mkdir (create the tracefs instance)") }
