@@ -48,9 +48,9 @@ struct ConvertCommand: ParsableCommand {
             var note = "wrote \(output): \(encoder.written) events"
             if encoder.skippedOther > 0 { note += "; left out \(encoder.skippedOther) events hvtax does not use" }
             if encoder.skippedUnknownReason > 0 { note += "; left out \(encoder.skippedUnknownReason) exits with reasons in neither table" }
-            FileHandle.standardError.write(note + "\n")
+            StandardError.write(note + "\n")
         } catch {
-            FileHandle.standardError.write("hvtax convert: \(error)\n")
+            StandardError.write("hvtax convert: \(error)\n")
             throw ExitCode.failure
         }
     }

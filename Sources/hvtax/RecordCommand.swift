@@ -69,12 +69,12 @@ struct RecordCommand: ParsableCommand {
         do {
             if let vm { options.pid = try Recorder.resolveVM(named: vm) } else { options.pid = pid }
             let recorder = Recorder(options: options) { message in
-                FileHandle.standardError.write("hvtax record: \(message)\n")
+                StandardError.write("hvtax record: \(message)\n")
             }
             let summary = try recorder.record()
             print(RecordSummaryText.render(summary))
         } catch {
-            FileHandle.standardError.write("hvtax record: \(error)\n")
+            StandardError.write("hvtax record: \(error)\n")
             throw ExitCode.failure
         }
     }
@@ -121,14 +121,10 @@ extension String {
     func replacingSlash() -> String { String(map { $0 == "/" ? ":" : $0 }) }
 }
 
-/// Minimal stderr writer without Foundation.
-enum FileHandle {
-    struct Stream {
-        let fd: Int32
-        func write(_ text: String) {
-            var copy = text
-            copy.withUTF8 { _ = Glibc.write(fd, $0.baseAddress, $0.count) }
-        }
+/// Messages for the user on stderr (the report or summary goes to stdout).
+enum StandardError {
+    static func write(_ text: String) {
+        var copy = text
+        copy.withUTF8 { _ = Glibc.write(2, $0.baseAddress, $0.count) }
     }
-    static let standardError = Stream(fd: 2)
 }
