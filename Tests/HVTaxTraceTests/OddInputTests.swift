@@ -134,4 +134,18 @@ struct OddInputTests {
         #expect(report.clock == ClockInfo(unit: .ns, convertedFromCounterHz: 2e9))
         #expect(report.vms[0].vcpus[0].wallTime == 800_000)
     }
+
+    @Test(arguments: [("CPU:2 [LOST 7 EVENTS]", 7), ("CPU:2 [7 EVENTS DROPPED]", 7), ("CPU:2 [LOST EVENTS]", 0)])
+    func lostEventLinesOfEveryTool(_ line: String, _ events: UInt64) throws {
+        let path = try write("""
+            \(prefix)1.000000: kvm_entry: vcpu 0, rip 0x1
+            \(line)
+            \(prefix)1.000100: kvm_exit: vcpu 0 reason HLT rip 0x2 info1 0x0 info2 0x0 intr_info 0x0 error_code 0x0
+
+            """)
+        let report = try TraceReportPipeline.run(paths: [path])
+        #expect(report.quality.lost == [.init(cpu: 2, events: events, occurrences: 1)])
+        #expect(report.quality.malformedLines == 0)
+        #expect(report.vms[0].vcpus[0].split.unknown == 100_000)
+    }
 }

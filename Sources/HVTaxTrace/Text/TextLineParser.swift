@@ -161,13 +161,26 @@ struct TextLineParser {
         }
     }
 
-    /// `CPU:N [LOST M EVENTS]`
+    /// `CPU:N [LOST M EVENTS]` (the kernel's trace output) or `CPU:N [M EVENTS DROPPED]` (trace-cmd
+    /// report); `CPU:N [LOST EVENTS]` when the count is unknown (counted as one loss of 0 events).
     private func parseLost(_ line: UnsafeRawBufferPointer, from index: Int, into event: inout TraceEvent) -> ParsedLine {
         var i = index
-        guard let cpu = line.decimal(at: &i) else { return .malformed("expected 'CPU:N [LOST M EVENTS]'") }
-        guard let lostAt = line.find("[LOST ", from: i) else { return .malformed("expected 'CPU:N [LOST M EVENTS]'") }
-        i = lostAt + 6
-        guard let count = line.decimal(at: &i) else { return .malformed("expected 'CPU:N [LOST M EVENTS]'") }
+        let expected = "expected 'CPU:N [LOST M EVENTS]' or 'CPU:N [M EVENTS DROPPED]'"
+        guard let cpu = line.decimal(at: &i) else { return .malformed(expected) }
+        i = line.skipSpaces(from: i)
+        guard i < line.count, line[i] == 0x5b /* [ */ else { return .malformed(expected) }
+        i += 1
+        var count: UInt64 = 0
+        if line.matches("LOST ", at: i) {
+            i += 5
+            if let lost = line.decimal(at: &i) { count = lost } else if !line.matches("EVENTS]", at: i) {
+                return .malformed(expected)
+            }
+        } else if let dropped = line.decimal(at: &i), line.matches(" EVENTS DROPPED]", at: i) {
+            count = dropped
+        } else {
+            return .malformed(expected)
+        }
         event.kind = .lost
         event.cpu = Int32(truncatingIfNeeded: cpu)
         event.value = count
