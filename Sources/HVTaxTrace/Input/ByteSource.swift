@@ -70,8 +70,6 @@ public struct OpenedInput {
     public let bytes: ByteSource
     /// The first (decompressed) bytes, also still delivered by `bytes`.
     public let head: [UInt8]
-    /// The whole file in memory, when it is a plain, uncompressed regular file.
-    let mapping: MappedFile?
 
     /// Opens `path` (`-` is stdin) and looks through gzip or zstd compression.
     public static func open(_ path: String) throws -> OpenedInput {
@@ -96,8 +94,7 @@ public struct OpenedInput {
         }
         let peeking = PeekingByteSource(bytes)
         let head = try peeking.peek(4096)
-        let mapping = compression == nil && path != "-" ? MappedFile(fd: fd.rawValue) : nil
-        return OpenedInput(path: path, compression: compression, bytes: peeking, head: head, mapping: mapping)
+        return OpenedInput(path: path, compression: compression, bytes: peeking, head: head)
     }
 
     private static func readHead(_ fd: FileDescriptor, path: String) throws -> [UInt8] {

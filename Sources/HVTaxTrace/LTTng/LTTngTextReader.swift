@@ -47,7 +47,7 @@ public final class LTTngTextReader: EventStream {
     }
 
     public init(input: OpenedInput, symbols: SymbolTable) {
-        lines = LineReader(source: input.bytes, path: input.path, mapping: input.mapping)
+        lines = LineReader(source: input.bytes, path: input.path)
         self.symbols = symbols
         path = input.path
         converter = nil

@@ -9,8 +9,6 @@ import Darwin
 final class LineReader {
     private let source: ByteSource
     private let path: String
-    /// A plain file mapped into memory: lines are read in place, with no copy at all.
-    private let mapping: MappedFile?
     private var buffer: UnsafeMutableRawBufferPointer
     private var start = 0
     private var end = 0
@@ -23,22 +21,15 @@ final class LineReader {
     /// Longest line accepted: a trace line is a few hundred bytes, so this only stops runaway input.
     static let maxLineBytes = 16 << 20
 
-    init(source: ByteSource, path: String, mapping: MappedFile? = nil, chunkBytes: Int = 1 << 20) {
+    /// Reading with read(2) into one 1 MiB buffer measured as fast as mapping the file (2.23 s
+    /// against 2.29 s for 10M events) and keeps the resident set flat whatever the file's size.
+    init(source: ByteSource, path: String, chunkBytes: Int = 1 << 20) {
         self.source = source
         self.path = path
-        self.mapping = mapping
-        if let mapping {
-            buffer = UnsafeMutableRawBufferPointer(mutating: mapping.bytes)
-            end = mapping.bytes.count
-            ended = true
-        } else {
-            buffer = .allocate(byteCount: chunkBytes, alignment: 64)
-        }
+        buffer = .allocate(byteCount: chunkBytes, alignment: 64)
     }
 
-    deinit {
-        if mapping == nil { buffer.deallocate() }
-    }
+    deinit { buffer.deallocate() }
 
     /// The next line without its newline (and without a trailing CR), or nil at the end.
     func next() throws -> UnsafeRawBufferPointer? {
@@ -49,7 +40,6 @@ final class LineReader {
                     let length = base.distance(to: newline)
                     start += length + 1
                     lineNumber += 1
-                    if let mapping, start >= mapping.released + MappedFile.releaseStep { mapping.release(upTo: start) }
                     return Self.trimCR(UnsafeRawBufferPointer(start: base, count: length))
                 }
             }

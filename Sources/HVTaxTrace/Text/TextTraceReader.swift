@@ -22,7 +22,7 @@ public final class TextTraceReader: EventStream {
 
     /// - Parameter counterHz: converts raw counter timestamps (`x86-tsc`) to nanoseconds.
     public init(input: OpenedInput, symbols: SymbolTable, counterHz: UInt64? = nil, reorderCapacity: Int = 1 << 13) {
-        lines = LineReader(source: input.bytes, path: input.path, mapping: input.mapping)
+        lines = LineReader(source: input.bytes, path: input.path)
         parser = TextLineParser(symbols: symbols)
         reorder = ReorderBuffer(capacity: reorderCapacity)
         path = input.path
