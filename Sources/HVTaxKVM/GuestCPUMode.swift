@@ -21,9 +21,13 @@ extension GuestMemory {
         }
     }
 
-    /// An IDT whose every vector runs a stub that reports the vector on the exception port and
-    /// halts: a guest bug becomes a readable exit instead of a silent triple fault.
+    /// A GDT and an IDT whose every vector runs a stub that reports the vector on the exception
+    /// port and halts: a guest bug becomes a readable exit instead of a triple fault (SHUTDOWN).
     func writeExceptionVectors() throws(KVMError) {
+        // null; code: present, DPL 0, execute/read, L=1, G=1; data: present, read/write, D/B=1, G=1.
+        try store(0, at: GuestLayout.gdt)
+        try store(0x00AF_9A00_0000_FFFF, at: GuestLayout.gdt + 8)
+        try store(0x00CF_9200_0000_FFFF, at: GuestLayout.gdt + 16)
         for vector in 0..<256 {
             let stub = GuestLayout.exceptionStubs + UInt64(vector) * 8
             // mov al, vector; out exceptionPort, al; hlt; nop; nop  (8 bytes)
@@ -57,9 +61,8 @@ extension KVMVCPU {
         try setRegisters(regs)
     }
 
-    /// 64-bit long mode at `entry` with the identity page tables and the exception IDT already in
-    /// guest memory. Segment registers are loaded straight into their hidden parts, so no GDT is
-    /// needed as long as the guest never reloads a selector.
+    /// 64-bit long mode at `entry` with the identity page tables, GDT and exception IDT already in
+    /// guest memory. Segment registers are loaded straight into their hidden parts (matching the GDT).
     func enterLongMode(at entry: UInt64, stackTop: UInt64, registers: (inout kvm_regs) -> Void = { _ in })
         throws(KVMError)
     {
@@ -89,6 +92,8 @@ extension KVMVCPU {
         sregs.fs = data
         sregs.gs = data
         sregs.ss = data
+        sregs.gdt.base = GuestLayout.gdt
+        sregs.gdt.limit = 3 * 8 - 1
         sregs.idt.base = GuestLayout.idt
         sregs.idt.limit = 256 * 16 - 1
         try setSpecialRegisters(sregs)

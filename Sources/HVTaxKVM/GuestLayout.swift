@@ -3,6 +3,9 @@
 public enum GuestLayout {
     /// The only memory slot: guest physical [0, 2 MB).
     public static let memorySize = 2 << 20
+    /// A three-entry GDT (null, 64-bit code = selector 8, data = selector 16): running needs none,
+    /// but delivering an exception loads CS from it.
+    static let gdt: UInt64 = 0x0800
     /// 256 long-mode interrupt gates (16 bytes each).
     static let idt: UInt64 = 0x1000
     static let pml4: UInt64 = 0x2000

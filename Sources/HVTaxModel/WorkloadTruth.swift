@@ -142,14 +142,16 @@ public struct WorkloadTruthInterval: Codable, Sendable, Equatable {
     public var threadCPUNs: UInt64
     /// threadCPUNs / wall time: the duty a monitor should see.
     public var measuredDuty: Double
+    /// Time the thread was runnable but waiting for a CPU (schedstat field 2): the steal its guest sees.
+    public var runQueueWaitNs: UInt64
     public var exits: WorkloadExitCounts
     /// Growth of the vCPU's cumulative KVM statistics over the interval (non-zero ones).
     public var kvmStats: [String: Int64]
 
     public init(vcpu: Int, tid: Int32, index: Int, phase: Int, requestedDuty: Double, startMonotonicNs: UInt64,
                 endMonotonicNs: UInt64, startUnixNs: UInt64, periods: Int, complete: Bool, guestNs: UInt64,
-                kvmRunNs: UInt64, userspaceNs: UInt64, idleNs: UInt64, threadCPUNs: UInt64, exits: WorkloadExitCounts,
-                kvmStats: [String: Int64]) {
+                kvmRunNs: UInt64, userspaceNs: UInt64, idleNs: UInt64, threadCPUNs: UInt64, runQueueWaitNs: UInt64,
+                exits: WorkloadExitCounts, kvmStats: [String: Int64]) {
         self.vcpu = vcpu
         self.tid = tid
         self.index = index
@@ -167,6 +169,7 @@ public struct WorkloadTruthInterval: Codable, Sendable, Equatable {
         self.threadCPUNs = threadCPUNs
         let wall = endMonotonicNs > startMonotonicNs ? endMonotonicNs - startMonotonicNs : 0
         self.measuredDuty = wall > 0 ? Double(threadCPUNs) / Double(wall) : 0
+        self.runQueueWaitNs = runQueueWaitNs
         self.exits = exits
         self.kvmStats = kvmStats
     }
@@ -184,11 +187,13 @@ public struct WorkloadVCPUTotals: Codable, Sendable, Equatable {
     public var userspaceNs: UInt64
     public var idleNs: UInt64
     public var threadCPUNs: UInt64
+    public var runQueueWaitNs: UInt64
     public var exits: WorkloadExitCounts
     public var kvmStats: [String: Int64]
 
     public init(vcpu: Int, tid: Int32, wallNs: UInt64, guestNs: UInt64, kvmRunNs: UInt64, userspaceNs: UInt64,
-                idleNs: UInt64, threadCPUNs: UInt64, exits: WorkloadExitCounts, kvmStats: [String: Int64]) {
+                idleNs: UInt64, threadCPUNs: UInt64, runQueueWaitNs: UInt64, exits: WorkloadExitCounts,
+                kvmStats: [String: Int64]) {
         self.vcpu = vcpu
         self.tid = tid
         self.wallNs = wallNs
@@ -197,6 +202,7 @@ public struct WorkloadVCPUTotals: Codable, Sendable, Equatable {
         self.userspaceNs = userspaceNs
         self.idleNs = idleNs
         self.threadCPUNs = threadCPUNs
+        self.runQueueWaitNs = runQueueWaitNs
         self.exits = exits
         self.kvmStats = kvmStats
     }
