@@ -15,7 +15,7 @@ public final class GuestMachine: Sendable {
          registers: (Int, inout kvm_regs) -> Void = { _, _ in }) throws(KVMError)
     {
         guard (1...GuestLayout.maximumVCPUs).contains(vcpuCount) else {
-            throw .guestLayout("\(vcpuCount) vCPUs asked, hvtax's guest layout holds 1 to \(GuestLayout.maximumVCPUs)")
+            throw .invalidArgument("\(vcpuCount) vCPUs asked, hvtax's guest layout holds 1 to \(GuestLayout.maximumVCPUs)")
         }
         guard program.loadAddress == GuestLayout.code,
               program.bytes.count <= Int(GuestLayout.codeLimit - GuestLayout.code)

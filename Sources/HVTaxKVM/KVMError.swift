@@ -30,6 +30,8 @@ public enum KVMError: Error, Sendable, Equatable {
     case missingStatistic(name: String)
     /// A guest program or memory layout does not fit where it must go.
     case guestLayout(String)
+    /// A request the KVM layer cannot carry out as asked (e.g. a workload plan); says what to change.
+    case invalidArgument(String)
 
     /// Maps an errno from a failing call into the case that tells the user what to do.
     static func from(errno code: Int32, operation: String) -> KVMError {
@@ -45,7 +47,7 @@ extension KVMError: CustomStringConvertible {
         switch self {
         case .deviceMissing(let path):
             return "\(path) does not exist: load the KVM module (modprobe kvm_intel or kvm_amd), "
-                + "enable virtualization (VT-x/AMD-V) in the firmware, or pass the device into the container (--device \(path))."
+                + "enable virtualization (VT-x/AMD-V) in the firmware, or pass the device into the container (docker run --device \(path))."
         case .permissionDenied(let path):
             return "permission denied on \(path): add your user to the kvm group (usermod -aG kvm $USER, then log in again) "
                 + "or run as root."
@@ -70,6 +72,8 @@ extension KVMError: CustomStringConvertible {
             return "this kernel's KVM statistics have no '\(name)'."
         case .guestLayout(let message):
             return "guest layout: \(message)"
+        case .invalidArgument(let message):
+            return message
         }
     }
 }

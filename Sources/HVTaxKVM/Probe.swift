@@ -12,15 +12,18 @@ public enum Probe {
 
     public struct Options: Sendable {
         public var samplesPerKind: Int
+        /// The samples of each kind are taken in this many slices, all kinds interleaved.
+        public var rounds: Int
         public var minimumLoopCycles: UInt64
         /// When set, a run pinned to this CPU follows the unpinned one.
         public var pinCPU: Int?
         public var devicePath: String
 
         /// Defaults sized for a few seconds on an emulating KVM and well under a second on hardware.
-        public init(samplesPerKind: Int = 5000, minimumLoopCycles: UInt64 = 1 << 26, pinCPU: Int? = nil,
-                    devicePath: String = KVMDevice.defaultPath) {
+        public init(samplesPerKind: Int = 5000, rounds: Int = 10, minimumLoopCycles: UInt64 = 1 << 26,
+                    pinCPU: Int? = nil, devicePath: String = KVMDevice.defaultPath) {
             self.samplesPerKind = samplesPerKind
+            self.rounds = rounds
             self.minimumLoopCycles = minimumLoopCycles
             self.pinCPU = pinCPU
             self.devicePath = devicePath
@@ -34,7 +37,8 @@ public enum Probe {
         let host = HostCPU.current()
         let tsc = try discoverTSC(device: device)
         let runner = ProbeRunner(device: device, samplesPerKind: max(1, options.samplesPerKind),
-                                 minimumLoopCycles: options.minimumLoopCycles, tsc: tsc, host: host)
+                                 rounds: max(1, options.rounds), minimumLoopCycles: options.minimumLoopCycles,
+                                 tsc: tsc, host: host)
         var runs = [try onVCPUThread(pinnedTo: nil) { () throws(KVMError) in
             try runner.run(label: "unpinned", pinnedCPU: nil)
         }]
@@ -51,8 +55,8 @@ public enum Probe {
                             logicalCPUs: sysconf(Int32(_SC_NPROCESSORS_ONLN)), isItselfAGuest: host.isGuest,
                             hypervisorSignature: host.hypervisorSignature, kvmModules: modules),
             world: world, tsc: tsc,
-            settings: ProbeSettings(samplesPerKind: runner.samplesPerKind, minimumLoopCycles: options.minimumLoopCycles,
-                                    pinnedCPU: options.pinCPU),
+            settings: ProbeSettings(samplesPerKind: runner.samplesPerKind, rounds: runner.rounds,
+                                    minimumLoopCycles: options.minimumLoopCycles, pinnedCPU: options.pinCPU),
             runs: runs, comparisons: comparisons(runs[0]), notes: notes(runs: runs, world: world, host: host))
         return report
     }

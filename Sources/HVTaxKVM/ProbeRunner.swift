@@ -9,6 +9,8 @@ import Glibc
 struct ProbeRunner {
     let device: KVMDevice
     let samplesPerKind: Int
+    /// Rounds the samples of every kind are split into, interleaving the kinds.
+    let rounds: Int
     let minimumLoopCycles: UInt64
     let tsc: TSCFrequency
     let host: HostCPU
@@ -33,61 +35,110 @@ struct ProbeRunner {
         let vcpu = machine.vcpus[0]
         vcpu.bindToCurrentThread()
         let stats = try vcpu.statistics()
-        var cpusSeen = Set<Int>()
-        var measurements: [ExitCostMeasurement] = []
-        let samples = min(samplesPerKind, GuestLayout.sampleCapacity)
+        var cpusSeen = Set<Int>([Int(ckvm_current_cpu())])
 
-        let hostOverhead = Double(hostSamples(samples) {}.min() ?? 0)
-        var guestOverhead = 0.0
-        for body in bodies {
+        var unavailable: [ProbeKind: String] = [:]
+        if let hypercallBody = bodies.first(where: { $0.kind == .hypercall }),
+           let reason = try hypercallUnavailableReason(machine: machine, body: hypercallBody) {
+            unavailable[.hypercall] = reason
+        }
+        let measured = bodies.filter { unavailable[$0.kind] == nil }
+
+        // Every kind is sampled a slice at a time, round after round: the host's speed drifts over tens
+        // of milliseconds (other load, its own hypervisor), and interleaving gives every kind, and the
+        // timer overhead subtracted from it, the same mix of conditions. It is what makes two runs agree.
+        let samples = min(samplesPerKind, GuestLayout.sampleCapacity)
+        let roundCount = max(1, min(rounds, samples))
+        var series: [SeriesKey: Series] = [:]
+        var cpuidRegisters: [UInt32] = [0, 0, 0, 0]
+        for round in 0..<roundCount {
+            let count = samples / roundCount + (round < samples % roundCount ? 1 : 0)
+            for body in measured {
+                try measure(&series[SeriesKey(body.kind, .insideGuest), default: Series()], stats: stats) {
+                    () throws(KVMError) in
+                    (try guestSamples(machine: machine, body: body, count: count),
+                     ProbeGuestProgram.sampleInstructions(body, iterations: UInt64(count)))
+                }
+                if ProbeBody.userspaceKinds.contains(body.kind) {
+                    try measure(&series[SeriesKey(body.kind, .aroundKVMRun), default: Series()], stats: stats) {
+                        () throws(KVMError) in (try aroundKVMRunSamples(machine: machine, body: body, count: count), nil)
+                    }
+                }
+            }
+            series[SeriesKey(.timerOverhead, .host), default: Series()].samples += hostSamples(count) {}
+            series[SeriesKey(.hostCPUID, .host), default: Series()].samples += hostSamples(count) {
+                cpuidRegisters.withUnsafeMutableBufferPointer { ckvm_cpuid(0, 0, $0.baseAddress) }
+            }
+            series[SeriesKey(.hostNullSyscall, .host), default: Series()].samples += hostSamples(count) { _ = getppid() }
             cpusSeen.insert(Int(ckvm_current_cpu()))
-            if body.kind == .hypercall,
-               let reason = try hypercallUnavailableReason(machine: machine, body: body) {
-                measurements.append(ExitCostMeasurement(kind: .hypercall, vantage: .insideGuest, timedCode: body.text,
+        }
+
+        let guestOverhead = Double(series[SeriesKey(.timerOverhead, .insideGuest)]?.samples.min() ?? 0)
+        let hostOverhead = Double(series[SeriesKey(.timerOverhead, .host)]?.samples.min() ?? 0)
+        var measurements: [ExitCostMeasurement] = []
+        for body in bodies {
+            if let reason = unavailable[body.kind] {
+                measurements.append(ExitCostMeasurement(kind: body.kind, vantage: .insideGuest, timedCode: body.text,
                                                         status: .unavailable, unavailableReason: reason))
                 continue
             }
-            let before = try stats.sample()
-            let timed = try guestSamples(machine: machine, body: body, count: samples)
-            let delta = try stats.sample().cumulativeDeltas(since: before)
-            if body.kind == .timerOverhead { guestOverhead = Double(timed.min() ?? 0) }
-            let overhead = body.kind == .timerOverhead ? 0 : guestOverhead
-            let loop = try loopMean(machine: machine, body: body, stats: stats)
+            let inside = series[SeriesKey(body.kind, .insideGuest)] ?? Series()
             measurements.append(measurement(
-                kind: body.kind, vantage: .insideGuest, timedCode: body.text, samples: timed, overhead: overhead,
-                loop: loop, delta: delta,
-                instructions: ProbeGuestProgram.sampleInstructions(body, iterations: UInt64(timed.count))))
-
-            if ProbeBody.userspaceKinds.contains(body.kind) {
-                let before = try stats.sample()
-                let aroundRun = try aroundKVMRunSamples(machine: machine, body: body, count: samples)
-                let delta = try stats.sample().cumulativeDeltas(since: before)
+                kind: body.kind, vantage: .insideGuest, timedCode: body.text, samples: inside.samples,
+                overhead: body.kind == .timerOverhead ? 0 : guestOverhead,
+                loop: try loopMean(machine: machine, body: body, stats: stats), delta: inside.delta,
+                instructions: inside.instructions))
+            if let around = series[SeriesKey(body.kind, .aroundKVMRun)] {
                 measurements.append(measurement(
-                    kind: body.kind, vantage: .aroundKVMRun,
-                    timedCode: "KVM_RUN until the guest's next \(body.text)", samples: aroundRun,
-                    overhead: hostOverhead, loop: nil, delta: delta, instructions: nil))
+                    kind: body.kind, vantage: .aroundKVMRun, timedCode: "KVM_RUN until the guest's next \(body.text)",
+                    samples: around.samples, overhead: hostOverhead, loop: nil, delta: around.delta, instructions: nil))
             }
         }
-
-        cpusSeen.insert(Int(ckvm_current_cpu()))
-        measurements.append(measurement(kind: .timerOverhead, vantage: .host, timedCode: "(nothing)",
-                                        samples: hostSamples(samples) {}, overhead: 0, loop: nil, delta: [:],
-                                        instructions: nil))
-        var registers: [UInt32] = [0, 0, 0, 0]
-        let cpuidLoop = hostLoopMean { registers.withUnsafeMutableBufferPointer { ckvm_cpuid(0, 0, $0.baseAddress) } }
+        measurements.append(measurement(
+            kind: .timerOverhead, vantage: .host, timedCode: "(nothing)",
+            samples: series[SeriesKey(.timerOverhead, .host)]?.samples ?? [], overhead: 0, loop: nil, delta: [:],
+            instructions: nil))
         measurements.append(measurement(
             kind: .hostCPUID, vantage: .host, timedCode: "cpuid (leaf 0) on the host",
-            samples: hostSamples(samples) { registers.withUnsafeMutableBufferPointer { ckvm_cpuid(0, 0, $0.baseAddress) } },
-            overhead: hostOverhead, loop: cpuidLoop, delta: [:], instructions: nil))
-        let syscallLoop = hostLoopMean { _ = getppid() }
+            samples: series[SeriesKey(.hostCPUID, .host)]?.samples ?? [], overhead: hostOverhead,
+            loop: hostLoopMean { cpuidRegisters.withUnsafeMutableBufferPointer { ckvm_cpuid(0, 0, $0.baseAddress) } },
+            delta: [:], instructions: nil))
         measurements.append(measurement(
             kind: .hostNullSyscall, vantage: .host, timedCode: "getppid(2)",
-            samples: hostSamples(samples) { _ = getppid() }, overhead: hostOverhead, loop: syscallLoop,
-            delta: [:], instructions: nil))
+            samples: series[SeriesKey(.hostNullSyscall, .host)]?.samples ?? [], overhead: hostOverhead,
+            loop: hostLoopMean { _ = getppid() }, delta: [:], instructions: nil))
         cpusSeen.insert(Int(ckvm_current_cpu()))
 
         return ProbeRun(label: label, pinnedCPU: pinnedCPU, cpusSeen: cpusSeen.sorted(),
                         durationNs: Clock.monotonicNs() - startNs, measurements: measurements)
+    }
+
+    /// The samples of one (kind, vantage) pooled over all rounds, with what KVM counted meanwhile.
+    private struct Series {
+        var samples: [UInt64] = []
+        var delta: [String: Int64] = [:]
+        var instructions: UInt64 = 0
+    }
+
+    private struct SeriesKey: Hashable {
+        let kind: ProbeKind
+        let vantage: ProbeVantage
+
+        init(_ kind: ProbeKind, _ vantage: ProbeVantage) {
+            self.kind = kind
+            self.vantage = vantage
+        }
+    }
+
+    /// Runs one slice of a series between two statistics samples and adds it to the series.
+    private func measure(_ series: inout Series, stats: KVMStatsReader,
+                         _ slice: () throws(KVMError) -> (samples: [UInt64], instructions: UInt64?)) throws(KVMError) {
+        let before = try stats.sample()
+        let (samples, instructions) = try slice()
+        let delta = try stats.sample().cumulativeDeltas(since: before)
+        series.samples += samples
+        series.delta.merge(delta, uniquingKeysWith: +)
+        series.instructions += instructions ?? 0
     }
 
     // MARK: guest runs
@@ -111,12 +162,9 @@ struct ProbeRunner {
         while true {
             let exit = try vcpu.run()
             switch exit {
-            case .io(let port, true, _, _, let value) where port == UInt16(GuestLayout.donePort):
-                _ = value
+            case .io(UInt16(GuestLayout.donePort), true, _, _, _):
                 return .done(rax: try vcpu.registers().rax)
-            case .io(let port, true, _, _, _) where port == UInt16(GuestLayout.ioExitPort):
-                continue
-            case .mmio(_, _, true, _), .hlt:
+            case .io(UInt16(GuestLayout.ioExitPort), true, _, _, _), .mmio(_, _, true, _), .hlt:
                 continue
             case .interrupted:
                 vcpu.clearKick()
@@ -210,9 +258,9 @@ struct ProbeRunner {
         var reason = "\(hypercall.text) did not complete within \(ProbeRunner.hypercallSmokeTimeoutNs / 1_000_000) ms "
             + "(the vCPU was still at rip 0x\(String(rip, radix: 16)))"
         if now != hypercall.bytes {
-            reason += "; KVM rewrote the instruction to \(hex) (\(now == X86Instruction.vmcall.bytes ? "vmcall" : now == X86Instruction.vmmcall.bytes ? "vmmcall" : "other bytes")), "
-                + "its 'fix the hypercall for this vendor' path, and re-executes it forever: this KVM has no hypercall "
-                + "intercept for a guest it emulates"
+            let name = now == X86Instruction.vmcall.bytes ? "vmcall" : now == X86Instruction.vmmcall.bytes ? "vmmcall" : "?"
+            reason += "; KVM had rewritten the instruction in guest memory to \(hex) (\(name)), as its emulator does "
+                + "to 'fix' a hypercall for the host's vendor, and kept executing it without ever completing"
         }
         return reason + ". Hypercalls cannot be timed on this host."
     }
@@ -255,6 +303,7 @@ struct ProbeRunner {
     private func measurement(kind: ProbeKind, vantage: ProbeVantage, timedCode: String, samples: [UInt64],
                              overhead: Double, loop: LoopMeanMeasurement?, delta: [String: Int64],
                              instructions: UInt64?) -> ExitCostMeasurement {
+        let instructions = instructions == 0 ? nil : instructions
         let summary = SampleSummary(samples: samples, overheadCycles: overhead, tsc: tsc)
         return ExitCostMeasurement(
             kind: kind, vantage: vantage, timedCode: timedCode, status: .measured, samples: samples.count,

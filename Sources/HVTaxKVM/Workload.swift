@@ -27,7 +27,7 @@ public final class WorkloadSession: Sendable {
     ///   it must be thread-safe. Records of one vCPU arrive in order; `start` comes first, `end` last.
     public init(plan: WorkloadPlan, devicePath: String = KVMDevice.defaultPath,
                 emit: @escaping @Sendable (WorkloadTruthRecord) -> Void) throws(KVMError) {
-        do throws(WorkloadPlanError) { try plan.validate() } catch { throw .guestLayout(error.description) }
+        do throws(WorkloadPlanError) { try plan.validate() } catch { throw .invalidArgument(error.description) }
         let device = try KVMDevice(path: devicePath)
         let program = try WorkloadGuestProgram.build()
         machine = try GuestMachine(device: device, program: program, vcpuCount: plan.vcpus, mode: .long64,

@@ -95,12 +95,15 @@ public struct TSCFrequency: Codable, Sendable, Equatable {
 public struct ProbeSettings: Codable, Sendable, Equatable {
     /// Individually timed iterations per kind.
     public var samplesPerKind: Int
+    /// Slices the samples were taken in, every kind interleaved with the others.
+    public var rounds: Int
     /// The kvm-unit-tests loop doubles its iterations until it lasts at least this many TSC cycles.
     public var minimumLoopCycles: UInt64
     public var pinnedCPU: Int?
 
-    public init(samplesPerKind: Int, minimumLoopCycles: UInt64, pinnedCPU: Int?) {
+    public init(samplesPerKind: Int, rounds: Int, minimumLoopCycles: UInt64, pinnedCPU: Int?) {
         self.samplesPerKind = samplesPerKind
+        self.rounds = rounds
         self.minimumLoopCycles = minimumLoopCycles
         self.pinnedCPU = pinnedCPU
     }

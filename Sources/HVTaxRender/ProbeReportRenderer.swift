@@ -21,8 +21,8 @@ public enum ProbeReportRenderer {
         out += field("World", "\(report.world.kind.rawValue): \(report.world.summary)")
         for line in report.world.evidence { out += field("", "- " + line) }
         out += field("TSC", "\(fixed(report.tsc.hz / 1e6, 3)) MHz, from \(report.tsc.source)")
-        out += field("Samples", "\(report.settings.samplesPerKind) timed iterations per kind; kvm-unit-tests loops doubled "
-            + "from 64 until they last \(report.settings.minimumLoopCycles) cycles")
+        out += field("Samples", "\(report.settings.samplesPerKind) timed iterations per kind in \(report.settings.rounds) "
+            + "interleaved rounds; kvm-unit-tests loops doubled from 64 until they last \(report.settings.minimumLoopCycles) cycles")
         out += "\n"
 
         for run in report.runs {

@@ -32,13 +32,15 @@ public enum WorkloadTruthRenderer {
 
     /// Per-vCPU totals at the end.
     public static func endText(_ end: WorkloadTruthEnd) -> String {
-        var out = "hvtax workload ended (\(end.reason))\n"
-        out += "  vCPU  tid      wall s   duty    guest s  KVM_RUN s  userspace s  idle s     io     mmio    cpuid    hlt  intr\n"
+        var out = "hvtax workload ended (\(end.reason)); duty = on-CPU time / wall, rq wait = runnable but not running\n"
+        out += "  vCPU  tid      wall s   duty    guest s  KVM_RUN s  userspace s  idle s  rq wait s      io     mmio    cpuid"
+            + "    hlt  intr\n"
         for vcpu in end.vcpus {
             out += "  " + pad(String(vcpu.vcpu), 5) + pad(String(vcpu.tid), 8) + rpad(secondsNumber(vcpu.wallNs), 7)
                 + rpad(percent(vcpu.measuredDuty), 7) + rpad(secondsNumber(vcpu.guestNs), 11)
                 + rpad(secondsNumber(vcpu.kvmRunNs), 11) + rpad(secondsNumber(vcpu.userspaceNs), 13)
-                + rpad(secondsNumber(vcpu.idleNs), 8) + rpad(String(vcpu.exits.io), 7) + rpad(String(vcpu.exits.mmio), 9)
+                + rpad(secondsNumber(vcpu.idleNs), 8) + rpad(secondsNumber(vcpu.runQueueWaitNs), 11)
+                + rpad(String(vcpu.exits.io), 8) + rpad(String(vcpu.exits.mmio), 9)
                 + rpad(String(vcpu.exits.cpuid), 9) + rpad(String(vcpu.exits.hlt), 7) + rpad(String(vcpu.exits.intr), 6)
                 + "\n"
         }

@@ -30,6 +30,9 @@ struct ProbeCommand: ParsableCommand {
     @Option(help: "Individually timed iterations per kind (percentiles and histograms come from these).")
     var samples: Int = 5000
 
+    @Option(help: "Slices the samples are taken in, all kinds interleaved, so slow drifts of the host hit every kind alike.")
+    var rounds: Int = 10
+
     @Option(help: ArgumentHelp(
         "kvm-unit-tests loops double their iterations until one lasts this many TSC cycles (2^26 by default; "
             + "kvm-unit-tests uses 2^30, see --long).", valueName: "cycles"))
@@ -49,19 +52,20 @@ struct ProbeCommand: ParsableCommand {
         if samples > Probe.maximumSamples {
             throw ValidationError("--samples can be at most \(Probe.maximumSamples): the guest stores them in its 2 MB.")
         }
+        if rounds < 1 { throw ValidationError("--rounds must be at least 1.") }
         if let pinCPU, pinCPU < 0 { throw ValidationError("--pin takes a CPU number (0, 1, ...).") }
     }
 
     func run() throws {
         let options = Probe.Options(
-            samplesPerKind: long ? max(samples, 20_000) : samples,
+            samplesPerKind: long ? max(samples, 20_000) : samples, rounds: rounds,
             minimumLoopCycles: long ? max(minLoopCycles, 1 << 30) : minLoopCycles,
             pinCPU: pinCPU, devicePath: device)
         let report: ProbeReport
         do {
             report = try Probe.run(options)
         } catch {
-            throw ValidationError("hvtax probe: \(error)")
+            throw KVMCommandFailure("hvtax probe: \(error)")
         }
         switch format {
         case .text: print(ProbeReportRenderer.text(report, histograms: histograms), terminator: "")

@@ -86,15 +86,16 @@ struct WorkloadCommand: ParsableCommand {
 
     func run() throws {
         let plan = try plan()
-        if !VMMProcessIdentity.isPresent(name: plan.name) {
+        // Once re-executed, -name is set: never exec twice, even if /proc/self/cmdline is unreadable.
+        if vmmIdentity == nil && !VMMProcessIdentity.isPresent(name: plan.name) {
             let error = VMMProcessIdentity.reexecute(arguments: CommandLine.arguments, name: plan.name)
-            throw ValidationError("hvtax workload: \(error)")
+            throw KVMCommandFailure("hvtax workload: \(error)")
         }
         let writer: JSONLinesFileWriter?
         do {
             writer = try truth.map { try JSONLinesFileWriter(path: $0) }
         } catch {
-            throw ValidationError("hvtax workload: \(error)")
+            throw KVMCommandFailure("hvtax workload: \(error)")
         }
         let textToStdout = truth != "-"
         let session: WorkloadSession
@@ -104,7 +105,7 @@ struct WorkloadCommand: ParsableCommand {
                 if textToStdout, case .start(let start) = record { print(WorkloadTruthRenderer.startText(start)) }
             }
         } catch {
-            throw ValidationError("hvtax workload: \(error)")
+            throw KVMCommandFailure("hvtax workload: \(error)")
         }
 
         // SIGINT/SIGTERM stop the session instead of killing the process mid-record.
@@ -126,11 +127,11 @@ struct WorkloadCommand: ParsableCommand {
         do {
             end = try session.run()
         } catch {
-            throw ValidationError("hvtax workload: \(error)")
+            throw KVMCommandFailure("hvtax workload: \(error)")
         }
         if textToStdout { print(WorkloadTruthRenderer.endText(end), terminator: "") }
         if let problem = writer?.writeError {
-            throw ValidationError("hvtax workload: the truth file is incomplete: \(problem)")
+            throw KVMCommandFailure("hvtax workload: the truth file is incomplete: \(problem)")
         }
     }
 }
