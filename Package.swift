@@ -88,7 +88,7 @@ let package = Package(
         // source: hvtax's own guest on /dev/kvm (VM/vCPU lifecycle, binary stats, probe, workload).
         .target(
             name: "HVTaxKVM",
-            dependencies: ["CKVM", "HVTaxModel"],
+            dependencies: ["CKVM", "HVTaxModel", "HVTaxHost"],
             swiftSettings: strict),
         // renderers: terminal text, JSON, CSV, HTML with inline SVG charts.
         .target(name: "HVTaxRender", dependencies: ["HVTaxModel"], swiftSettings: strict),
@@ -157,7 +157,7 @@ let package = Package(
         // real /dev/kvm tests; they skip with a printed reason where /dev/kvm is absent.
         .testTarget(
             name: "HVTaxKVMTests",
-            dependencies: ["HVTaxKVM", "HVTaxModel", "HVTaxRender", "CKVM"],
+            dependencies: ["HVTaxKVM", "HVTaxModel", "HVTaxRender", "HVTaxHost", "CKVM"],
             // the independent stats reader the cross-check runs (not a resource: found via #filePath).
             exclude: ["kvm_stats_reader.py"],
             swiftSettings: strict),

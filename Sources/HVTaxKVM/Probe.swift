@@ -1,3 +1,4 @@
+import HVTaxHost
 import HVTaxModel
 import Synchronization
 
@@ -49,9 +50,9 @@ public enum Probe {
         }
         let modules = WorldDetector.kvmModules()
         let world = WorldDetector.detect(
-            host: host, modules: modules, baseline: runs[0].measurement(.guestInstructions, .insideGuest)?.loop)
+            host: host, backend: WorldDetector.configuredBackend(), modules: modules, baseline: runs[0].measurement(.guestInstructions, .insideGuest))
         let report = ProbeReport(
-            host: ProbeHost(cpuVendor: host.vendorString, cpuModel: host.brand, kernelRelease: SystemFiles.kernelRelease(),
+            host: ProbeHost(cpuVendor: host.vendorString, cpuModel: host.brand, kernelRelease: (try? Procfs(.live).kernelRelease()) ?? "unknown",
                             logicalCPUs: sysconf(Int32(_SC_NPROCESSORS_ONLN)), isItselfAGuest: host.isGuest,
                             hypervisorSignature: host.hypervisorSignature, kvmModules: modules),
             world: world, tsc: tsc,

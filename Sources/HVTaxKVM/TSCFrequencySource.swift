@@ -1,4 +1,5 @@
 import CKVM
+import HVTaxHost
 import HVTaxModel
 
 #if canImport(Glibc)
@@ -23,8 +24,8 @@ public enum TSCFrequencySource {
 
     /// The same without a vCPU: the host's TSC.
     public static func discoverOnHost() -> TSCFrequency {
-        if let text = SystemFiles.read("/sys/devices/system/cpu/cpu0/tsc_freq_khz"),
-           let khz = Double(text.trimmingWhitespace()), khz > 0
+        if let text = try? HostFileSystem.live.readValue("/sys/devices/system/cpu/cpu0/tsc_freq_khz"),
+           let khz = Double(text), khz > 0
         {
             return TSCFrequency(hz: khz * 1000, source: "/sys/devices/system/cpu/cpu0/tsc_freq_khz")
         }
@@ -38,7 +39,7 @@ public enum TSCFrequencySource {
             let khz = HostCPU.cpuid(0x4000_0010).eax
             if khz > 0 { return TSCFrequency(hz: Double(khz) * 1000, source: "CPUID 0x40000010 (hypervisor timing leaf)") }
         }
-        if let messages = SystemFiles.kernelLogMessages(), let found = fromKernelLog(messages) {
+        if let messages = kernelLogMessages(), let found = fromKernelLog(messages) {
             return found
         }
         return measured()
@@ -61,6 +62,31 @@ public enum TSCFrequencySource {
             return TSCFrequency(hz: value * 1e6, source: "kernel log: \(line)")
         }
         return nil
+    }
+
+    /// The kernel log records, one message each, read non-blockingly from /dev/kmsg (each read
+    /// returns exactly one record). Nil when the log is not readable (dmesg_restrict, no root).
+    static func kernelLogMessages() -> [String]? {
+        let fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var messages: [String] = []
+        var record = [UInt8](repeating: 0, count: 8192)
+        while true {
+            let got = record.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            if got < 0 {
+                // EPIPE: the record we were about to read was overwritten; keep going.
+                if errno == EPIPE || errno == EINTR { continue }
+                break
+            }
+            if got == 0 { break }
+            // "prio,seq,usec,flags;message\n continuation lines"
+            let line = record[0..<got].split(separator: UInt8(ascii: "\n"), maxSplits: 1).first ?? []
+            if let semicolon = line.firstIndex(of: UInt8(ascii: ";")) {
+                messages.append(String(decoding: line[(semicolon + 1)...], as: UTF8.self))
+            }
+        }
+        return messages
     }
 
     /// Last resort: TSC ticks over 200 ms of CLOCK_MONOTONIC_RAW.

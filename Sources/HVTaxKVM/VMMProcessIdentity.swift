@@ -1,3 +1,5 @@
+import HVTaxHost
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -21,7 +23,7 @@ public enum VMMProcessIdentity {
 
     /// Whether /proc/self/cmdline already carries `-name guest=NAME`.
     public static func isPresent(name: String) -> Bool {
-        guard let cmdline = SystemFiles.read("/proc/self/cmdline") else { return false }
+        guard let cmdline = try? HostFileSystem.live.readText("/proc/self/cmdline") else { return false }
         let words = cmdline.split(separator: "\0", omittingEmptySubsequences: false).map(String.init)
         return zip(words, words.dropFirst()).contains { $0 == "-name" && $1.hasPrefix("guest=\(name),") }
     }

@@ -1,39 +1,42 @@
-import Foundation
 import HVTaxModel
 
 /// Renders `hvtax probe`'s report as terminal text or JSON.
 public enum ProbeReportRenderer {
     public static func json(_ report: ProbeReport) throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        return String(decoding: try encoder.encode(report), as: UTF8.self) + "\n"
+        try JSONRendering.render(report)
     }
 
     /// - Parameter histograms: print every measurement's full histogram, not only its one-line shape.
-    public static func text(_ report: ProbeReport, histograms: Bool = false) -> String {
-        var out = "hvtax probe: what one exit costs on this host\n\n"
+    public static func text(_ report: ProbeReport, histograms: Bool = false,
+                            style: TerminalStyle = TerminalStyle(colour: false)) -> String {
+        var out = style.apply(.title, "hvtax probe: what one exit costs on this host") + "\n\n"
         let host = report.host
         var hostLine = "\(host.cpuModel.isEmpty ? host.cpuVendor : host.cpuModel) (\(host.cpuVendor)), Linux "
             + "\(host.kernelRelease), \(host.logicalCPUs) CPUs"
         if host.isItselfAGuest { hostLine += "; itself a guest of \(host.hypervisorSignature ?? "a hypervisor")" }
         out += field("Host", hostLine)
-        out += field("KVM", host.kvmModules.isEmpty ? "no kvm modules under /sys/module" : "modules " + host.kvmModules.joined(separator: ", "))
+        out += field("KVM", host.kvmModules.isEmpty ? "no kvm modules under /sys/module"
+                     : "modules " + host.kvmModules.joined(separator: ", "))
         out += field("World", "\(report.world.kind.rawValue): \(report.world.summary)")
         for line in report.world.evidence { out += field("", "- " + line) }
-        out += field("TSC", "\(fixed(report.tsc.hz / 1e6, 3)) MHz, from \(report.tsc.source)")
+        out += field("TSC", "\(Formatting.fixed(report.tsc.hz / 1e6, 3)) MHz, from \(report.tsc.source)")
         out += field("Samples", "\(report.settings.samplesPerKind) timed iterations per kind in \(report.settings.rounds) "
-            + "interleaved rounds; kvm-unit-tests loops doubled from 64 until they last \(report.settings.minimumLoopCycles) cycles")
+            + "interleaved rounds; kvm-unit-tests loops doubled from 64 until they last "
+            + "\(report.settings.minimumLoopCycles) cycles")
         out += "\n"
 
         for run in report.runs {
-            out += "Run \(run.label): vCPU thread seen on CPU \(run.cpusSeen.map(String.init).joined(separator: ",")), "
-                + "\(fixed(Double(run.durationNs) / 1e9, 1)) s\n"
-            out += table(run)
-            out += "\n"
+            out += style.apply(.heading, "Run \(run.label)") + ": vCPU thread seen on CPU "
+                + run.cpusSeen.map(String.init).joined(separator: ",") + ", "
+                + Formatting.fixed(Double(run.durationNs) / 1e9, 1) + " s\n"
+            out += table(run, style: style) + "\n"
         }
-        if report.runs.count > 1 { out += sideBySide(report.runs) + "\n" }
+        out += "  (cycles of the TSC; the guest's timer overhead is subtracted from the other guest rows and the host's\n"
+            + "   from the host rows; spread = (p90-p50)/p50; loop/iter = kvm-unit-tests' raw loop figure)\n\n"
+        if report.runs.count > 1 { out += sideBySide(report.runs, style: style) + "\n" }
 
-        out += "KVM statistics during each test (\(report.runs[0].label) run; cumulative counters that moved)\n"
+        out += style.apply(.heading, "KVM statistics during each test")
+            + " (\(report.runs[0].label) run; cumulative counters that moved)\n"
         for measurement in report.runs[0].measurements where !measurement.kvmStatsDelta.isEmpty {
             var line = "  \(label(measurement)) @\(vantage(measurement.vantage)): "
             line += measurement.kvmStatsDelta.sorted { $0.key < $1.key }.map { "\($0.key) +\($0.value)" }
@@ -41,33 +44,19 @@ public enum ProbeReportRenderer {
             if let executed = measurement.guestInstructionsExecuted { line += "  [guest executed \(executed) instructions]" }
             out += line + "\n"
         }
-        out += "\n"
-
-        out += ratios(report.runs[0])
-        if !report.comparisons.isEmpty {
-            out += "Published figures (reference anchors) vs this host's p50\n"
-            for comparison in report.comparisons {
-                let published = comparison.published
-                let range = published.lowCycles == published.highCycles ? "\(Int(published.lowCycles))"
-                    : "\(Int(published.lowCycles))-\(Int(published.highCycles))"
-                out += "  \(pad(comparison.kind.rawValue, 10)) \(pad(published.measured, 34)) \(pad(range, 10)) cycles "
-                    + "[\(published.cpu); \(published.source)]  here \(Int(comparison.measuredP50Cycles)) = "
-                    + "\(fixed(comparison.ratio, 1))x\n"
-            }
-            out += "\n"
-        }
+        out += "\n" + ratios(report.runs[0])
+        if !report.comparisons.isEmpty { out += comparisons(report.comparisons, style: style) + "\n" }
         if histograms {
             for run in report.runs {
-                out += "Histograms, \(run.label) (cycles, timer overhead subtracted)\n"
+                out += style.apply(.heading, "Histograms, \(run.label)") + " (cycles, timer overhead subtracted)\n"
                 for measurement in run.measurements where !measurement.histogram.isEmpty {
-                    out += "  \(label(measurement)) @\(vantage(measurement.vantage))\n"
-                    out += histogram(measurement.histogram)
+                    out += "  \(label(measurement)) @\(vantage(measurement.vantage))\n" + histogram(measurement.histogram)
                 }
                 out += "\n"
             }
         }
         if !report.notes.isEmpty {
-            out += "Notes\n"
+            out += style.apply(.heading, "Notes") + "\n"
             for note in report.notes { out += "  - \(note)\n" }
         }
         return out
@@ -75,47 +64,59 @@ public enum ProbeReportRenderer {
 
     // MARK: pieces
 
-    static func table(_ run: ProbeRun) -> String {
-        var out = "  " + pad("kind", 22) + pad("timed at", 9) + rpad("min", 9) + rpad("p50", 9) + rpad("p90", 9)
-            + rpad("p99", 9) + rpad("max", 10) + rpad("spread", 8) + rpad("p50 ns", 9) + rpad("loop/iter", 11)
-            + "  shape (log bins)\n"
+    static func table(_ run: ProbeRun, style: TerminalStyle) -> String {
+        var table = TextTable([
+            ("kind", .left), ("timed at", .left), ("min", .right), ("p50", .right), ("p90", .right), ("p99", .right),
+            ("max", .right), ("spread", .right), ("p50 ns", .right), ("loop/iter", .right), ("shape (log bins)", .left),
+        ])
         for measurement in run.measurements {
-            var line = "  " + pad(label(measurement), 22) + pad(vantage(measurement.vantage), 9)
-            if measurement.status == .unavailable {
-                out += line + "unavailable (see notes)\n"
+            guard measurement.status == .measured, let cycles = measurement.cycles, let ns = measurement.ns else {
+                table.add([TextTable.Cell(label(measurement)), TextTable.Cell(vantage(measurement.vantage)),
+                           TextTable.Cell("unavailable (see notes)", .warning)])
                 continue
             }
-            guard let cycles = measurement.cycles, let ns = measurement.ns else { continue }
-            line += rpad(int(cycles.min), 9) + rpad(int(cycles.p50), 9) + rpad(int(cycles.p90), 9)
-                + rpad(int(cycles.p99), 9) + rpad(int(cycles.max), 10)
-                + rpad("+" + fixed(cycles.upperSpread * 100, 1) + "%", 8) + rpad(fixed(ns.p50, 1), 9)
-                + rpad(measurement.loop.map { fixed($0.cyclesPerIteration, 0) } ?? "-", 11)
-                + "  " + shape(measurement.histogram)
-            out += line + "\n"
+            table.add([
+                label(measurement), vantage(measurement.vantage), int(cycles.min), int(cycles.p50), int(cycles.p90),
+                int(cycles.p99), int(cycles.max), "+" + Formatting.fixed(cycles.upperSpread * 100, 1) + "%",
+                Formatting.fixed(ns.p50, 1), measurement.loop.map { int($0.cyclesPerIteration) } ?? "-",
+                shape(measurement.histogram),
+            ])
         }
-        out += "  (cycles of the TSC; the guest's timer overhead is subtracted from the other guest rows and the host's\n"
-            + "   from the host rows; spread = (p90-p50)/p50; loop/iter = kvm-unit-tests' raw loop figure)\n"
-        return out
+        return table.render(style: style)
     }
 
-    static func sideBySide(_ runs: [ProbeRun]) -> String {
-        var out = "Placement side by side (cycles): " + runs.map(\.label).joined(separator: " | ") + "\n"
-        out += "  " + pad("kind", 22) + pad("timed at", 9)
-        for _ in runs { out += rpad("p50", 9) + rpad("p99", 9) + rpad("max", 10) + rpad("spread", 8) + " |" }
-        out += "\n"
+    static func sideBySide(_ runs: [ProbeRun], style: TerminalStyle) -> String {
+        var columns: [(String, TextTable.Alignment)] = [("kind", .left), ("timed at", .left)]
+        for run in runs {
+            columns += [("p50 " + run.label, .right), ("p99", .right), ("max", .right), ("spread", .right)]
+        }
+        var table = TextTable(columns)
         for measurement in runs[0].measurements where measurement.status == .measured {
-            var line = "  " + pad(label(measurement), 22) + pad(vantage(measurement.vantage), 9)
+            var row = [label(measurement), vantage(measurement.vantage)]
             for run in runs {
                 if let cycles = run.measurement(measurement.kind, measurement.vantage)?.cycles {
-                    line += rpad(int(cycles.p50), 9) + rpad(int(cycles.p99), 9) + rpad(int(cycles.max), 10)
-                        + rpad("+" + fixed(cycles.upperSpread * 100, 1) + "%", 8) + " |"
+                    row += [int(cycles.p50), int(cycles.p99), int(cycles.max),
+                            "+" + Formatting.fixed(cycles.upperSpread * 100, 1) + "%"]
                 } else {
-                    line += rpad("-", 36) + " |"
+                    row += ["-", "-", "-", "-"]
                 }
             }
-            out += line + "\n"
+            table.add(row)
         }
-        return out
+        return style.apply(.heading, "Placement side by side") + " (cycles)\n" + table.render(style: style) + "\n"
+    }
+
+    static func comparisons(_ comparisons: [PublishedComparison], style: TerminalStyle) -> String {
+        var table = TextTable([("kind", .left), ("published", .left), ("cycles", .right), ("CPU; source", .left),
+                               ("here p50", .right), ("ratio", .right)])
+        for comparison in comparisons {
+            let published = comparison.published
+            let range = published.lowCycles == published.highCycles ? int(published.lowCycles)
+                : int(published.lowCycles) + "-" + int(published.highCycles)
+            table.add([comparison.kind.rawValue, published.measured, range, "\(published.cpu); \(published.source)",
+                       int(comparison.measuredP50Cycles), Formatting.fixed(comparison.ratio, 1) + "x"])
+        }
+        return style.apply(.heading, "Published figures vs this host") + "\n" + table.render(style: style) + "\n"
     }
 
     static func ratios(_ run: ProbeRun) -> String {
@@ -126,22 +127,22 @@ public enum ProbeReportRenderer {
                                                    (.portIO, .aroundKVMRun), (.mmio, .aroundKVMRun), (.hlt, .aroundKVMRun)]
         for (kind, vantage) in exits {
             guard let measurement = run.measurement(kind, vantage), let p50 = measurement.cycles?.p50 else { continue }
-            var line = "  an exit by \(label(measurement)) costs \(int(p50)) cycles = \(fixed(p50 / native, 1))x a native CPUID"
-            if let syscall, syscall > 0 { line += ", \(fixed(p50 / syscall, 1))x a null syscall" }
+            var line = "  an exit by \(label(measurement)) costs \(int(p50)) cycles = "
+                + Formatting.fixed(p50 / native, 1) + "x a native CPUID"
+            if let syscall, syscall > 0 { line += ", " + Formatting.fixed(p50 / syscall, 1) + "x a null syscall" }
             out += line + "\n"
         }
         return out + "\n"
     }
 
     static func histogram(_ bins: [LatencyHistogramBin]) -> String {
-        let peak = bins.map(\.count).max() ?? 1
-        var out = ""
+        let peak = max(bins.map(\.count).max() ?? 1, 1)
+        var table = TextTable([("from", .right), ("to", .right), ("count", .right), ("", .left)])
         for bin in bins where bin.count > 0 {
-            let width = max(1, Int((Double(bin.count) / Double(max(peak, 1)) * 40).rounded()))
-            out += "    [" + rpad(int(bin.lowerCycles), 9) + ", " + rpad(int(bin.upperCycles), 9) + ") "
-                + rpad(String(bin.count), 7) + " " + String(repeating: "#", count: width) + "\n"
+            let width = max(1, Int((Double(bin.count) / Double(peak) * 40).rounded()))
+            table.add([int(bin.lowerCycles), int(bin.upperCycles), String(bin.count), String(repeating: "#", count: width)])
         }
-        return out
+        return table.render(style: TerminalStyle(colour: false), indent: "    ") + "\n"
     }
 
     /// One character per log bin: the distribution's outline (cluster, tail) at a glance.
@@ -177,17 +178,9 @@ public enum ProbeReportRenderer {
         }
     }
 
-    static func field(_ name: String, _ value: String) -> String { pad(name, 10) + value + "\n" }
-
-    static func pad(_ text: String, _ width: Int) -> String {
-        text.count >= width ? text + " " : text + String(repeating: " ", count: width - text.count)
-    }
-
-    static func rpad(_ text: String, _ width: Int) -> String {
-        text.count >= width ? " " + text : String(repeating: " ", count: width - text.count) + text
+    static func field(_ name: String, _ value: String) -> String {
+        name + String(repeating: " ", count: max(1, 10 - name.count)) + value + "\n"
     }
 
     static func int(_ value: Double) -> String { String(Int(value.rounded())) }
-
-    static func fixed(_ value: Double, _ digits: Int) -> String { String(format: "%.\(digits)f", value) }
 }

@@ -20,47 +20,49 @@ public enum WorkloadTruthRenderer {
 
     /// What the workload is about to do.
     public static func startText(_ start: WorkloadTruthStart) -> String {
-        let phases = start.phases.map { "\(percent($0.duty)) for \(seconds($0.durationNs))" }.joined(separator: ", then ")
+        let phases = start.phases.map { Formatting.percent($0.duty) + " for " + seconds($0.durationNs) }
+            .joined(separator: ", then ")
         let rates = start.exitRatesPerSecond.isEmpty ? "no extra exits"
             : start.exitRatesPerSecond.sorted { $0.key < $1.key }.map { "\($0.key) \(Int($0.value))/s" }
                 .joined(separator: ", ")
         let threads = start.vcpus.map { "\($0.threadName) tid \($0.tid)" }.joined(separator: ", ")
         return "hvtax workload: VM guest=\(start.name), pid \(start.pid), \(start.vcpus.count) vCPU(s) [\(threads)]\n"
             + "  period \(seconds(start.periodNs)); \(phases); \(rates) per vCPU; truth every "
-            + "\(seconds(start.truthIntervalNs)); TSC \(String(format: "%.3f", start.tscHz / 1e6)) MHz (\(start.tscSource))\n"
+            + "\(seconds(start.truthIntervalNs)); TSC \(Formatting.fixed(start.tscHz / 1e6, 3)) MHz (\(start.tscSource))\n"
     }
 
     /// Per-vCPU totals at the end.
-    public static func endText(_ end: WorkloadTruthEnd) -> String {
-        var out = "hvtax workload ended (\(end.reason)); duty = on-CPU time / wall, rq wait = runnable but not running\n"
-        out += "  vCPU  tid      wall s   duty    guest s  KVM_RUN s  userspace s  idle s  rq wait s      io     mmio    cpuid"
-            + "    hlt  intr\n"
+    public static func endText(_ end: WorkloadTruthEnd, style: TerminalStyle = TerminalStyle(colour: false)) -> String {
+        var table = TextTable([
+            ("vCPU", .left), ("tid", .right), ("wall s", .right), ("duty", .right), ("guest s", .right),
+            ("KVM_RUN s", .right), ("userspace s", .right), ("idle s", .right), ("rq wait s", .right), ("io", .right),
+            ("mmio", .right), ("cpuid", .right), ("hlt", .right), ("intr", .right),
+        ])
         for vcpu in end.vcpus {
-            out += "  " + pad(String(vcpu.vcpu), 5) + pad(String(vcpu.tid), 8) + rpad(secondsNumber(vcpu.wallNs), 7)
-                + rpad(percent(vcpu.measuredDuty), 7) + rpad(secondsNumber(vcpu.guestNs), 11)
-                + rpad(secondsNumber(vcpu.kvmRunNs), 11) + rpad(secondsNumber(vcpu.userspaceNs), 13)
-                + rpad(secondsNumber(vcpu.idleNs), 8) + rpad(secondsNumber(vcpu.runQueueWaitNs), 11)
-                + rpad(String(vcpu.exits.io), 8) + rpad(String(vcpu.exits.mmio), 9)
-                + rpad(String(vcpu.exits.cpuid), 9) + rpad(String(vcpu.exits.hlt), 7) + rpad(String(vcpu.exits.intr), 6)
-                + "\n"
+            table.add([
+                String(vcpu.vcpu), String(vcpu.tid), seconds3(vcpu.wallNs), Formatting.percent(vcpu.measuredDuty),
+                seconds3(vcpu.guestNs), seconds3(vcpu.kvmRunNs), seconds3(vcpu.userspaceNs), seconds3(vcpu.idleNs),
+                seconds3(vcpu.runQueueWaitNs), String(vcpu.exits.io), String(vcpu.exits.mmio), String(vcpu.exits.cpuid),
+                String(vcpu.exits.hlt), String(vcpu.exits.intr),
+            ])
         }
-        return out
+        return "hvtax workload ended (\(end.reason)); duty = on-CPU time / wall, rq wait = runnable but not running\n"
+            + table.render(style: style) + "\n"
     }
 
-    static func percent(_ fraction: Double) -> String { String(format: "%.1f%%", fraction * 100) }
+    static func seconds3(_ ns: UInt64) -> String { Formatting.fixed(Double(ns) / 1e9, 3) }
 
-    static func secondsNumber(_ ns: UInt64) -> String { String(format: "%.3f", Double(ns) / 1e9) }
-
+    /// 100ms, 1s, 2.5s, 3m: the way the arguments were written.
     static func seconds(_ ns: UInt64) -> String {
-        ns % 60_000_000_000 == 0 && ns >= 60_000_000_000 ? "\(ns / 60_000_000_000)m"
-            : ns >= 1_000_000_000 ? String(format: "%gs", Double(ns) / 1e9) : String(format: "%gms", Double(ns) / 1e6)
+        if ns >= 60_000_000_000 && ns % 60_000_000_000 == 0 { return "\(ns / 60_000_000_000)m" }
+        if ns >= 1_000_000_000 { return trimmed(Double(ns) / 1e9) + "s" }
+        return trimmed(Double(ns) / 1e6) + "ms"
     }
 
-    static func pad(_ text: String, _ width: Int) -> String {
-        text.count >= width ? text + " " : text + String(repeating: " ", count: width - text.count)
-    }
-
-    static func rpad(_ text: String, _ width: Int) -> String {
-        text.count >= width ? " " + text : String(repeating: " ", count: width - text.count) + text
+    static func trimmed(_ value: Double) -> String {
+        var text = Formatting.fixed(value, 3)
+        while text.hasSuffix("0") { text.removeLast() }
+        if text.hasSuffix(".") { text.removeLast() }
+        return text
     }
 }

@@ -1,6 +1,5 @@
 import Foundation
-
-@testable import HVTaxKVM
+import HVTaxHost
 
 #if canImport(Glibc)
 import Glibc
@@ -8,8 +7,9 @@ import Glibc
 
 /// A tracefs instance of the tests' own (never the global buffer), removed afterwards whatever happens.
 ///
-/// Instances are named `hvtax-test-PID-N`; leftovers of a killed test run (PID gone) are removed
-/// on the next creation, so a crash cannot leave them behind for good.
+/// Instances follow hvtax's naming (`hvtax-PID-test-N`, see HVTaxInstanceName), so `hvtax doctor`
+/// can tell whose they are; leftovers of a killed test run (PID gone) are removed on the next
+/// creation, so a crash cannot leave them behind for good.
 final class TestTracefsInstance {
     static let root = "/sys/kernel/tracing"
     let path: String
@@ -31,7 +31,7 @@ final class TestTracefsInstance {
     private init(bufferKBPerCPU: Int) throws {
         try TestTracefsInstance.mountIfNeeded()
         TestTracefsInstance.removeStale()
-        let name = "hvtax-test-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let name = HVTaxInstanceName.make(pid: getpid(), suffix: "test-\(UInt32.random(in: 0...UInt32.max))")
         path = "\(TestTracefsInstance.root)/instances/\(name)"
         guard mkdir(path, 0o755) == 0 else {
             throw TracefsError(description: "mkdir \(path): \(String(cString: strerror(errno)))")
@@ -68,10 +68,10 @@ final class TestTracefsInstance {
     /// The recorded events as text (the `trace` file), read until EOF: tracefs files report size 0,
     /// and a single large read returns only part of them.
     func text() throws -> String {
-        guard let text = SystemFiles.read("\(path)/trace", limit: 1 << 30) else {
+        guard let bytes = try? HostFileSystem.live.read("\(path)/trace", limit: 1 << 30) else {
             throw TracefsError(description: "cannot read \(path)/trace")
         }
-        return text
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     /// Events lost because a per-CPU buffer filled (overrun + dropped, all CPUs).
@@ -145,10 +145,9 @@ final class TestTracefsInstance {
 
     private static func removeStale() {
         let instances = "\(root)/instances"
-        for name in (try? FileManager.default.contentsOfDirectory(atPath: instances)) ?? []
-        where name.hasPrefix("hvtax-test-") {
-            let pid = name.split(separator: "-").dropFirst(2).first.flatMap { Int32($0) } ?? 0
-            if pid > 0 && kill(pid, 0) != 0 && errno == ESRCH { rmdir("\(instances)/\(name)") }
+        for name in (try? HostFileSystem.live.list(instances)) ?? [] where name.contains("-test-") {
+            guard let pid = HVTaxInstanceName.ownerPID(name), pid > 0 else { continue }
+            if kill(pid, 0) != 0 && errno == ESRCH { rmdir("\(instances)/\(name)") }
         }
     }
 }
