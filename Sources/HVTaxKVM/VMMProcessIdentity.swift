@@ -28,13 +28,19 @@ public enum VMMProcessIdentity {
         return zip(words, words.dropFirst()).contains { $0 == "-name" && $1.hasPrefix("guest=\(name),") }
     }
 
-    /// Replaces the process with /proc/self/exe run on `arguments` (argv[0] included) plus the
+    /// Replaces the process with this executable run on `arguments` (argv[0] included) plus the
     /// identity pair. Returns only when exec failed, with the error.
     public static func reexecute(arguments currentArguments: [String], name: String) -> KVMError {
         let argv = currentArguments + arguments(name: name)
         var pointers: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) }
         pointers.append(nil)
-        execv("/proc/self/exe", &pointers)
+        // The resolved path, not /proc/self/exe itself: the kernel names the process after the
+        // executed file, and "exe" in ps and top would hide that this is hvtax.
+        var target = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let length = readlink("/proc/self/exe", &target, target.count - 1)
+        let path = length > 0 ? String(decoding: target[0..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            : "/proc/self/exe"
+        execv(path, &pointers)
         let code = errno
         for pointer in pointers { free(pointer) }
         return .systemCall(operation: "re-executing /proc/self/exe with -name guest=\(name)", errno: code)

@@ -54,6 +54,7 @@ extension LiveKVM {
                 try? String(contentsOfFile: "/proc/\(pid)/task/\($0)/comm", encoding: .utf8)
                     .trimmingCharacters(in: .whitespacesAndNewlines)
             }
+            #expect(threads.contains("hvtax"), "the re-executed process keeps its name (not \"exe\")")
             #expect(threads.contains("CPU 0/KVM"))
             #expect(threads.contains("CPU 1/KVM"))
             let fds = try FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").compactMap {
