@@ -157,7 +157,8 @@ let package = Package(
         // real /dev/kvm tests; they skip with a printed reason where /dev/kvm is absent.
         .testTarget(
             name: "HVTaxKVMTests",
-            dependencies: ["HVTaxKVM", "HVTaxModel", "HVTaxRender", "HVTaxHost", "CKVM"],
+            // hvtax itself: the process tests run the real `hvtax workload`.
+            dependencies: ["HVTaxKVM", "HVTaxModel", "HVTaxRender", "HVTaxHost", "CKVM", "hvtax"],
             // the independent stats reader the cross-check runs (not a resource: found via #filePath).
             exclude: ["kvm_stats_reader.py"],
             swiftSettings: strict),

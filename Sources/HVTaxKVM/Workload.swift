@@ -86,7 +86,8 @@ public final class WorkloadSession: Sendable {
                                                                    threadName: $0.element.name) },
             periodNs: plan.periodNs, phases: plan.phases,
             exitRatesPerSecond: Dictionary(uniqueKeysWithValues: plan.exitRatesPerSecond.map { ($0.key.rawValue, $0.value) }),
-            truthIntervalNs: UInt64(plan.periodsPerInterval) * plan.periodNs, tscHz: tsc.hz, tscSource: tsc.source,
+            truthIntervalNs: UInt64(plan.periodsPerInterval) * plan.periodNs, vcpuNice: plan.vcpuNice, tscHz: tsc.hz,
+            tscSource: tsc.source,
             startMonotonicNs: startMonotonicNs, startUnixNs: startUnixNs, notes: WorkloadSession.notes)))
         for _ in threads { begin.signal() }
         for thread in threads { thread.join() }

@@ -16,15 +16,19 @@ public struct WorkloadPlan: Sendable, Equatable {
     public var truthIntervalNs: UInt64
     /// The VM's name: `guest=NAME` in the command line, and in the truth.
     public var name: String
+    /// Nice value for the vCPU threads (nil: inherit). A negative one (root only) lets the duty hold
+    /// on a host busy with other work, which would otherwise take its fair share of the CPUs.
+    public var vcpuNice: Int32?
 
     public init(vcpus: Int, periodNs: UInt64, phases: [WorkloadPhase], exitRatesPerSecond: [ExitKind: Double],
-                truthIntervalNs: UInt64, name: String) {
+                truthIntervalNs: UInt64, name: String, vcpuNice: Int32? = nil) {
         self.vcpus = vcpus
         self.periodNs = periodNs
         self.phases = phases
         self.exitRatesPerSecond = exitRatesPerSecond
         self.truthIntervalNs = truthIntervalNs
         self.name = name
+        self.vcpuNice = vcpuNice
     }
 
     /// Periods per truth interval (at least one).
@@ -42,6 +46,7 @@ public struct WorkloadPlan: Sendable, Equatable {
         for phase in phases where phase.durationNs < periodNs {
             throw .invalid("a phase of \(phase.durationNs / 1_000_000)ms is shorter than the period; lengthen it")
         }
+        if let vcpuNice, !(-20...19).contains(vcpuNice) { throw .invalid("--nice must be between -20 and 19") }
         for (kind, rate) in exitRatesPerSecond where rate < 0 || rate > 1_000_000 {
             throw .invalid("--exits \(kind.rawValue):\(rate)/s is out of range (0 to 1000000 per second)")
         }

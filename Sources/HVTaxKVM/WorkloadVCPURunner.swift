@@ -1,5 +1,9 @@
 import HVTaxModel
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Drives one vCPU of the workload through its periods, measuring everything it claims.
 ///
 /// Each period: a busy segment of duty x period (the guest spins on its TSC and performs the
@@ -71,6 +75,9 @@ final class WorkloadVCPURunner: @unchecked Sendable {
     }
 
     private func runSchedule() throws(KVMError) {
+        if let nice = plan.vcpuNice, setpriority(__priority_which_t(PRIO_PROCESS.rawValue), id_t(tid), nice) != 0 {
+            throw .systemCall(operation: "setpriority(\(nice)) for vCPU \(index) (a negative --nice needs root)", errno: errno)
+        }
         let stats = try vcpu.statistics()
         var pacers = WorkloadPlan.ExitKind.allCases.map {
             ExitPacer(ratePerSecond: plan.exitRatesPerSecond[$0] ?? 0, periodNs: plan.periodNs)

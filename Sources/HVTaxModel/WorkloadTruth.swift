@@ -91,6 +91,8 @@ public struct WorkloadTruthStart: Codable, Sendable, Equatable {
     /// Requested exits per second per vCPU, by kind ("io", "mmio", "cpuid").
     public var exitRatesPerSecond: [String: Double]
     public var truthIntervalNs: UInt64
+    /// The vCPU threads' nice value when set (nil: inherited).
+    public var vcpuNice: Int32?
     public var tscHz: Double
     public var tscSource: String
     public var startMonotonicNs: UInt64
@@ -99,8 +101,8 @@ public struct WorkloadTruthStart: Codable, Sendable, Equatable {
     public var notes: [String]
 
     public init(pid: Int32, name: String, vcpus: [WorkloadVCPUIdentity], periodNs: UInt64, phases: [WorkloadPhase],
-                exitRatesPerSecond: [String: Double], truthIntervalNs: UInt64, tscHz: Double, tscSource: String,
-                startMonotonicNs: UInt64, startUnixNs: UInt64, notes: [String]) {
+                exitRatesPerSecond: [String: Double], truthIntervalNs: UInt64, vcpuNice: Int32? = nil, tscHz: Double,
+                tscSource: String, startMonotonicNs: UInt64, startUnixNs: UInt64, notes: [String]) {
         self.pid = pid
         self.name = name
         self.vcpus = vcpus
@@ -108,6 +110,7 @@ public struct WorkloadTruthStart: Codable, Sendable, Equatable {
         self.phases = phases
         self.exitRatesPerSecond = exitRatesPerSecond
         self.truthIntervalNs = truthIntervalNs
+        self.vcpuNice = vcpuNice
         self.tscHz = tscHz
         self.tscSource = tscSource
         self.startMonotonicNs = startMonotonicNs

@@ -3,6 +3,7 @@ import Dispatch
 import HVTaxKVM
 import HVTaxModel
 import HVTaxRender
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -49,6 +50,10 @@ struct WorkloadCommand: ParsableCommand {
     @Option(help: "How much time each truth record covers per vCPU (rounded to whole periods).")
     var truthInterval: String = "1s"
 
+    @Option(help: ArgumentHelp("Run the vCPU threads at this nice value (-20 to 19; negative needs root), so the "
+                               + "duty holds on a host busy with other work.", valueName: "n"))
+    var nice: Int32?
+
     @Option(help: "The VM's name: shows as guest=NAME in the process's command line, and in the truth.")
     var name: String = "hvtax-workload"
 
@@ -69,7 +74,7 @@ struct WorkloadCommand: ParsableCommand {
             let plan = WorkloadPlan(
                 vcpus: vcpus, periodNs: try WorkloadSyntax.durationNs(period), phases: phases,
                 exitRatesPerSecond: rates,
-                truthIntervalNs: try WorkloadSyntax.durationNs(truthInterval), name: name)
+                truthIntervalNs: try WorkloadSyntax.durationNs(truthInterval), name: name, vcpuNice: nice)
             try plan.validate()
             return plan
         } catch {
@@ -91,6 +96,28 @@ struct WorkloadCommand: ParsableCommand {
             let error = VMMProcessIdentity.reexecute(arguments: CommandLine.arguments, name: plan.name)
             throw KVMCommandFailure("hvtax workload: \(error)")
         }
+        // SIGINT/SIGTERM stop the session instead of killing the process mid-record. The handlers go
+        // in first; a signal that arrives while the VM is still being set up stops it as it starts.
+        let relay = Mutex<(session: WorkloadSession?, reason: String?)>((nil, nil))
+        let signals = [(SIGINT, "SIGINT"), (SIGTERM, "SIGTERM")].map { number, label in
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler {
+                relay.withLock { state in
+                    state.reason = state.reason ?? label
+                    state.session?.stop(reason: label)
+                }
+            }
+            source.resume()
+            return (number, source)
+        }
+        defer {
+            for (number, source) in signals {
+                source.cancel()
+                signal(number, SIG_DFL)
+            }
+        }
+
         let writer: JSONLinesFileWriter?
         do {
             writer = try truth.map { try JSONLinesFileWriter(path: $0) }
@@ -107,20 +134,9 @@ struct WorkloadCommand: ParsableCommand {
         } catch {
             throw KVMCommandFailure("hvtax workload: \(error)")
         }
-
-        // SIGINT/SIGTERM stop the session instead of killing the process mid-record.
-        let signals = [(SIGINT, "SIGINT"), (SIGTERM, "SIGTERM")].map { number, label in
-            signal(number, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            source.setEventHandler { session.stop(reason: label) }
-            source.resume()
-            return (number, source)
-        }
-        defer {
-            for (number, source) in signals {
-                source.cancel()
-                signal(number, SIG_DFL)
-            }
+        relay.withLock { state in
+            state.session = session
+            if let reason = state.reason { session.stop(reason: reason) }
         }
 
         let end: WorkloadTruthEnd
