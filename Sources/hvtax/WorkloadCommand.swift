@@ -50,7 +50,8 @@ struct WorkloadCommand: ParsableCommand {
     @Option(help: "How much time each truth record covers per vCPU (rounded to whole periods).")
     var truthInterval: String = "1s"
 
-    @Option(help: ArgumentHelp("Run the vCPU threads at this nice value (-20 to 19; negative needs root), so the "
+    // Unconditional: the value is usually negative, and "-10" must not be taken for an option.
+    @Option(parsing: .unconditional, help: ArgumentHelp("Run the vCPU threads at this nice value (-20 to 19; negative needs root), so the "
                                + "duty holds on a host busy with other work.", valueName: "n"))
     var nice: Int32?
 

@@ -36,6 +36,25 @@ enum KVMTestSupport {
         return (String(decoding: data, as: UTF8.self), process.terminationStatus)
     }
 
+    /// Runs `body` with this session's autogroup at `nice`, restored afterwards whatever happens.
+    ///
+    /// With autogroup scheduling (kernel.sched_autogroup_enabled=1) the CPUs are shared fairly
+    /// between sessions first, and a thread's nice value only orders it within its own session: on
+    /// a machine shared with other sessions' builds, only the session's weight gets the workload
+    /// the CPU time its duty needs. Without autogroups, or as non-root, `body` just runs.
+    @discardableResult
+    static func withAutogroupNice<T>(_ nice: Int, _ body: () throws -> T) throws -> T {
+        let path = "/proc/self/autogroup"
+        // "/autogroup-6 nice 0"
+        guard getuid() == 0, let text = try? String(contentsOfFile: path, encoding: .utf8),
+              let old = text.split(separator: " ").last.flatMap({ Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) })
+        else { return try body() }
+        func set(_ value: Int) { try? String(value).write(toFile: path, atomically: false, encoding: .utf8) }
+        set(nice)
+        defer { set(old) }
+        return try body()
+    }
+
     /// Whole-ns CPU time and run-queue wait of any thread, from its schedstat.
     static func schedstat(tid: Int32) -> ThreadSchedstat? {
         ThreadSchedstat.read(path: "/proc/self/task/\(tid)/schedstat")
