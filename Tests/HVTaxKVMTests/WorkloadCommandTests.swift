@@ -1,4 +1,5 @@
 import Foundation
+import HVTaxHost
 import HVTaxModel
 import HVTaxRender
 import Testing
@@ -61,6 +62,14 @@ extension LiveKVM {
                 try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\($0)")
             }
             #expect(fds.contains("anon_inode:kvm-vm"))
+            // And hvtax's own VM discovery (hvtax snapshot/top) finds it, with its vCPU threads.
+            let discovered = VMDiscovery(fs: .live).identify(pid: pid, comm: "hvtax", mounts: [])
+            #expect(discovered?.kind == .hvtaxWorkload)
+            #expect(discovered?.name == name)
+            #expect(discovered?.vcpuThreads.map(\.vcpu) == [0, 1])
+            if case .start(let start)? = records.first {
+                #expect(discovered?.vcpuThreads.map(\.tid) == start.vcpus.map(\.tid))
+            }
 
             kill(pid, test.signal)
             let stopDeadline = Date().addingTimeInterval(5)
