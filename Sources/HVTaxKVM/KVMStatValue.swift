@@ -65,17 +65,6 @@ public enum KVMStatQuantity: Sendable, Equatable {
         }
         return factor
     }
-
-    /// The value as a plain number in the unit's base (seconds for durations), for reports.
-    public var doubleValue: Double {
-        switch self {
-        case .count(let value), .bytes(let value), .cycles(let value): Double(value)
-        case .duration(let duration):
-            Double(duration.components.seconds) + Double(duration.components.attoseconds) * 1e-18
-        case .boolean(let value): value ? 1 : 0
-        case .scaled(let value, _): value
-        }
-    }
 }
 
 /// A histogram statistic: bucket counts and the value range each bucket covers.

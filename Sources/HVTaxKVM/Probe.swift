@@ -90,7 +90,9 @@ public enum Probe {
         PublishedExitCost.anchors.compactMap { anchor in
             guard let kind = anchor.comparableKind else { return nil }
             let vantage: ProbeVantage = kind == .portIO ? .aroundKVMRun : .insideGuest
-            guard let measured = run.measurement(kind, vantage), let p50 = measured.cycles?.p50 else { return nil }
+            guard let measured = run.measurement(kind, vantage), let p50 = measured.cycles.map({ Double($0.p50) }) else {
+                return nil
+            }
             return PublishedComparison(kind: kind, vantage: vantage, measuredP50Cycles: p50, published: anchor,
                                        ratio: p50 / anchor.middleCycles)
         }

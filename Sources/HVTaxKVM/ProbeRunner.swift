@@ -73,8 +73,8 @@ struct ProbeRunner {
             cpusSeen.insert(Int(ckvm_current_cpu()))
         }
 
-        let guestOverhead = Double(series[SeriesKey(.timerOverhead, .insideGuest)]?.samples.min() ?? 0)
-        let hostOverhead = Double(series[SeriesKey(.timerOverhead, .host)]?.samples.min() ?? 0)
+        let guestOverhead = series[SeriesKey(.timerOverhead, .insideGuest)]?.samples.min() ?? 0
+        let hostOverhead = series[SeriesKey(.timerOverhead, .host)]?.samples.min() ?? 0
         var measurements: [ExitCostMeasurement] = []
         for body in bodies {
             if let reason = unavailable[body.kind] {
@@ -301,13 +301,13 @@ struct ProbeRunner {
     }
 
     private func measurement(kind: ProbeKind, vantage: ProbeVantage, timedCode: String, samples: [UInt64],
-                             overhead: Double, loop: LoopMeanMeasurement?, delta: [String: Int64],
+                             overhead: UInt64, loop: LoopMeanMeasurement?, delta: [String: Int64],
                              instructions: UInt64?) -> ExitCostMeasurement {
         let instructions = instructions == 0 ? nil : instructions
         let summary = SampleSummary(samples: samples, overheadCycles: overhead, tsc: tsc)
         return ExitCostMeasurement(
             kind: kind, vantage: vantage, timedCode: timedCode, status: .measured, samples: samples.count,
-            timerOverheadSubtractedCycles: overhead, cycles: summary?.cycles, ns: summary?.ns,
+            timerOverheadSubtractedCycles: Double(overhead), cycles: summary?.cycles, ns: summary?.ns,
             histogram: summary?.histogram ?? [], loop: loop, kvmStatsDelta: delta, guestInstructionsExecuted: instructions)
     }
 }

@@ -6,8 +6,8 @@ import Glibc
 
 /// Percentiles and a histogram of timed samples, in cycles and nanoseconds.
 struct SampleSummary: Sendable {
-    let cycles: LatencyPercentiles
-    let ns: LatencyPercentiles
+    let cycles: LatencySummary
+    let ns: LatencySummary
     let histogram: [LatencyHistogramBin]
 
     /// Bins per power of two: 4 gives bins about 19% wide, fine enough to see a cluster and a tail.
@@ -15,23 +15,31 @@ struct SampleSummary: Sendable {
 
     /// - Parameter overheadCycles: subtracted from every sample (clamped at 0): the cost of the
     ///   timing itself, measured by an empty timed region.
-    init?(samples: [UInt64], overheadCycles: Double, tsc: TSCFrequency) {
+    init?(samples: [UInt64], overheadCycles: UInt64, tsc: TSCFrequency) {
         guard !samples.isEmpty else { return nil }
-        let sorted = samples.map { max(0, Double($0) - overheadCycles) }.sorted()
-        func percentile(_ p: Double) -> Double {
-            // Nearest rank: the smallest sample with at least p of the samples at or below it.
+        let sorted = samples.map { $0 > overheadCycles ? $0 - overheadCycles : 0 }.sorted()
+        cycles = SampleSummary.summary(sorted)
+        ns = SampleSummary.summary(sorted.map { UInt64(tsc.nanoseconds(ofCycles: Double($0)).rounded()) })
+        histogram = SampleSummary.logHistogram(sorted.map { Double($0) })
+    }
+
+    /// Nearest-rank percentiles (the smallest sample with at least p of the samples at or below it)
+    /// of ascending values, and their power-of-two buckets.
+    static func summary(_ sorted: [UInt64]) -> LatencySummary {
+        func percentile(_ p: Double) -> UInt64 {
             let rank = Int((p * Double(sorted.count)).rounded(.up))
             return sorted[min(max(rank - 1, 0), sorted.count - 1)]
         }
-        let mean = sorted.reduce(0, +) / Double(sorted.count)
-        let cycles = LatencyPercentiles(min: sorted.first!, p50: percentile(0.5), p90: percentile(0.9),
-                                        p99: percentile(0.99), max: sorted.last!, mean: mean)
-        self.cycles = cycles
-        self.ns = LatencyPercentiles(
-            min: tsc.nanoseconds(ofCycles: cycles.min), p50: tsc.nanoseconds(ofCycles: cycles.p50),
-            p90: tsc.nanoseconds(ofCycles: cycles.p90), p99: tsc.nanoseconds(ofCycles: cycles.p99),
-            max: tsc.nanoseconds(ofCycles: cycles.max), mean: tsc.nanoseconds(ofCycles: cycles.mean))
-        self.histogram = SampleSummary.logHistogram(sorted)
+        var buckets: [UInt64] = []
+        for value in sorted {
+            let bucket = value < 2 ? 0 : UInt64.bitWidth - 1 - value.leadingZeroBitCount
+            if buckets.count <= bucket { buckets += Array(repeating: 0, count: bucket + 1 - buckets.count) }
+            buckets[bucket] += 1
+        }
+        return LatencySummary(
+            count: UInt64(sorted.count), min: sorted.first ?? 0, p50: percentile(0.5), p90: percentile(0.9),
+            p99: percentile(0.99), p999: percentile(0.999), max: sorted.last ?? 0,
+            mean: sorted.reduce(0.0) { $0 + Double($1) } / Double(sorted.count), log2Buckets: buckets)
     }
 
     /// Log-spaced bins from the smallest to the largest sample (values below 1 cycle share bin 0).

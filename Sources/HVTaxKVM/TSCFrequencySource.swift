@@ -107,12 +107,3 @@ public enum TSCFrequencySource {
                             source: "measured against CLOCK_MONOTONIC_RAW over 200 ms (no kernel source found)")
     }
 }
-
-extension String {
-    func trimmingWhitespace() -> String {
-        var text = Substring(self)
-        while let first = text.first, first.isWhitespace { text.removeFirst() }
-        while let last = text.last, last.isWhitespace { text.removeLast() }
-        return String(text)
-    }
-}

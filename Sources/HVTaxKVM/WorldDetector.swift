@@ -36,7 +36,7 @@ enum WorldDetector {
         var cyclesPerInstruction: Double?
         var emulatedFraction: Double?
         if let baseline, let p50 = baseline.cycles?.p50 {
-            cyclesPerInstruction = p50 / 4
+            cyclesPerInstruction = Double(p50) / 4
             if let executed = baseline.guestInstructionsExecuted, executed > 0 {
                 let emulated = Double(baseline.kvmStatsDelta["insn_emulation"] ?? 0)
                 emulatedFraction = emulated / Double(executed)

@@ -171,29 +171,13 @@ public enum ProbeStatus: String, Codable, Sendable {
     case unavailable
 }
 
-/// Summary statistics of one kind's samples, in one unit (the field name carries the unit).
-public struct LatencyPercentiles: Codable, Sendable, Equatable {
-    public var min: Double
-    public var p50: Double
-    public var p90: Double
-    public var p99: Double
-    public var max: Double
-    public var mean: Double
-
-    public init(min: Double, p50: Double, p90: Double, p99: Double, max: Double, mean: Double) {
-        self.min = min
-        self.p50 = p50
-        self.p90 = p90
-        self.p99 = p99
-        self.max = max
-        self.mean = mean
-    }
-
-    /// The spread the text report shows: (p90 - p50) / p50.
-    public var upperSpread: Double { p50 > 0 ? (p90 - p50) / p50 : 0 }
+extension LatencySummary {
+    /// The spread the probe's text report shows: (p90 - p50) / p50.
+    public var upperSpread: Double { p50 > 0 ? Double(p90 - p50) / Double(p50) : 0 }
 }
 
-/// One histogram bin of samples, in cycles.
+/// One histogram bin of samples, in cycles: finer than `LatencySummary`'s powers of two (four bins
+/// per octave), to show a pinned run's tight cluster beside an unpinned run's tail.
 public struct LatencyHistogramBin: Codable, Sendable, Equatable {
     public var lowerCycles: Double
     public var upperCycles: Double
@@ -238,8 +222,10 @@ public struct ExitCostMeasurement: Codable, Sendable, Equatable {
     /// Individually timed samples, with the timer overhead's minimum subtracted.
     public var samples: Int
     public var timerOverheadSubtractedCycles: Double
-    public var cycles: LatencyPercentiles?
-    public var ns: LatencyPercentiles?
+    /// Percentiles (and power-of-two buckets) in TSC cycles, and the same in nanoseconds: the
+    /// summary trace reports use for exit latencies.
+    public var cycles: LatencySummary?
+    public var ns: LatencySummary?
     public var histogram: [LatencyHistogramBin]
     /// The kvm-unit-tests loop figure (raw, loop overhead included, as kvm-unit-tests prints it).
     public var loop: LoopMeanMeasurement?
@@ -250,7 +236,7 @@ public struct ExitCostMeasurement: Codable, Sendable, Equatable {
 
     public init(kind: ProbeKind, vantage: ProbeVantage, timedCode: String, status: ProbeStatus,
                 unavailableReason: String? = nil, samples: Int = 0, timerOverheadSubtractedCycles: Double = 0,
-                cycles: LatencyPercentiles? = nil, ns: LatencyPercentiles? = nil,
+                cycles: LatencySummary? = nil, ns: LatencySummary? = nil,
                 histogram: [LatencyHistogramBin] = [], loop: LoopMeanMeasurement? = nil,
                 kvmStatsDelta: [String: Int64] = [:], guestInstructionsExecuted: UInt64? = nil) {
         self.kind = kind

@@ -76,9 +76,9 @@ public enum ProbeReportRenderer {
                 continue
             }
             table.add([
-                label(measurement), vantage(measurement.vantage), int(cycles.min), int(cycles.p50), int(cycles.p90),
-                int(cycles.p99), int(cycles.max), "+" + Formatting.fixed(cycles.upperSpread * 100, 1) + "%",
-                Formatting.fixed(ns.p50, 1), measurement.loop.map { int($0.cyclesPerIteration) } ?? "-",
+                label(measurement), vantage(measurement.vantage), String(cycles.min), String(cycles.p50), String(cycles.p90),
+                String(cycles.p99), String(cycles.max), "+" + Formatting.fixed(cycles.upperSpread * 100, 1) + "%",
+                String(ns.p50), measurement.loop.map { int($0.cyclesPerIteration) } ?? "-",
                 shape(measurement.histogram),
             ])
         }
@@ -95,7 +95,7 @@ public enum ProbeReportRenderer {
             var row = [label(measurement), vantage(measurement.vantage)]
             for run in runs {
                 if let cycles = run.measurement(measurement.kind, measurement.vantage)?.cycles {
-                    row += [int(cycles.p50), int(cycles.p99), int(cycles.max),
+                    row += [String(cycles.p50), String(cycles.p99), String(cycles.max),
                             "+" + Formatting.fixed(cycles.upperSpread * 100, 1) + "%"]
                 } else {
                     row += ["-", "-", "-", "-"]
@@ -120,13 +120,14 @@ public enum ProbeReportRenderer {
     }
 
     static func ratios(_ run: ProbeRun) -> String {
-        guard let native = run.measurement(.hostCPUID, .host)?.cycles?.p50, native > 0 else { return "" }
-        let syscall = run.measurement(.hostNullSyscall, .host)?.cycles?.p50
+        guard let native = run.measurement(.hostCPUID, .host)?.cycles.map({ Double($0.p50) }), native > 0 else { return "" }
+        let syscall = run.measurement(.hostNullSyscall, .host)?.cycles.map { Double($0.p50) }
         var out = "Exit cost vs the host's native operations (p50)\n"
         let exits: [(ProbeKind, ProbeVantage)] = [(.cpuid, .insideGuest), (.hypercall, .insideGuest),
                                                    (.portIO, .aroundKVMRun), (.mmio, .aroundKVMRun), (.hlt, .aroundKVMRun)]
         for (kind, vantage) in exits {
-            guard let measurement = run.measurement(kind, vantage), let p50 = measurement.cycles?.p50 else { continue }
+            guard let measurement = run.measurement(kind, vantage), let p50 = measurement.cycles.map({ Double($0.p50) })
+            else { continue }
             var line = "  an exit by \(label(measurement)) costs \(int(p50)) cycles = "
                 + Formatting.fixed(p50 / native, 1) + "x a native CPUID"
             if let syscall, syscall > 0 { line += ", " + Formatting.fixed(p50 / syscall, 1) + "x a null syscall" }

@@ -22,6 +22,11 @@ extension LiveKVM {
                     #expect(cycles.min <= cycles.p50 && cycles.p50 <= cycles.p90 && cycles.p90 <= cycles.p99
                                 && cycles.p99 <= cycles.max, "\(measurement.kind) percentiles out of order")
                     #expect(measurement.histogram.reduce(0) { $0 + $1.count } == measurement.samples)
+                    // The bins span the samples: the first holds the minimum, the last the maximum.
+                    if let first = measurement.histogram.first, let last = measurement.histogram.last {
+                        #expect(first.lowerCycles <= Double(cycles.min) && Double(cycles.min) < first.upperCycles)
+                        #expect(last.lowerCycles <= Double(cycles.max) && Double(cycles.max) < last.upperCycles)
+                    }
                     #expect(measurement.samples == samples)
                 }
                 // Exits to userspace of each kind, counted exactly by KVM during the tests.
@@ -31,7 +36,7 @@ extension LiveKVM {
                 #expect(run.measurement(.hlt, .aroundKVMRun)?.kvmStatsDelta["halt_exits"] == Int64(samples))
                 if report.world.kind == .emulating {
                     for measurement in run.measurements where measurement.vantage == .insideGuest && measurement.status == .measured {
-                        #expect(measurement.kvmStatsDelta["insn_emulation"].map(UInt64.init)
+                        #expect(measurement.kvmStatsDelta["insn_emulation"].map { UInt64($0) }
                                     == measurement.guestInstructionsExecuted, "\(measurement.kind) instruction count")
                     }
                 }
@@ -56,8 +61,31 @@ extension LiveKVM {
     }
 }
 
-@Suite("Probe guest programs")
+@Suite("Probe guest programs and sample summaries")
 struct ProbeProgramTests {
+    @Test("percentiles by nearest rank, quarter-octave bins that hold every sample")
+    func summary() throws {
+        let tsc = TSCFrequency(hz: 2e9, source: "test")
+        // 1...100 plus an outlier; overhead 10 subtracted (clamped at 0).
+        let summary = try #require(SampleSummary(samples: (1...100).map { UInt64($0) } + [100_000], overheadCycles: 10,
+                                                 tsc: tsc))
+        #expect(summary.cycles.count == 101)
+        #expect(summary.cycles.min == 0)
+        #expect(summary.cycles.p50 == 41)
+        #expect(summary.cycles.p90 == 81)
+        #expect(summary.cycles.p99 == 90)
+        #expect(summary.cycles.max == 99_990)
+        #expect(summary.ns.p50 == 21)  // 41 cycles at 2 GHz = 20.5 ns, rounded
+        #expect(summary.histogram.reduce(0) { $0 + $1.count } == 101)
+        #expect(summary.histogram.first?.lowerCycles == 0)
+        let outlierBin = try #require(summary.histogram.last)
+        #expect(outlierBin.count == 1 && outlierBin.lowerCycles <= 99_990 && 99_990 < outlierBin.upperCycles)
+        // Bins 19% wide: neighbouring bounds differ by 2^(1/4).
+        let bin = summary.histogram[summary.histogram.count / 2]
+        #expect(abs(bin.upperCycles / bin.lowerCycles - 1.189_207) < 1e-5)
+        #expect(summary.cycles.log2Buckets.reduce(0, +) == 101)
+    }
+
     @Test("per-sample and loop instruction counts follow the code")
     func instructionCounts() throws {
         let bodies = ProbeBody.guestKinds(hypercall: .vmmcall)
