@@ -64,11 +64,11 @@ extension LiveKVM {
             let all = ProbeBody.guestKinds(hypercall: .vmcall)
             func body(_ kind: ProbeKind) -> ProbeBody { all.first { $0.kind == kind }! }
             let events = ["kvm/kvm_userspace_exit", "kvm/kvm_pio", "kvm/kvm_mmio", "kvm/kvm_cpuid"]
-            let (counted, traced, lost) = try TestTracefsInstance.with(events: events, bufferKBPerCPU: 4096) { trace in
+            let (counted, traced, lost) = try TracefsTestSupport.record(events: events, bufferKBPerCPU: 4096) { trace in
                 let counted = try Self.runLoops([(body(.portIO), io), (body(.mmio), mmio), (body(.hlt), halts),
                                                  (body(.cpuid), cpuids)])
                 try trace.stopRecording()
-                let traced = TestTracefsInstance.countByTask(try trace.text()) { event, body in
+                let traced = TracefsTestSupport.countByTask(try trace.text()) { event, body in
                     switch event {
                     case "kvm_pio": String(body.prefix { $0 != " " }) + " 0x" + (body.firstRange(of: "at 0x").map {
                         String(body[$0.upperBound...].prefix { $0 != " " }) } ?? "?")

@@ -43,7 +43,7 @@ extension LiveKVM {
             let monitor = SchedstatMonitor()
 
             let events = ["kvm/kvm_userspace_exit", "kvm/kvm_pio", "kvm/kvm_mmio", "kvm/kvm_cpuid"]
-            let (traced, lost) = try TestTracefsInstance.with(events: events, bufferKBPerCPU: 16384) { trace in
+            let (traced, lost) = try TracefsTestSupport.record(events: events, bufferKBPerCPU: 16384) { trace in
                 let watcher = try VCPUThread(name: "schedstat watch") {
                     var start: WorkloadTruthStart?
                     while start == nil {
@@ -68,7 +68,7 @@ extension LiveKVM {
                 try trace.stopRecording()
                 let parseStart = Clock.monotonicNs()
                 let text = try trace.text()
-                let traced = TestTracefsInstance.countByTask(text) { event, body in
+                let traced = TracefsTestSupport.countByTask(text) { event, body in
                     switch event {
                     case "kvm_pio": body.contains("at 0xf0 ") ? "port f0" : "other"
                     case "kvm_mmio": String(body.split(separator: " ").prefix(2).joined(separator: " "))
