@@ -31,6 +31,7 @@ let package = Package(
         .library(name: "HVTaxHost", targets: ["HVTaxHost"]),
         .library(name: "HVTaxImport", targets: ["HVTaxImport"]),
         .library(name: "HVTaxTracefs", targets: ["HVTaxTracefs"]),
+        .library(name: "HVTaxKVM", targets: ["HVTaxKVM"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -82,6 +83,13 @@ let package = Package(
                 .product(name: "SystemPackage", package: "swift-system"),
             ],
             swiftSettings: strict),
+        // ioctl request numbers and kernel structs of <linux/kvm.h>, which Swift cannot import alone.
+        .target(name: "CKVM"),
+        // source: hvtax's own guest on /dev/kvm (VM/vCPU lifecycle, binary stats, probe, workload).
+        .target(
+            name: "HVTaxKVM",
+            dependencies: ["CKVM", "HVTaxModel", "HVTaxHost"],
+            swiftSettings: strict),
         // renderers: terminal text, JSON, CSV, HTML with inline SVG charts.
         .target(name: "HVTaxRender", dependencies: ["HVTaxModel"], swiftSettings: strict),
         // exporters that stream while the analysis runs: vCPU timelines as Chrome trace-event JSON (Perfetto).
@@ -97,7 +105,7 @@ let package = Package(
             dependencies: [
                 "HVTaxModel", "HVTaxTrace", "HVTaxTracefs", "HVTaxAnalysis", "HVTaxRender", "HVTaxSynth", "HVTaxPipeline", "HVTaxHost",
                 "HVTaxImport",
-                "HVTaxExport", "HVTaxCompare",
+                "HVTaxExport", "HVTaxCompare", "HVTaxKVM",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "SystemPackage", package: "swift-system"),
             ],
@@ -145,6 +153,14 @@ let package = Package(
         .testTarget(
             name: "HVTaxTraceDatTests",
             dependencies: ["HVTaxTrace", "HVTaxTracefs", "HVTaxEvents", "HVTaxModel", "HVTaxPipeline", "HVTaxSynth"],
+            swiftSettings: strict),
+        // real /dev/kvm tests; they skip with a printed reason where /dev/kvm is absent.
+        .testTarget(
+            name: "HVTaxKVMTests",
+            // hvtax itself: the process tests run the real `hvtax workload`.
+            dependencies: ["HVTaxKVM", "HVTaxModel", "HVTaxRender", "HVTaxHost", "HVTaxTracefs", "CKVM", "hvtax"],
+            // the independent stats reader the cross-check runs (not a resource: found via #filePath).
+            exclude: ["kvm_stats_reader.py"],
             swiftSettings: strict),
     ]
 )
