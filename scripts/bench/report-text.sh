@@ -26,25 +26,13 @@ lines=$(wc -l < "$trace")
 bytes=$(stat -c %s "$trace")
 awk_program='/ kvm_exit: / { i = index($0, " reason "); r = substr($0, i + 8); j = index(r, " rip "); c[substr(r, 1, j - 1)]++ } END { for (k in c) print k, c[k] }'
 
-measure() {  # name, command...
-    local name=$1; shift
-    local best_wall=999999 best_cpu=999999 peak=0
-    for _ in $(seq "$runs"); do
-        local out
-        out=$( { /usr/bin/time -f "%e %U %S %M" taskset -c "$cpu" "$@" >/dev/null; } 2>&1 | tail -1)
-        read -r wall user sys rss <<<"$out"
-        local cpu_s
-        cpu_s=$(echo "$user + $sys" | bc)
-        best_wall=$(echo "if ($wall < $best_wall) $wall else $best_wall" | bc)
-        best_cpu=$(echo "if ($cpu_s < $best_cpu) $cpu_s else $best_cpu" | bc)
-        [ "$rss" -gt "$peak" ] && peak=$rss
-    done
-    printf "%-28s %8.2f %8.2f %14s %14s %9.1f\n" "$name" "$best_wall" "$best_cpu" \
-        "$(echo "$lines / $best_wall" | bc)" "$(echo "$lines / $best_cpu" | bc)" "$(echo "scale=1; $peak / 1024" | bc)"
-}
+events_count=$lines
+name_width=28
+# shellcheck source=measure.sh
+source scripts/bench/measure.sh  # the scripts cd to the repository root first
 
 echo "trace: $trace, $lines events, $((bytes / 1048576)) MiB; best of $runs runs, pinned to CPU $cpu"
-printf "%-28s %8s %8s %14s %14s %9s\n" tool "wall s" "cpu s" "events/s wall" "events/s cpu" "peak MB"
+measure_header
 measure "hvtax report (full)" "$hvtax" report "$trace" --format json
 command -v mawk >/dev/null && measure "mawk (count exits/reason)" mawk "$awk_program" "$trace"
 command -v gawk >/dev/null && measure "gawk (count exits/reason)" gawk "$awk_program" "$trace"

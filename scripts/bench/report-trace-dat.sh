@@ -30,25 +30,13 @@ zstd_trace="$dir/trace-$events-v7-zstd.dat"
 [ -s "$zstd_trace" ] || "$hvtax" convert "$trace" --file-version 7 --compression zstd -o "$zstd_trace" 2>/dev/null
 bytes=$(stat -c %s "$trace")
 
-measure() {  # name, command...
-    local name=$1; shift
-    local best_wall=999999 best_cpu=999999 peak=0
-    for _ in $(seq "$runs"); do
-        local out
-        out=$( { /usr/bin/time -f "%e %U %S %M" taskset -c "$cpu" "$@" >/dev/null; } 2>&1 | tail -1)
-        read -r wall user sys rss <<<"$out"
-        local cpu_s
-        cpu_s=$(echo "$user + $sys" | bc)
-        best_wall=$(echo "if ($wall < $best_wall) $wall else $best_wall" | bc)
-        best_cpu=$(echo "if ($cpu_s < $best_cpu) $cpu_s else $best_cpu" | bc)
-        [ "$rss" -gt "$peak" ] && peak=$rss
-    done
-    printf "%-32s %8.2f %8.2f %14s %14s %9.1f\n" "$name" "$best_wall" "$best_cpu" \
-        "$(echo "$count / $best_wall" | bc)" "$(echo "$count / $best_cpu" | bc)" "$(echo "scale=1; $peak / 1024" | bc)"
-}
+events_count=$count
+name_width=32
+# shellcheck source=measure.sh
+source scripts/bench/measure.sh  # the scripts cd to the repository root first
 
 echo "trace: $trace, $count events, $((bytes / 1048576)) MiB; best of $runs runs, pinned to CPU $cpu"
-printf "%-32s %8s %8s %14s %14s %9s\n" tool "wall s" "cpu s" "events/s wall" "events/s cpu" "peak MB"
+measure_header
 measure "hvtax report (full analysis)" "$hvtax" report "$trace" --format json
 measure "trace-cmd report > /dev/null" trace-cmd report "$trace"
 echo "the same events as a v7 zstd-compressed trace.dat: $(($(stat -c %s "$zstd_trace") / 1048576)) MiB"
