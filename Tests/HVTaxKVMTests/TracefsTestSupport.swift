@@ -9,6 +9,11 @@ enum TracefsTestSupport {
         defer { try? instance.remove() }
         // Large enough for every event of the run: counts are compared exactly, so nothing may drop.
         try instance.write("buffer_size_kb", String(bufferKBPerCPU))
+        // Only this test process: other suites run QEMU guests at the same time, and their exits
+        // would fill this buffer too. event-fork adds the vCPU threads the test creates later.
+        let tids = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task")) ?? []
+        try instance.write("set_event_pid", (tids.isEmpty ? [String(getpid())] : tids).joined(separator: " "))
+        try instance.write("options/event-fork", "1")
         for event in events { try instance.enable(event: event) }
         return try body(instance)
     }
