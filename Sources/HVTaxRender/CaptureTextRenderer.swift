@@ -232,7 +232,7 @@ public struct CaptureTextRenderer {
             lines.append("  counters of the sets read that hvtax does not use (\(quality.unknownCounters.count)): \(shown)\(quality.unknownCounters.count > 6 ? ", ..." : "")")
         }
         if !quality.unusedObjects.isEmpty {
-            let objects = quality.unusedObjects.sorted { $0.value > $1.value }.prefix(6)
+            let objects = quality.unusedObjects.sorted { ($0.value, $1.key) > ($1.value, $0.key) }.prefix(6)
                 .map { "\($0.key) (\($0.value))" }.joined(separator: ", ")
             let columns = quality.unusedObjects.values.reduce(0, +)
             lines.append("  columns of other objects, not used (\(columns)): \(objects)\(quality.unusedObjects.count > 6 ? ", ..." : "")")

@@ -183,19 +183,10 @@ public struct HTMLReportRenderer {
     private func qualitySection(_ report: TraceReport, into page: inout HTMLPage) {
         let q = report.quality
         page.heading("Trace quality", id: "quality")
-        let kinds = q.eventsByKind.sorted { $0.value > $1.value }.map { "\($0.key) \(Formatting.grouped($0.value))" }.joined(separator: ", ")
+        let kinds = q.eventsByKind.sorted { ($0.value, $1.key) > ($1.value, $0.key) }.map { "\($0.key) \(Formatting.grouped($0.value))" }.joined(separator: ", ")
         var rows: [[String]] = [["events", Formatting.grouped(q.events), kinds]]
         func add(_ label: String, _ value: UInt64, _ meaning: String) { rows.append([label, Formatting.grouped(value), meaning]) }
-        add("lost events", q.lostTotal, q.lost.map { "cpu\($0.cpu): \(Formatting.grouped($0.events))" }.joined(separator: ", "))
-        add("unpaired exits", q.unpairedExits, "exit followed by another exit, no entry between")
-        add("unpaired entries", q.unpairedEntries, "entry with no exit before it")
-        add("open at end", q.exitsOpenAtEnd, "exits still in progress when the trace ended (no latency)")
-        add("cut by loss", q.exitsBrokenByLostEvents, "exit windows cut by lost events (no latency)")
-        add("vcpu inferred", q.exitsWithInferredVCPU, "kvm_exit without vcpu id: taken from the thread's last kvm_entry")
-        add("vcpu missing", q.exitsWithoutVCPU, "kvm_exit without vcpu id and no earlier kvm_entry")
-        add("failed entries", q.failedVMEntries, "FAILED_VMENTRY exits")
-        add("reordered", q.reorderedEvents, "events put back in timestamp order")
-        add("late events", q.lateEvents, "too far out of order: charged at their vCPU's last time")
+        for counter in TraceQualityCounters.counters(q) { add(counter.label, counter.value, counter.meaning) }
         add("malformed lines", q.malformedLines, q.malformedExamples.prefix(5).map { "\($0.file):\($0.line): \($0.problem)" }.joined(separator: "; "))
         add("unknown reasons", q.unknownReasons.values.reduce(0, +), q.unknownReasons.sorted { $0.key < $1.key }.prefix(10).map { "\($0.key) \($0.value)" }.joined(separator: ", "))
         add("unknown events", q.unknownEvents.values.reduce(0, +), q.unknownEvents.sorted { $0.key < $1.key }.prefix(10).map { "\($0.key) \($0.value)" }.joined(separator: ", "))

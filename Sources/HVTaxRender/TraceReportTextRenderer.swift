@@ -196,22 +196,13 @@ public struct TraceReportTextRenderer {
     private func qualitySection(_ report: TraceReport) -> String {
         let q = report.quality
         var lines = [style.apply(.title, "Trace quality")]
-        let kinds = q.eventsByKind.sorted { $0.value > $1.value }.map { "\($0.key) \(Formatting.grouped($0.value))" }
+        let kinds = q.eventsByKind.sorted { ($0.value, $1.key) > ($1.value, $0.key) }.map { "\($0.key) \(Formatting.grouped($0.value))" }
         lines.append("  events           " + (kinds.isEmpty ? "none" : kinds.joined(separator: ", ")))
         func count(_ label: String, _ value: UInt64, _ explanation: String) {
             let text = "  " + label.padding(17) + Formatting.grouped(value) + (value > 0 ? "  " + explanation : "")
             lines.append(value > 0 ? style.apply(.warning, text) : text)
         }
-        count("lost events", q.lostTotal, q.lost.map { "cpu\($0.cpu): \(Formatting.grouped($0.events))" }.joined(separator: ", "))
-        count("unpaired exits", q.unpairedExits, "exit followed by another exit, no entry between")
-        count("unpaired entries", q.unpairedEntries, "entry with no exit before it")
-        count("open at end", q.exitsOpenAtEnd, "exits still in progress when the trace ended (no latency)")
-        count("cut by loss", q.exitsBrokenByLostEvents, "exit windows cut by lost events (no latency)")
-        count("vcpu inferred", q.exitsWithInferredVCPU, "kvm_exit without vcpu id: taken from the thread's last kvm_entry")
-        count("vcpu missing", q.exitsWithoutVCPU, "kvm_exit without vcpu id and no earlier kvm_entry")
-        count("failed entries", q.failedVMEntries, "FAILED_VMENTRY exits")
-        count("reordered", q.reorderedEvents, "events put back in timestamp order")
-        count("late events", q.lateEvents, "events too far out of order: charged at their vCPU's last time")
+        for counter in TraceQualityCounters.counters(q) { count(counter.label, counter.value, counter.meaning) }
         count("malformed lines", q.malformedLines, q.malformedExamples.map { "\($0.file):\($0.line): \($0.problem)" }.first ?? "")
         for example in q.malformedExamples.dropFirst() {
             lines.append(style.apply(.warning, "                   \(example.file):\(example.line): \(example.problem)"))
@@ -224,7 +215,7 @@ public struct TraceReportTextRenderer {
                 .map { "\($0.key) \(Formatting.grouped($0.value))" }.joined(separator: ", ")))
         }
         if !q.unknownEvents.isEmpty {
-            lines.append("  other events     " + q.unknownEvents.sorted { $0.value > $1.value }.prefix(12)
+            lines.append("  other events     " + q.unknownEvents.sorted { ($0.value, $1.key) > ($1.value, $0.key) }.prefix(12)
                 .map { "\($0.key) \(Formatting.grouped($0.value))" }.joined(separator: ", ")
                 + (q.unknownEvents.count > 12 ? ", ..." : "") + dim(" (not used by the time split)"))
         }
