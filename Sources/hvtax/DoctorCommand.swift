@@ -1,4 +1,6 @@
 import ArgumentParser
+import Foundation
+import HVTaxTracefs
 import HVTaxHost
 import HVTaxModel
 import HVTaxRender
@@ -19,6 +21,9 @@ struct DoctorCommand: ParsableCommand {
             the KVM backend (VT-x, AMD-V or paravirtual), KVM modules, /dev/kvm, tracefs and the \
             tracepoints hvtax uses, leftover tracefs instances, debugfs, perf, schedstat and \
             CONFIG_SCHEDSTATS, isolcpus/nohz_full, irqbalance, huge pages, cgroups, and steal.
+
+            --fix first removes tracefs instances left by killed hvtax runs (the recorder does the \
+            same at every start), then checks.
 
             Exit status: 0 when no check failed (warnings allowed), 1 when at least one check \
             failed, 64 on a usage error.
@@ -44,7 +49,18 @@ struct DoctorCommand: ParsableCommand {
             discussion: "/dev/kvm is then only inspected, not opened, and tools found there are not run."))
     var root: String = "/"
 
+    @Flag(help: "First remove tracefs instances left by killed hvtax runs (their process is gone), then check.")
+    var fix = false
+
     func run() throws {
+        if fix {
+            guard root == "/" else { throw ValidationError("--fix changes the live host only; it cannot be combined with --root") }
+            // The recorder's own rule: an hvtax instance whose pid no longer exists. Say what went,
+            // on stderr so that --format json stays one document.
+            for removed in try TracefsInstance.cleanStale(in: Tracefs.locate(mountIfAbsent: false)) {
+                FileHandle.standardError.write(Data("hvtax doctor --fix: removed \(removed.path) (pid \(removed.pid) is gone)\n".utf8))
+            }
+        }
         let report = Doctor(host: .live(root: root)).run()
         switch format {
         case .text:

@@ -98,4 +98,28 @@ struct CommandLineTests {
         let bad = try Self.hvtax(["report", example, "--tax-warning", "20%", "--tax-critical", "10%"])
         #expect(bad.status != 0)
     }
+
+    static let tracefsInstances = "/sys/kernel/tracing/instances"
+
+    @Test(.enabled(if: getuid() == 0 && FileManager.default.fileExists(atPath: tracefsInstances),
+                   "needs root and tracefs mounted at /sys/kernel/tracing"))
+    func doctorFixRemovesALeftoverInstance() throws {
+        // A pid above pid_max's default cannot be running: the instance of a killed run.
+        let leftover = Self.tracefsInstances + "/hvtax-4999999"
+        try FileManager.default.createDirectory(atPath: leftover, withIntermediateDirectories: false)
+        defer { rmdir(leftover) }
+        let before = try Self.hvtax(["doctor", "--format", "json"])
+        #expect(before.stdout.contains("hvtax-4999999"))
+        let fixed = try Self.hvtax(["doctor", "--fix", "--format", "json"])
+        #expect(fixed.stderr.contains("removed \(leftover) (pid 4999999 is gone)"))
+        #expect(!FileManager.default.fileExists(atPath: leftover))
+        #expect(!fixed.stdout.contains("hvtax-4999999"))
+        #expect((try? JSONSerialization.jsonObject(with: Data(fixed.stdout.utf8))) != nil, "stdout stays one JSON document")
+    }
+
+    @Test func doctorFixRefusesAFixtureRoot() throws {
+        let result = try Self.hvtax(["doctor", "--fix", "--root", "/tmp"])
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("--fix changes the live host only"))
+    }
 }
