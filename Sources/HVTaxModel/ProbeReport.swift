@@ -1,6 +1,10 @@
 /// What `hvtax probe` found: the cost of each kind of VM exit on this host, measured by hvtax's own
 /// tiny guest, with the world it ran in and the published figures it compares with.
 public struct ProbeReport: Codable, Sendable, Equatable {
+    public static let schemaID = "hvtax.probe/1"
+
+    /// Absent from probe results written before the schema was named; read as `hvtax.probe/1`.
+    public var schema: String = ProbeReport.schemaID
     public var host: ProbeHost
     public var world: VirtualizationWorld
     public var tsc: TSCFrequency
@@ -21,6 +25,18 @@ public struct ProbeReport: Codable, Sendable, Equatable {
         self.runs = runs
         self.comparisons = comparisons
         self.notes = notes
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        schema = try container.decodeIfPresent(String.self, forKey: .schema) ?? ProbeReport.schemaID
+        host = try container.decode(ProbeHost.self, forKey: .host)
+        world = try container.decode(VirtualizationWorld.self, forKey: .world)
+        tsc = try container.decode(TSCFrequency.self, forKey: .tsc)
+        settings = try container.decode(ProbeSettings.self, forKey: .settings)
+        runs = try container.decode([ProbeRun].self, forKey: .runs)
+        comparisons = try container.decode([PublishedComparison].self, forKey: .comparisons)
+        notes = try container.decode([String].self, forKey: .notes)
     }
 }
 

@@ -14,18 +14,21 @@ import Glibc
 struct CompareCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "compare",
-        abstract: "Compare two runs (pinned vs unpinned, before vs after): split, exit rates and latencies, with significance.",
+        abstract: "Compare two runs (pinned vs unpinned, before vs after): reports, traces, probe results or snapshots.",
         discussion: """
             Each run is a JSON report written by 'hvtax report --format json' or a trace file (read as \
-            'hvtax report' would). Differences are B against A. Latency differences are tested with a \
+            'hvtax report' would), a probe result ('hvtax probe --format json'), or a snapshot run \
+            ('hvtax snapshot --format json', JSON Lines); the JSON's schema tells which, and both runs \
+            must be of one kind. Probe results are compared per exit kind (percentiles in cycles and ns), \
+            snapshots per VM by name (means over intervals, no significance test). Differences are B against A. Latency differences are tested with a \
             Mann-Whitney U test over the reports' log2 latency buckets, rates with a Poisson test, all \
             at --alpha family-wise (Bonferroni). See docs/html-perfetto-compare.md.
             """)
 
-    @Argument(help: "Run A: a JSON report or a trace.")
+    @Argument(help: "Run A: a JSON report, a trace, a probe result or snapshots.")
     var a: String
 
-    @Argument(help: "Run B: a JSON report or a trace.")
+    @Argument(help: "Run B: of the same kind as A.")
     var b: String
 
     @Option(name: .customLong("label-a"), help: "Name of run A in the output (default: its file name).")
@@ -37,7 +40,7 @@ struct CompareCommand: ParsableCommand {
     @Option(help: "Family-wise significance level.")
     var alpha: Double = 0.05
 
-    @Option(help: "Output format: text or json (schema hvtax.trace-comparison/1).")
+    @Option(help: "Output format: text or json (schema hvtax.trace-comparison/1, hvtax.probe-comparison/1 or hvtax.snapshot-comparison/1).")
     var format: Format = .text
 
     @Option(help: ArgumentHelp("Also write the comparison as one self-contained HTML page.", valueName: "file"))
@@ -59,44 +62,107 @@ struct CompareCommand: ParsableCommand {
 
     func run() throws {
         let generator = "hvtax \(HVTaxVersion.string)"
-        let reportA = try load(a, generator: generator), reportB = try load(b, generator: generator)
+        let runA = try load(a, generator: generator), runB = try load(b, generator: generator)
         let labels = (labelA ?? URL(fileURLWithPath: a).lastPathComponent, labelB ?? URL(fileURLWithPath: b).lastPathComponent)
-        let comparison = try ReportComparator(alpha: alpha).compare(reportA, reportB, labels: labels, generator: generator)
-        if let html {
-            try ComparisonHTMLRenderer().render(comparison).write(toFile: html, atomically: true, encoding: .utf8)
+        let style: TerminalStyle = switch colour {
+        case .always: TerminalStyle(colour: true)
+        case .never: TerminalStyle(colour: false)
+        case .auto: TerminalStyle(colour: isatty(STDOUT_FILENO) == 1 && getenv("NO_COLOR") == nil)
         }
-        switch format {
-        case .text:
-            let style: TerminalStyle = switch colour {
-            case .always: TerminalStyle(colour: true)
-            case .never: TerminalStyle(colour: false)
-            case .auto: TerminalStyle(colour: isatty(STDOUT_FILENO) == 1 && getenv("NO_COLOR") == nil)
+        let text: String, json: String, page: String?
+        switch (runA, runB) {
+        case let (.trace(reportA), .trace(reportB)):
+            let comparison = try ReportComparator(alpha: alpha).compare(reportA, reportB, labels: labels, generator: generator)
+            text = ComparisonTextRenderer(style: style).render(comparison)
+            json = try JSONRendering.render(comparison)
+            page = html == nil ? nil : ComparisonHTMLRenderer().render(comparison)
+        case let (.probe(reportA), .probe(reportB)):
+            let comparison = ProbeComparator(alpha: alpha).compare(reportA, reportB, labels: labels, generator: generator)
+            text = RunComparisonTextRenderer(style: style).render(comparison)
+            json = try JSONRendering.render(comparison)
+            page = html == nil ? nil : RunComparisonHTMLRenderer().render(comparison)
+        case let (.snapshots(runA), .snapshots(runB)):
+            let comparison = try SnapshotComparator().compare(runA, runB, labels: labels, generator: generator)
+            text = RunComparisonTextRenderer(style: style).render(comparison)
+            json = try JSONRendering.render(comparison)
+            page = html == nil ? nil : RunComparisonHTMLRenderer().render(comparison)
+        default:
+            throw ValidationError("cannot compare \(runA.kindName) (\(a)) with \(runB.kindName) (\(b)): "
+                                  + "both runs must be trace reports or traces, both probe results, or both snapshot runs")
+        }
+        if let html, let page { try page.write(toFile: html, atomically: true, encoding: .utf8) }
+        print(format == .text ? text : json, terminator: "")
+    }
+
+    /// One side of the comparison, of the kind its JSON `schema` names.
+    enum Run {
+        case trace(TraceReport)
+        case probe(ProbeReport)
+        case snapshots([HostSnapshot])
+
+        var kindName: String {
+            switch self {
+            case .trace: "a trace report"
+            case .probe: "a probe result"
+            case .snapshots: "a snapshot run"
             }
-            print(ComparisonTextRenderer(style: style).render(comparison), terminator: "")
-        case .json:
-            print(try JSONRendering.render(comparison), terminator: "")
         }
     }
 
-    /// A JSON report (its first non-blank byte is `{`; no trace format starts so), else a trace.
-    private func load(_ path: String, generator: String) throws -> TraceReport {
+    private struct SchemaPeek: Decodable {
+        var schema: String?
+        /// A probe result written before it carried `schema`.
+        var runs: [IgnoredValue]?
+        var world: IgnoredValue?
+    }
+
+    private struct IgnoredValue: Decodable {
+        init(from decoder: any Decoder) throws {}
+    }
+
+    /// JSON (its first non-blank byte is `{`; no trace format starts so) of a kind told by its
+    /// `schema`: a trace report, a probe result, or snapshots (JSON Lines); anything else is a trace.
+    private func load(_ path: String, generator: String) throws -> Run {
         if path != "-", let handle = FileHandle(forReadingAtPath: path) {
             let head = try handle.read(upToCount: 64) ?? Data()
             try handle.close()
             if head.first(where: { ![0x20, 0x09, 0x0a, 0x0d].contains($0) }) == UInt8(ascii: "{") {
                 let data = try Data(contentsOf: URL(fileURLWithPath: path))
-                let report: TraceReport
-                do {
-                    report = try JSONDecoder().decode(TraceReport.self, from: data)
-                } catch {
-                    throw ValidationError("\(path): not an hvtax report (\(TraceReport.schemaID)): \(error)")
-                }
-                guard report.schema == TraceReport.schemaID else {
-                    throw ValidationError("\(path): schema \(report.schema), expected \(TraceReport.schemaID)")
-                }
-                return report
+                return try decode(data, path: path)
             }
         }
-        return try TraceReportPipeline.run(paths: [path], inputOptions: .init(counterHz: counterHz), generator: generator)
+        return .trace(try TraceReportPipeline.run(paths: [path], inputOptions: .init(counterHz: counterHz), generator: generator))
+    }
+
+    func decode(_ data: Data, path: String) throws -> Run {
+        let decoder = JSONDecoder()
+        // One JSON document, or JSON Lines (snapshots): then the first line tells the kind.
+        let lines = data.split(separator: UInt8(ascii: "\n")).filter { $0.contains { ![0x20, 0x09, 0x0d].contains($0) } }
+        let peek: SchemaPeek
+        if let whole = try? decoder.decode(SchemaPeek.self, from: data) {
+            peek = whole
+        } else if let first = lines.first, let line = try? decoder.decode(SchemaPeek.self, from: Data(first)) {
+            peek = line
+        } else {
+            throw ValidationError("\(path): not an hvtax report, probe result or snapshot (not JSON, nor JSON Lines)")
+        }
+        let schema = peek.schema ?? (peek.runs != nil && peek.world != nil ? ProbeReport.schemaID : "none")
+        do {
+            switch schema {
+            case TraceReport.schemaID:
+                return .trace(try decoder.decode(TraceReport.self, from: data))
+            case ProbeReport.schemaID:
+                return .probe(try decoder.decode(ProbeReport.self, from: data))
+            case HostSnapshot.schemaVersion:
+                return .snapshots(try lines.map { try decoder.decode(HostSnapshot.self, from: Data($0)) })
+            default:
+                throw ValidationError("\(path): not an hvtax report, probe result or snapshot (schema \(schema); expected "
+                                      + "\(TraceReport.schemaID), \(ProbeReport.schemaID) or \(HostSnapshot.schemaVersion))")
+            }
+        } catch let error as ValidationError {
+            throw error
+        } catch {
+            throw ValidationError("\(path): not a valid \(schema) document: \(error)")
+        }
     }
 }
