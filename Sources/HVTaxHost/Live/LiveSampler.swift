@@ -142,11 +142,18 @@ public final class LiveSampler {
             guard let tids = try? fs.list("/proc/\(pid)/task") else { continue }
             filesRead += 1
             let own = vms[index].threads.filter { $0.pid == pid }.map { String($0.tid) }.sorted()
-            if own != tids, let threads = try? discovery.threads(of: pid) {
-                let vhost = vms[index].threads.filter { $0.pid != pid }
+            guard own != tids else { continue }
+            let vhost = vms[index].threads.filter { $0.pid != pid }
+            // Identify again: a process first seen while it was still starting (its command line not
+            // yet final, no vCPU threads yet) would otherwise keep that first, partial identity.
+            if let comm = try? fs.readValue("/proc/\(pid)/comm"), let again = discovery.identify(pid: pid, comm: comm, mounts: mounts) {
+                vms[index] = again
+                vms[index].threads = again.threads.filter { $0.pid == pid } + vhost
+                filesRead += 1
+            } else if let threads = try? discovery.threads(of: pid) {
                 vms[index].threads = threads + vhost
-                for thread in threads where thread.role == .vcpu && affinity[thread.tid] == nil { readAffinity(thread) }
             }
+            for thread in vms[index].threads where thread.role == .vcpu && affinity[thread.tid] == nil { readAffinity(thread) }
         }
         if vhostChanged {
             for index in vms.indices {
