@@ -10,14 +10,8 @@
 set -euo pipefail
 events=${1:-10000000}
 runs=${2:-3}
-cpu=${BENCH_CPU:-1}
-dir=${BENCH_DIR:-/tmp/hvtax-bench}
-cd "$(dirname "$0")/../.."
-export PATH=/opt/swift/usr/bin:$PATH
-
-swift build -c release --product hvtax >/dev/null
-hvtax=$(swift build -c release --show-bin-path)/hvtax
-mkdir -p "$dir"
+# shellcheck source=common.sh
+source "$(dirname "$0")/common.sh"
 trace="$dir/trace-$events.txt"
 if [ ! -s "$trace" ]; then
     "$hvtax" synth --events "$events" --vms 4 --vcpus-per-vm 4 --seed 42 -o "$trace"
@@ -28,8 +22,6 @@ awk_program='/ kvm_exit: / { i = index($0, " reason "); r = substr($0, i + 8); j
 
 events_count=$lines
 name_width=28
-# shellcheck source=measure.sh
-source scripts/bench/measure.sh  # the scripts cd to the repository root first
 
 echo "trace: $trace, $lines events, $((bytes / 1048576)) MiB; best of $runs runs, pinned to CPU $cpu"
 measure_header

@@ -11,14 +11,8 @@
 set -euo pipefail
 events=${1:-5000000}
 runs=${2:-3}
-cpu=${BENCH_CPU:-1}
-dir=${BENCH_DIR:-/tmp/hvtax-bench}
-cd "$(dirname "$0")/../.."
-export PATH=/opt/swift/usr/bin:$PATH
-
-swift build -c release --product hvtax >/dev/null
-hvtax=$(swift build -c release --show-bin-path)/hvtax
-mkdir -p "$dir"
+# shellcheck source=common.sh
+source "$(dirname "$0")/common.sh"
 trace="$dir/trace-$events.dat"
 if [ ! -s "$trace" ] || [ ! -s "$trace.count" ]; then
     # convert says "wrote FILE: N events" on stderr; N is the number of records in the file.
@@ -32,8 +26,6 @@ bytes=$(stat -c %s "$trace")
 
 events_count=$count
 name_width=32
-# shellcheck source=measure.sh
-source scripts/bench/measure.sh  # the scripts cd to the repository root first
 
 echo "trace: $trace, $count events, $((bytes / 1048576)) MiB; best of $runs runs, pinned to CPU $cpu"
 measure_header

@@ -1,4 +1,15 @@
-# Sourced by the benchmark scripts: `measure NAME COMMAND...` runs COMMAND $runs times pinned to
+# Sourced by the benchmark scripts after they set `events` and `runs`: goes to the repository root,
+# builds hvtax in release mode (`$hvtax`), makes the trace folder (`$dir`, BENCH_DIR), picks the CPU
+# (`$cpu`, BENCH_CPU), and defines `measure` and `measure_header`.
+cpu=${BENCH_CPU:-1}
+dir=${BENCH_DIR:-/tmp/hvtax-bench}
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+export PATH=/opt/swift/usr/bin:$PATH
+swift build -c release --product hvtax >/dev/null
+hvtax=$(swift build -c release --show-bin-path)/hvtax
+mkdir -p "$dir"
+
+# `measure NAME COMMAND...` runs COMMAND $runs times pinned to
 # CPU $cpu and prints the best wall and CPU (user+sys) time, events per second for $events_count
 # events, and the largest resident set. Needs: runs, cpu, events_count, name_width.
 measure() {
