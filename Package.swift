@@ -32,6 +32,7 @@ let package = Package(
         .library(name: "HVTaxImport", targets: ["HVTaxImport"]),
         .library(name: "HVTaxTracefs", targets: ["HVTaxTracefs"]),
         .library(name: "HVTaxKVM", targets: ["HVTaxKVM"]),
+        .library(name: "HVTaxMetrics", targets: ["HVTaxMetrics"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -97,6 +98,9 @@ let package = Package(
                 dependencies: ["HVTaxAnalysis", "HVTaxEvents", "HVTaxModel",
                                .product(name: "SystemPackage", package: "swift-system")],
                 swiftSettings: hotPath),
+        // exporters' common ground: snapshots and trace reports -> named metric families (help, type,
+        // unit, labels, values), and the Prometheus text / OpenMetrics renderer.
+        .target(name: "HVTaxMetrics", dependencies: ["HVTaxModel"], swiftSettings: strict),
         // two reports side by side: differences and their significance.
         .target(name: "HVTaxCompare", dependencies: ["HVTaxModel"], swiftSettings: strict),
         // the command line: argument parsing and wiring only.
@@ -105,7 +109,7 @@ let package = Package(
             dependencies: [
                 "HVTaxModel", "HVTaxTrace", "HVTaxTracefs", "HVTaxAnalysis", "HVTaxRender", "HVTaxSynth", "HVTaxPipeline", "HVTaxHost",
                 "HVTaxImport",
-                "HVTaxExport", "HVTaxCompare", "HVTaxKVM",
+                "HVTaxExport", "HVTaxCompare", "HVTaxKVM", "HVTaxMetrics",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "SystemPackage", package: "swift-system"),
             ],
@@ -147,6 +151,12 @@ let package = Package(
         .testTarget(
             name: "HVTaxImportTests",
             dependencies: ["HVTaxImport", "HVTaxModel", "HVTaxRender", "HVTaxTrace"],
+            swiftSettings: strict),
+
+        // the metric catalogue and exposition formats, checked with promtool where it is installed.
+        .testTarget(
+            name: "HVTaxMetricsTests",
+            dependencies: ["HVTaxMetrics", "HVTaxModel", "HVTaxHost"],
             swiftSettings: strict),
 
         // tests: the binary trace.dat reader and writer, fuzzed and checked against trace-cmd.

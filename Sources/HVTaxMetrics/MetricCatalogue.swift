@@ -1,0 +1,94 @@
+/// Every metric hvtax exports, in one place: names follow Prometheus' conventions (base units,
+/// `_total` on counters, ratios 0-1), and docs/metrics.md documents each of them.
+///
+/// Counters built from the live view count from the moment the exporter started watching a VM
+/// (the live view samples deltas); `rate()` and `increase()` are what to use on them.
+public enum MetricCatalogue {
+    // MARK: vCPUs
+    public static let vcpuSeconds = MetricDescriptor(
+        "hvtax_vcpu_seconds", .counter, unit: "seconds", labels: ["vm", "vcpu", "state"],
+        help: "vCPU thread wall time by state: guest (guest code), hypervisor (host kernel/KVM), vmm (VMM userspace on the vCPU thread), steal (runnable, waiting for a CPU), idle (not runnable); unknown only from traces.")
+    public static let vcpuOnCPU = MetricDescriptor(
+        "hvtax_vcpu_on_cpu_ratio", .gauge, unit: "ratio", labels: ["vm", "vcpu"],
+        help: "Share of the last interval the vCPU thread was on a CPU (schedstat).")
+    public static let vcpuSteal = MetricDescriptor(
+        "hvtax_vcpu_steal_ratio", .gauge, unit: "ratio", labels: ["vm", "vcpu"],
+        help: "Share of the last interval the vCPU thread was runnable but waiting for a CPU (schedstat run delay): the steal the guest sees.")
+    public static let vcpuContextSwitches = MetricDescriptor(
+        "hvtax_vcpu_context_switches", .counter, labels: ["vm", "vcpu", "kind"],
+        help: "Context switches of the vCPU thread, kind voluntary or involuntary.")
+    public static let vcpuMigrations = MetricDescriptor(
+        "hvtax_vcpu_migrations", .counter, labels: ["vm", "vcpu"],
+        help: "Moves of the vCPU thread between host CPUs (se.nr_migrations; absent where the kernel does not expose it).")
+
+    // MARK: VMs
+    public static let vm = MetricDescriptor(
+        "hvtax_vm", .info, labels: ["vm", "pid", "kind", "uuid"],
+        help: "One series per VM found on the host: its VMM process, kind and UUID.")
+    public static let vmVCPUs = MetricDescriptor(
+        "hvtax_vm_vcpus", .gauge, labels: ["vm"], help: "vCPU threads of the VM.")
+    public static let vmTax = MetricDescriptor(
+        "hvtax_vm_tax_ratio", .gauge, unit: "ratio", labels: ["vm"],
+        help: "The hypervisor tax: share of the VM's on-CPU time (vCPU and VMM threads) not spent running guest code, over the last interval.")
+    public static let vmVMMOverhead = MetricDescriptor(
+        "hvtax_vm_vmm_overhead_ratio", .gauge, unit: "ratio", labels: ["vm"],
+        help: "Share of the VM's on-CPU time spent in its VMM's own threads (emulator, I/O, vhost), over the last interval.")
+    public static let vmSteal = MetricDescriptor(
+        "hvtax_vm_steal_ratio", .gauge, unit: "ratio", labels: ["vm"],
+        help: "Mean steal of the VM's vCPUs over the last interval.")
+    public static let vmVMMThreadSeconds = MetricDescriptor(
+        "hvtax_vm_vmm_thread_seconds", .counter, unit: "seconds", labels: ["vm", "role"],
+        help: "On-CPU time of the VMM's non-vCPU threads by role: emulator, io, vhost.")
+    public static let vmCgroupUsage = MetricDescriptor(
+        "hvtax_vm_cgroup_usage_seconds", .counter, unit: "seconds", labels: ["vm"],
+        help: "CPU usage of the VM's cgroup (cpuacct.usage or cpu.stat usage_usec): every thread in it, precise.")
+    public static let vmCgroupCPU = MetricDescriptor(
+        "hvtax_vm_cgroup_cpu_seconds", .counter, unit: "seconds", labels: ["vm", "mode"],
+        help: "The VM cgroup's user and system time (cpuacct.stat or cpu.stat user_usec/system_usec; tick sampled on older kernels).")
+    public static let vmExits = MetricDescriptor(
+        "hvtax_vm_exits", .counter, labels: ["vm", "reason"],
+        help: "VM exits by reason; reason=\"all\" where the source (KVM debugfs) gives no breakdown. Absent when no exit source is available (see hvtax_collector_up).")
+    public static let exitDuration = MetricDescriptor(
+        "hvtax_exit_duration_seconds", .histogram, unit: "seconds", labels: ["vm"],
+        help: "Time from VM exit to the next entry of the same vCPU (power-of-two buckets), from traces.")
+    public static let accountingDiscrepancy = MetricDescriptor(
+        "hvtax_accounting_discrepancy_ratio", .gauge, unit: "ratio", labels: ["vm", "source"],
+        help: "(source - schedstat on-CPU) / schedstat on-CPU over the last interval: how far a CPU accounting source is from the precise figure (negative: it undercounts).")
+
+    // MARK: host
+    public static let hostCPU = MetricDescriptor(
+        "hvtax_host_cpu_ratio", .gauge, unit: "ratio", labels: ["mode"],
+        help: "Share of all host CPUs' time by /proc/stat mode over the last interval; guest is also inside user.")
+    public static let hostInterrupts = MetricDescriptor(
+        "hvtax_host_interrupts", .counter, help: "Interrupts on all host CPUs (/proc/interrupts).")
+    public static let hostInterruptStorms = MetricDescriptor(
+        "hvtax_host_interrupt_storms", .gauge, labels: ["cause"],
+        help: "Interrupt storms in the last interval, by cause: above-baseline or on-vcpu-cpus.")
+    public static let noisyNeighbour = MetricDescriptor(
+        "hvtax_noisy_neighbour", .gauge, labels: ["victim", "neighbour"],
+        help: "1 for each VM pair where the victim's steal rose while the neighbour's demand on shared CPUs rose, in the last interval.")
+    public static let vms = MetricDescriptor("hvtax_vms", .gauge, help: "VMs found on the host.")
+
+    // MARK: the exporter itself
+    public static let collectorUp = MetricDescriptor(
+        "hvtax_collector_up", .gauge, labels: ["collector", "needs_root"],
+        help: "1 when the collector read data in the last interval, 0 when it could not (needs_root says whether root would help).")
+    public static let samples = MetricDescriptor("hvtax_samples", .counter, help: "Intervals sampled since start.")
+    public static let sampleInterval = MetricDescriptor(
+        "hvtax_sample_interval_seconds", .gauge, unit: "seconds", help: "Length of the last interval.")
+    public static let lastSample = MetricDescriptor(
+        "hvtax_last_sample_timestamp_seconds", .gauge, unit: "seconds", help: "Unix time the last interval ended.")
+    public static let samplerCPU = MetricDescriptor(
+        "hvtax_sampler_cpu_seconds", .counter, unit: "seconds", help: "CPU time hvtax spent reading the host's counters.")
+    public static let samplerFiles = MetricDescriptor(
+        "hvtax_sampler_files_read", .gauge, help: "Files read for the last sample.")
+
+    /// Every family the live view (`HostSnapshot`) and traces (`TraceReport`) produce, in exposition order.
+    public static let all: [MetricDescriptor] = [
+        vcpuSeconds, vcpuOnCPU, vcpuSteal, vcpuContextSwitches, vcpuMigrations,
+        vm, vmVCPUs, vmTax, vmVMMOverhead, vmSteal, vmVMMThreadSeconds, vmCgroupUsage, vmCgroupCPU, vmExits, exitDuration,
+        accountingDiscrepancy,
+        hostCPU, hostInterrupts, hostInterruptStorms, noisyNeighbour, vms,
+        collectorUp, samples, sampleInterval, lastSample, samplerCPU, samplerFiles,
+    ]
+}

@@ -1,0 +1,48 @@
+import HVTaxModel
+
+/// The families a trace analysis gives (`hvtax report`'s `TraceReport`): the vCPU state split,
+/// exits by reason and the exit-duration histogram, which the live view cannot measure. Times are
+/// converted from the report's clock to seconds.
+public enum TraceMetrics {
+    public static func families(_ report: TraceReport) -> [MetricFamily] {
+        typealias C = MetricCatalogue
+        let perSecond = report.clock.ticksPerSecond
+        var seconds = MetricFamily(C.vcpuSeconds)
+        var exits = MetricFamily(C.vmExits)
+        var durations = MetricFamily(C.exitDuration)
+        var tax = MetricFamily(C.vmTax)
+        var steal = MetricFamily(C.vmSteal)
+        for vm in report.vms {
+            for vcpu in vm.vcpus {
+                let id = vcpu.vcpu.map(String.init) ?? "tid-\(vcpu.tid)"
+                let s = vcpu.split
+                for (state, t) in [("guest", s.guest), ("hypervisor", s.hypervisor), ("vmm", s.vmm), ("steal", s.preempted),
+                                   ("idle", s.halted), ("unknown", s.unknown)] {
+                    seconds.samples.append(MetricSample([vm.name, id, state], Double(t) / perSecond))
+                }
+            }
+            for reason in vm.exits.byReason.sorted(by: { $0.reason < $1.reason }) {
+                exits.samples.append(MetricSample([vm.name, reason.reason], Double(reason.count)))
+            }
+            if let histogram = histogram(vm.exits.latency, ticksPerSecond: perSecond) {
+                durations.samples.append(MetricSample([vm.name], histogram))
+            }
+            if let ratio = vm.tax.ratio { tax.samples.append(MetricSample([vm.name], ratio)) }
+            if let ratio = vm.steal.ratio { steal.samples.append(MetricSample([vm.name], ratio)) }
+        }
+        return [seconds, exits, durations, tax, steal].filter { !$0.samples.isEmpty }
+    }
+
+    /// The report's power-of-two latency buckets as a cumulative histogram: bucket i holds
+    /// [2^i, 2^(i+1)) clock units (bucket 0 also 0), so its upper bound is 2^(i+1) units.
+    public static func histogram(_ latency: LatencySummary, ticksPerSecond: Double) -> MetricValue? {
+        guard latency.count > 0, !latency.log2Buckets.isEmpty else { return nil }
+        var cumulative: UInt64 = 0
+        var buckets: [(upperBound: Double, cumulativeCount: UInt64)] = []
+        for (i, n) in latency.log2Buckets.enumerated() {
+            cumulative += n
+            buckets.append((Double(UInt64(1) << UInt64(min(i + 1, 63))) / ticksPerSecond, cumulative))
+        }
+        return .histogram(buckets: buckets, sum: latency.mean * Double(latency.count) / ticksPerSecond, count: latency.count)
+    }
+}
