@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// Whether a command-line tool (perf, trace-cmd) is installed and what version it reports.
 public enum ToolFacts: Sendable, Equatable {
@@ -52,12 +53,20 @@ public struct LiveToolProbe: ToolProbing {
     /// Runs the tool with stdin closed, collects stdout and stderr together (perf prints its
     /// wrapper's complaints on stderr), and kills it after `timeout`: a doctor must not hang.
     static func firstLine(of path: String, arguments: [String], timeout: Double) -> Result<String, HostError> {
+        output(of: path, arguments: arguments, timeout: timeout, mergingErrors: true)
+            .map { $0.split(separator: "\n").first.map(String.init) ?? "" }
+    }
+
+    /// The tool's whole output (stdout, and stderr too when `mergingErrors`), killed after
+    /// `timeout`; a failure carries the first line it printed.
+    static func output(of path: String, arguments: [String], timeout: Double, mergingErrors: Bool = false) -> Result<String, HostError> {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: path)
         process.arguments = arguments
         let pipe = Pipe()
+        let errors = Pipe()
         process.standardOutput = pipe
-        process.standardError = pipe
+        process.standardError = mergingErrors ? pipe : errors
         process.standardInput = FileHandle.nullDevice
         do {
             try process.run()
@@ -66,18 +75,30 @@ public struct LiveToolProbe: ToolProbing {
         }
         let deadline = DispatchWorkItem { [process] in if process.isRunning { process.terminate() } }
         DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: deadline)
+        // stderr drains on its own queue so a chatty tool cannot block on a full pipe.
+        let errorText = Mutex<Data>(Data())
+        let drained = DispatchSemaphore(value: 0)
+        if !mergingErrors {
+            DispatchQueue.global().async {
+                let data = errors.fileHandleForReading.readDataToEndOfFile()
+                errorText.withLock { $0 = data }
+                drained.signal()
+            }
+        }
         let output = pipe.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
+        if !mergingErrors { drained.wait() }
         deadline.cancel()
         let text = String(decoding: output, as: UTF8.self)
-        let line = text.split(separator: "\n").first.map(String.init) ?? ""
         guard process.terminationReason == .exit, process.terminationStatus == 0 else {
+            let complaint = mergingErrors ? text : String(decoding: errorText.withLock { $0 }, as: UTF8.self)
+            let line = complaint.split(separator: "\n").first.map(String.init) ?? ""
             let how =
                 process.terminationReason == .uncaughtSignal
                 ? "killed by signal \(process.terminationStatus)" : "exit status \(process.terminationStatus)"
             return .failure(HostError(.run, path, reason: line.isEmpty ? how : "\(how): \(line)"))
         }
-        return .success(line)
+        return .success(text)
     }
 }
 

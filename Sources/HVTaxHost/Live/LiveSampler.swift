@@ -19,6 +19,11 @@ public struct HostSample: Sendable {
     public var interrupts: InterruptCounts
     /// Exits per VM pid from debugfs, when it is readable.
     public var debugfsExits: [Int32: UInt64]
+    /// /proc/PID/stat of each VMM process by pid (utime, stime, guest_time of the whole process),
+    /// read only when the sampler's `readsProcessTotals` is on (for `hvtax validate`).
+    public var processes: [Int32: ThreadCounters] = [:]
+    /// `virsh domstats` by domain name, when a caller collected them at this sample (nil: not asked).
+    public var libvirt: LibvirtStatsReading?
     public var cost: SamplerCost
 
     public init(monotonicNs: UInt64, realtimeNs: UInt64, cpuTicks: [Int?: [UInt64]] = [:],
@@ -61,6 +66,9 @@ public final class LiveSampler {
     private var hasSchedFile: Bool?
     private var debugfsDirs: [Int32: String] = [:]
     private var filesRead = 0
+    /// Also read each VMM process's own /proc/PID/stat (what virDomainGetInfo reports): one more
+    /// file per VM, needed only to validate accounting.
+    public var readsProcessTotals = false
 
     public init(fs: HostFileSystem, ticksPerSecond: UInt64 = LiveSampler.systemTicksPerSecond()) {
         self.fs = fs
@@ -101,6 +109,11 @@ public final class LiveSampler {
                 if let counters = read(thread) { sample.threads[thread.tid] = counters }
             }
             if let cgroup = vm.cgroup, let counters = read(cgroup) { sample.cgroups[vm.pid] = counters }
+            if readsProcessTotals, let n = try? fs.read("/proc/\(vm.pid)/stat", into: &buffer) {
+                filesRead += 1
+                var c = ThreadCounters()
+                if ProcParse.stat(buffer[0..<n], into: &c) { sample.processes[vm.pid] = c }
+            }
             if let dir = debugfsDirs[vm.pid] {
                 let n = (try? fs.read(dir + "/exits", into: &buffer)) ?? 0
                 filesRead += 1

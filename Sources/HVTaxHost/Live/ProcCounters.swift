@@ -10,6 +10,9 @@ public struct ThreadCounters: Sendable, Equatable {
     public var voluntarySwitches: UInt64 = 0
     public var involuntarySwitches: UInt64 = 0
     public var migrations: UInt64?
+    /// `wait_sum` of /proc/.../sched in ns: run-queue wait as CONFIG_SCHEDSTATS counts it (libvirt's
+    /// vcpu.N.wait). nil where the kernel does not print it.
+    public var waitSumNs: UInt64?
 
     public init() {}
 }
@@ -77,10 +80,14 @@ public enum ProcParse {
     }
 
     /// /proc/.../sched (CONFIG_SCHED_DEBUG): `se.nr_migrations`, `nr_voluntary_switches`,
-    /// `nr_involuntary_switches`, as `key : value` lines.
+    /// `nr_involuntary_switches`, as `key : value` lines; with CONFIG_SCHEDSTATS (and
+    /// kernel.sched_schedstats=1) also `wait_sum`, in ms with six decimals.
     public static func sched(_ bytes: ArraySlice<UInt8>, into c: inout ThreadCounters) {
-        keyValues(bytes) { key, value in
-            if key.elementsEqual("se.nr_migrations".utf8) {
+        keyValues(bytes) { key, value, micro in
+            // `se.statistics.wait_sum` before 5.13, `wait_sum` after; printed only while schedstats are on.
+            if key.count >= 8, key.suffix(8).elementsEqual("wait_sum".utf8), key.count == 8 || key[key.endIndex - 9] == 46 {
+                c.waitSumNs = value &* 1_000_000 &+ micro
+            } else if key.elementsEqual("se.nr_migrations".utf8) {
                 c.migrations = value
             } else if key.elementsEqual("nr_voluntary_switches".utf8) {
                 c.voluntarySwitches = value
@@ -92,7 +99,7 @@ public enum ProcParse {
 
     /// /proc/.../status, for kernels without /proc/.../sched: the context switch counts.
     public static func status(_ bytes: ArraySlice<UInt8>, into c: inout ThreadCounters) {
-        keyValues(bytes) { key, value in
+        keyValues(bytes) { key, value, _ in
             if key.elementsEqual("voluntary_ctxt_switches".utf8) {
                 c.voluntarySwitches = value
             } else if key.elementsEqual("nonvoluntary_ctxt_switches".utf8) {
@@ -120,8 +127,9 @@ public enum ProcParse {
         return out
     }
 
-    /// Lines of `key value`, `key: value` or `key : value`: the key and the first number after it.
-    static func keyValues(_ bytes: ArraySlice<UInt8>, _ body: (ArraySlice<UInt8>, UInt64) -> Void) {
+    /// Lines of `key value`, `key: value` or `key : value`: the key, the first number after it and
+    /// its decimals as millionths (`12.5` -> 12, 500000; 0 without a decimal point).
+    static func keyValues(_ bytes: ArraySlice<UInt8>, _ body: (ArraySlice<UInt8>, UInt64, UInt64) -> Void) {
         var lineStart = bytes.startIndex
         let end = bytes.endIndex
         while lineStart < end {
@@ -138,7 +146,17 @@ public enum ProcParse {
                 any = true
                 i += 1
             }
-            if any && keyEnd > lineStart { body(bytes[lineStart..<keyEnd], value) }
+            var micro: UInt64 = 0
+            if i < lineEnd, bytes[i] == 46 {
+                i += 1
+                var scale: UInt64 = 100_000
+                while i < lineEnd, bytes[i] >= 48, bytes[i] <= 57 {
+                    micro += UInt64(bytes[i] - 48) * scale
+                    scale /= 10
+                    i += 1
+                }
+            }
+            if any && keyEnd > lineStart { body(bytes[lineStart..<keyEnd], value, micro) }
             lineStart = lineEnd + 1
         }
     }
@@ -146,7 +164,7 @@ public enum ProcParse {
     /// cgroup v2 cpu.stat: usage_usec, user_usec, system_usec -> ns.
     public static func cgroupV2(_ bytes: ArraySlice<UInt8>) -> CgroupCounters {
         var c = CgroupCounters()
-        keyValues(bytes) { key, value in
+        keyValues(bytes) { key, value, _ in
             if key.elementsEqual("usage_usec".utf8) { c.usageNs = value * 1000 }
             else if key.elementsEqual("user_usec".utf8) { c.userNs = value * 1000 }
             else if key.elementsEqual("system_usec".utf8) { c.systemNs = value * 1000 }
@@ -157,7 +175,7 @@ public enum ProcParse {
     /// cgroup v1 cpuacct.stat: `user TICKS`, `system TICKS` (USER_HZ).
     public static func cpuacctStat(_ bytes: ArraySlice<UInt8>, ticksPerSecond: UInt64, into c: inout CgroupCounters) {
         let nsPerTick = 1_000_000_000 / max(ticksPerSecond, 1)
-        keyValues(bytes) { key, value in
+        keyValues(bytes) { key, value, _ in
             if key.elementsEqual("user".utf8) { c.userNs = value * nsPerTick }
             else if key.elementsEqual("system".utf8) { c.systemNs = value * nsPerTick }
         }
