@@ -33,6 +33,7 @@ let package = Package(
         .library(name: "HVTaxTracefs", targets: ["HVTaxTracefs"]),
         .library(name: "HVTaxKVM", targets: ["HVTaxKVM"]),
         .library(name: "HVTaxMetrics", targets: ["HVTaxMetrics"]),
+        .library(name: "HVTaxAdvice", targets: ["HVTaxAdvice"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -91,6 +92,9 @@ let package = Package(
             name: "HVTaxKVM",
             dependencies: ["CKVM", "HVTaxModel", "HVTaxHost"],
             swiftSettings: strict),
+        // analysis: the advice rules (one data file) applied to any report's figures -> findings.
+        .target(name: "HVTaxAdvice", dependencies: ["HVTaxModel"],
+                resources: [.copy("Resources/advice-rules.json")], swiftSettings: strict),
         // renderers: terminal text, JSON, CSV, HTML with inline SVG charts.
         .target(name: "HVTaxRender", dependencies: ["HVTaxModel"], swiftSettings: strict),
         // exporters that stream while the analysis runs: vCPU timelines as Chrome trace-event JSON (Perfetto).
@@ -109,7 +113,7 @@ let package = Package(
             dependencies: [
                 "HVTaxModel", "HVTaxTrace", "HVTaxTracefs", "HVTaxAnalysis", "HVTaxRender", "HVTaxSynth", "HVTaxPipeline", "HVTaxHost",
                 "HVTaxImport",
-                "HVTaxExport", "HVTaxCompare", "HVTaxKVM", "HVTaxMetrics",
+                "HVTaxExport", "HVTaxCompare", "HVTaxKVM", "HVTaxMetrics", "HVTaxAdvice",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "SystemPackage", package: "swift-system"),
             ],
@@ -151,6 +155,12 @@ let package = Package(
         .testTarget(
             name: "HVTaxImportTests",
             dependencies: ["HVTaxImport", "HVTaxModel", "HVTaxRender", "HVTaxTrace"],
+            swiftSettings: strict),
+
+        // advice: every rule crossed and not crossed on constructed reports; the shipped rules file.
+        .testTarget(
+            name: "HVTaxAdviceTests",
+            dependencies: ["HVTaxAdvice", "HVTaxModel", "HVTaxRender", "HVTaxPipeline", "HVTaxAnalysis"],
             swiftSettings: strict),
 
         // the metric catalogue and exposition formats, checked with promtool where it is installed.

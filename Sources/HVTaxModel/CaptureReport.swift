@@ -194,6 +194,8 @@ public struct CaptureReport: Codable, Sendable, Equatable {
     public var figures: [FigureAvailability]
     public var hosts: [CaptureHost]
     public var quality: CaptureQuality
+    /// Findings ranked by the time they cost, from the advice rules (docs/advice.md).
+    public var advice: Advice?
 
     public init(generator: String, source: CaptureSource, thresholds: CaptureThresholds,
                 figures: [FigureAvailability], hosts: [CaptureHost], quality: CaptureQuality) {

@@ -25,6 +25,10 @@ public struct HostSnapshot: Codable, Sendable, Equatable {
     public var findings: [SnapshotFinding]
     public var sampler: SamplerCost
     public var thresholds: Thresholds
+    /// CPU frequency and thermal throttling over the interval (a confounder of every time above).
+    public var throttling: HostThrottling?
+    /// Findings ranked by the time they cost, from the advice rules (docs/advice.md).
+    public var advice: Advice?
 
     public init(sequence: Int, intervalNs: UInt64, endUnixNs: UInt64, root: String, clockTicksPerSecond: UInt64,
                 hostCPUs: [HostCPUFigures], vms: [VMFigures], interrupts: InterruptFigures, exitRates: ExitRateSource,

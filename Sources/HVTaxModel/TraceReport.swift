@@ -150,6 +150,11 @@ public struct TraceReport: Codable, Sendable, Equatable {
     public var quality: TraceQuality
     /// The host's split over time, when the analysis was asked for it (`--html`, `--time-series`).
     public var timeSeries: TimeSeries?
+    /// CPU frequency and thermal throttling while the trace was recorded, when that was measured on
+    /// this host (a live stdin trace); otherwise state `unknown` with the reason.
+    public var throttling: HostThrottling?
+    /// Findings ranked by the time they cost, from the advice rules (docs/advice.md).
+    public var advice: Advice?
 
     public init(generator: String, sources: [TraceSource], clock: ClockInfo, thresholds: Thresholds,
                 filters: ReportFilters, host: HostSummary, vms: [VMReport], quality: TraceQuality) {

@@ -96,6 +96,10 @@ public struct CaptureTextRenderer {
         lines.append("")
 
         lines += qualityLines(report.quality)
+        if let advice = report.advice {
+            lines.append("")
+            lines.append(AdviceTextRenderer(style: style).render(advice).dropLastNewline())
+        }
         return lines.joined(separator: "\n") + "\n"
     }
 

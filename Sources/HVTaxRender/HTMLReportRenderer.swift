@@ -35,6 +35,7 @@ public struct HTMLReportRenderer {
         }
         pathSection(report, into: &page)
         qualitySection(report, into: &page)
+        if let advice = report.advice { AdviceHTMLSection.render(advice, into: &page) }
         return page.render()
     }
 

@@ -55,8 +55,13 @@ public struct SnapshotTextRenderer: Sendable {
         for storm in s.interrupts.storms { out += style.apply(.critical, "  interrupt storm: ") + storm.detail + "\n" }
         for noisy in s.noisyNeighbours { out += style.apply(.critical, "  noisy neighbour: ") + noisy.detail + "\n" }
         for finding in s.findings { out += style.apply(.warning, "  finding (\(finding.kind.rawValue)): ") + finding.detail + "\n" }
+        if let throttling = s.throttling {
+            let tone: TerminalStyle.Tone = throttling.state == .throttled ? .critical : .dim
+            out += style.apply(tone, "  throttling: \(throttling.state.rawValue): \(throttling.detail)") + "\n"
+        }
         out += style.apply(.dim, "  sampler: \(Formatting.duration(s.sampler.cpuNs, unit: .ns)) CPU for \(s.sampler.filesRead) files, "
             + "\(s.sampler.threadsSampled) threads (\(Formatting.percent(Double(s.sampler.cpuNs) / Double(max(s.intervalNs, 1)), digits: 3)) of a core)") + "\n"
+        if let advice = s.advice { out += AdviceTextRenderer(style: style).render(advice) }
         return out
     }
 

@@ -40,6 +40,10 @@ public struct TraceReportTextRenderer {
         }
         out.append("")
         out.append(qualitySection(report))
+        if let advice = report.advice {
+            out.append("")
+            out.append(AdviceTextRenderer(style: style).render(advice).dropLastNewline())
+        }
         return out.joined(separator: "\n") + "\n"
     }
 

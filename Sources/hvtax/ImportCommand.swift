@@ -1,4 +1,5 @@
 import ArgumentParser
+import HVTaxAdvice
 import HVTaxImport
 import HVTaxModel
 import HVTaxRender
@@ -32,13 +33,14 @@ struct ImportCommand: ParsableCommand {
     }
 
     static func report(_ path: String, output: OutputOptions, thresholds: ThresholdOptions) throws {
-        let report: CaptureReport
+        var report: CaptureReport
         do {
             report = try CaptureImporter.importFile(path: path, thresholds: CaptureThresholds(try thresholds.thresholds()),
                                                     generator: "hvtax \(HVTaxVersion.string)")
         } catch let error as TraceReadError {
             throw ValidationError(error.description)
         }
+        report.advice = try Advisor.standard().advise(report)
         try output.write(report)
     }
 

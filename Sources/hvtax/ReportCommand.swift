@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import HVTaxAdvice
 import HVTaxAnalysis
 import HVTaxPipeline
 import HVTaxEvents
@@ -99,9 +100,10 @@ struct ReportCommand: ParsableCommand {
         if html != nil || timeBucket != nil {
             sinks.append(TimeSeriesSink(initialWidth: timeBucket?.nanoseconds ?? 1_000_000))
         }
-        let report = try TraceReportPipeline.run(paths: traces, options: options,
+        var report = try TraceReportPipeline.run(paths: traces, options: options,
                                                  inputOptions: .init(counterHz: counterHz),
                                                  generator: generator, sinks: sinks, symbols: symbols)
+        report.advice = try Advisor.standard().advise(report)
         try timeline?.finish(report: report)
         if let html {
             try HTMLReportRenderer().render(report).write(toFile: html, atomically: true, encoding: .utf8)

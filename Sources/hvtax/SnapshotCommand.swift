@@ -1,4 +1,5 @@
 import ArgumentParser
+import HVTaxAdvice
 import HVTaxHost
 import HVTaxModel
 import HVTaxRender
@@ -61,6 +62,7 @@ final class LiveLoop {
     let sampler: LiveSampler
     var analyzer: SnapshotAnalyzer
     var filter: [String]
+    let advisor: Advisor
     private var lastSampleNs: UInt64?
 
     init(root: String, thresholds: Thresholds, filter: [String]) throws {
@@ -73,6 +75,7 @@ final class LiveLoop {
             thresholds: thresholds, ticksPerSecond: sampler.ticksPerSecond, root: fs.root,
             exitRateSource: sampler.exitRateSource, backend: sampler.backend)
         self.filter = filter
+        advisor = try Advisor.standard()
     }
 
     /// Blocks for one interval (the first call also takes the starting sample).
@@ -88,6 +91,7 @@ final class LiveLoop {
                 if !filter.isEmpty {
                     snapshot.vms = snapshot.vms.filter { vm in filter.contains { $0 == vm.name || $0 == String(vm.pid) } }
                 }
+                snapshot.advice = advisor.advise(snapshot)
                 return snapshot
             }
         }

@@ -339,6 +339,10 @@ struct TopScreen {
         notes += s.interrupts.storms.map { ("storm: " + $0.detail, .critical) }
         notes += s.noisyNeighbours.map { ("noisy neighbour: " + $0.detail, .critical) }
         notes += s.findings.map { ("finding: " + $0.detail, .warning) }
+        if let throttling = s.throttling, throttling.state == .throttled { notes.insert(("throttled: " + throttling.detail, .critical), at: 0) }
+        notes += (s.advice?.findings ?? []).map { finding in
+            ("advice: \(finding.scope): \(finding.title) (\(AdviceTextRenderer.threshold(finding.threshold)))", tone(finding.level))
+        }
         let help = state.showHelp
             ? ["q quit   s sort (steal, cpu, overhead, name, pid)   / filter by VM name, Enter applies, Esc clears",
                "up/down or j/k select   Enter: the VM's vCPUs   Esc/Backspace/left: back   + / - interval x2 / /2   h hide help",
