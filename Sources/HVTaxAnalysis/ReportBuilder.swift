@@ -72,6 +72,14 @@ extension TraceAnalyzer {
         echoed.reasons = filters.reasons
         var report = TraceReport(generator: generator, sources: sources, clock: clock, thresholds: thresholds,
                                  filters: echoed, host: host, vms: vms, quality: quality)
+        if let guestAttribution {
+            let guests = guestAttribution.reports(symbols: symbols)
+            report.guests = guests
+            for guest in guests where guest.unattributedEvents > 0 {
+                report.quality.notes.append("\(guest.unattributedEvents) events of guest \(guest.name) (\(guest.guestFile)) are on guest CPUs "
+                    + "the host's GUEST option maps to no vCPU thread: they are counted, not attributed")
+            }
+        }
         if let series = sinks.lazy.compactMap({ $0 as? TimeSeriesSink }).first {
             report.timeSeries = series.series(traceStart: max(start, window.start), thresholds: thresholds)
         }

@@ -25,11 +25,18 @@ public final class TraceAnalyzer {
     public let sinks: [TimelineSink]
     private let fanOut: TimelineSink?
 
-    public init(symbols: SymbolTable, options: AnalysisOptions = AnalysisOptions(), sinks: [TimelineSink] = []) {
+    /// Guests whose own traces are merged in (`TraceEvent.guest` > 0); nil for a host trace alone,
+    /// so the host-only path pays one nil check.
+    private(set) var guestAttribution: GuestAttribution?
+
+    /// - Parameter guests: guest traces paired with the host's (`HostGuestPairing`).
+    public init(symbols: SymbolTable, options: AnalysisOptions = AnalysisOptions(), sinks: [TimelineSink] = [],
+                guests: [GuestIdentity] = []) {
         self.symbols = symbols
         self.options = options
         self.sinks = sinks
         fanOut = sinks.isEmpty ? nil : sinks.count == 1 ? sinks[0] : FanOutSink(sinks)
+        if !guests.isEmpty { guestAttribution = GuestAttribution(guests: guests) }
     }
 
     public func consume(_ event: TraceEvent) {
@@ -41,6 +48,36 @@ public final class TraceAnalyzer {
         }
         if event.time > lastTime { lastTime = event.time }
         eventCounts[Int(event.kind.rawValue)] += 1
+        if event.guest != 0 {
+            // A guest's own event: its thread ids are the guest's, never the host's vCPU threads.
+            guestAttribution?.guestEvent(event, window: window)
+            return
+        }
+        consumeHostEvent(event)
+        if guestAttribution != nil { noteGuestVCPUs(after: event) }
+    }
+
+    /// Tells the guest attribution the state of the vCPU threads a host event may have changed.
+    private func noteGuestVCPUs(after event: TraceEvent) {
+        func note(_ tid: Int32) {
+            guard guestAttribution!.isGuestVCPU(tid), let index = lookup(tid) else { return }
+            let tracker = trackers[index]
+            guestAttribution!.hostChanged(tid, at: event.time, state: tracker.state,
+                                          reason: tracker.inExit ? tracker.exitReason : 0, window: window)
+        }
+        switch event.kind {
+        case .schedSwitch:
+            note(event.tid)
+            note(event.otherTid)
+        case .lost:
+            for tracker in trackers where tracker.lastCPU == event.cpu { note(tracker.tid) }
+        default:
+            note(event.tid)
+        }
+    }
+
+    @inline(__always)
+    private func consumeHostEvent(_ event: TraceEvent) {
         if event.tgid >= 0, event.tid == event.tgid, event.comm != 0 { processNames[event.tgid] = event.comm }
 
         switch event.kind {
@@ -83,7 +120,7 @@ public final class TraceAnalyzer {
         case .other:
             otherEvents[event.code, default: 0] += 1
             touch(event)
-        case .schedWakeup:
+        case .schedWakeup, .syscallEnter, .syscallExit:
             touch(event)
         }
     }

@@ -32,10 +32,10 @@ struct VCPUTracker {
     var hypervisorInHaltWindows: UInt64 = 0
 
     // The open exit window.
-    private var inExit = false
+    private(set) var inExit = false
     private var exitCounted = false
     private var exitStart: UInt64 = 0
-    private var exitReason: UInt32 = 0
+    private(set) var exitReason: UInt32 = 0
     private var exitIsHalt = false
     private var exitIsInterrupt = false
     private var windowHypervisor: UInt64 = 0

@@ -12,6 +12,10 @@ public enum EventKind: UInt8, Sendable, CaseIterable {
     /// `CPU:N [LOST M EVENTS]`: the kernel dropped events on `cpu`; `value` holds M.
     case lost
     case other
+    /// `raw_syscalls:sys_enter`: `code` is the syscall number (counted in a guest's activity).
+    case syscallEnter
+    /// `raw_syscalls:sys_exit`: `code` is the syscall number.
+    case syscallExit
 
     public var name: String {
         switch self {
@@ -24,6 +28,8 @@ public enum EventKind: UInt8, Sendable, CaseIterable {
         case .irqHandlerExit: "irq_handler_exit"
         case .lost: "lost"
         case .other: "other"
+        case .syscallEnter: "sys_enter"
+        case .syscallExit: "sys_exit"
         }
     }
 }
@@ -37,6 +43,10 @@ public struct TraceEvent: Sendable, Equatable {
     public var time: UInt64
     public var kind: EventKind
     public var flags: Flags
+    /// 0 for the host's events; N for the events of the N-th guest trace merged onto the host's
+    /// clock (`tid`, `cpu` are then the guest's own: `cpu` is the guest CPU, that is the vCPU id).
+    /// Sits in what would be padding, so the event stays 56 bytes.
+    public var guest: UInt16
     public var cpu: Int32
     /// The thread the event belongs to: the emitting task, or for sched_switch the task switched out.
     public var tid: Int32
@@ -73,6 +83,7 @@ public struct TraceEvent: Sendable, Equatable {
         self.time = time
         self.kind = kind
         self.flags = flags
+        self.guest = 0
         self.cpu = cpu
         self.tid = tid
         self.tgid = tgid

@@ -155,6 +155,8 @@ public struct TraceReport: Codable, Sendable, Equatable {
     public var throttling: HostThrottling?
     /// Findings ranked by the time they cost, from the advice rules (docs/advice.md).
     public var advice: Advice?
+    /// Guest traces merged with the host's (GUEST and TIME_SHIFT options); absent without one.
+    public var guests: [GuestReport]?
 
     public init(generator: String, sources: [TraceSource], clock: ClockInfo, thresholds: Thresholds,
                 filters: ReportFilters, host: HostSummary, vms: [VMReport], quality: TraceQuality) {

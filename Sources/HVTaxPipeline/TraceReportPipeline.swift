@@ -11,8 +11,10 @@ public enum TraceReportPipeline {
                            inputOptions: TraceInputs.Options = .init(), generator: String = "hvtax",
                            sinks: [TimelineSink] = [], symbols: SymbolTable = SymbolTable()) throws -> TraceReport {
         let streams = try paths.map { try TraceInputs.open($0, symbols: symbols, options: inputOptions) }
+        // A guest trace.dat given with its host's: guest events go onto the host's clock, marked.
+        let guests = try HostGuestPairing.pair(streams)
         let merged = StreamMerger(streams)
-        let analyzer = TraceAnalyzer(symbols: symbols, options: options, sinks: sinks)
+        let analyzer = TraceAnalyzer(symbols: symbols, options: options, sinks: sinks, guests: guests)
         if streams.count == 1 {
             // One file: no merge to do; read in batches to keep the per-event cost in the parser.
             let only = streams[0]

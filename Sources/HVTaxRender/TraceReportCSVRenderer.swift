@@ -55,6 +55,24 @@ public struct TraceReportCSVRenderer {
                       tax: vcpu.tax, steal: vcpu.steal, exits: vcpu.exits)
             }
         }
+        // Guest activity: scope `guest`, vm = the guest's name, reason = the exit reason of the
+        // interval kind, path = the host state, tid = the guest task ("" for the interval's total).
+        for guest in report.guests ?? [] {
+            for vcpu in guest.vcpus {
+                let v = String(vcpu.vcpu)
+                for interval in vcpu.intervals {
+                    let r = interval.exitReason ?? "", s = interval.state.rawValue
+                    add("guest", guest.name, v, "", r, s, "time", String(interval.time), unit)
+                    add("guest", guest.name, v, "", r, s, "irqs", String(interval.irqs), "count")
+                    add("guest", guest.name, v, "", r, s, "syscalls", String(interval.syscalls), "count")
+                    for task in interval.tasks {
+                        let t = task.tid.map(String.init) ?? ""
+                        add("guest", guest.name, v, t, r, s, "task_name", task.name, "")
+                        add("guest", guest.name, v, t, r, s, "task_time", String(task.time), unit)
+                    }
+                }
+            }
+        }
         return rows.joined(separator: "\n") + "\n"
     }
 

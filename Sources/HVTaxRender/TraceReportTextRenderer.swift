@@ -38,6 +38,9 @@ public struct TraceReportTextRenderer {
                 }
             }
         }
+        if let guests = report.guests, !guests.isEmpty {
+            out += GuestActivityTextRenderer(style: style).render(guests, unit: unit)
+        }
         out.append("")
         out.append(qualitySection(report))
         if let advice = report.advice {

@@ -134,7 +134,8 @@ struct TextLineParser {
             bodies.irq(body, into: &event)
         case .other:
             event.code = nameSymbol
-        case .lost:
+        case .lost, .syscallEnter, .syscallExit:
+            // Text traces name no syscall kinds (`kind(named:)`): sys_enter lines are `other`.
             break
         }
         return .event

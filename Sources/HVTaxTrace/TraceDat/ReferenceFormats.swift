@@ -161,4 +161,34 @@ enum ReferenceFormats {
     print fmt: "pio_%s at 0x%x size %d count %d val 0x%x %s", REC->rw ? "write" : "read", REC->port, REC->size, REC->count, REC->val, REC->count > 1 ? "(...)" : ""
 
     """
+    static let sysEnter = """
+    name: sys_enter
+    ID: 443
+    format:
+    \tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;
+    \tfield:unsigned char common_flags;\toffset:2;\tsize:1;\tsigned:0;
+    \tfield:unsigned char common_preempt_count;\toffset:3;\tsize:1;\tsigned:0;
+    \tfield:int common_pid;\toffset:4;\tsize:4;\tsigned:1;
+
+    \tfield:long id;\toffset:8;\tsize:8;\tsigned:1;
+    \tfield:unsigned long args[6];\toffset:16;\tsize:48;\tsigned:0;
+
+    print fmt: "NR %ld (%lx, %lx, %lx, %lx, %lx, %lx)", REC->id, REC->args[0], REC->args[1], REC->args[2], REC->args[3], REC->args[4], REC->args[5]
+
+    """
+    static let sysExit = """
+    name: sys_exit
+    ID: 442
+    format:
+    \tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;
+    \tfield:unsigned char common_flags;\toffset:2;\tsize:1;\tsigned:0;
+    \tfield:unsigned char common_preempt_count;\toffset:3;\tsize:1;\tsigned:0;
+    \tfield:int common_pid;\toffset:4;\tsize:4;\tsigned:1;
+
+    \tfield:long id;\toffset:8;\tsize:8;\tsigned:1;
+    \tfield:long ret;\toffset:16;\tsize:8;\tsigned:1;
+
+    print fmt: "NR %ld = %ld", REC->id, REC->ret
+
+    """
 }

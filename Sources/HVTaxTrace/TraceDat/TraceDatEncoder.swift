@@ -33,6 +33,12 @@ public final class TraceDatEncoder {
     public private(set) var written: UInt64 = 0
     public private(set) var skippedOther: UInt64 = 0
     public private(set) var skippedUnknownReason: UInt64 = 0
+    /// Written as the TRACEID option: a guest file's identity, which the host's GUEST option names.
+    public var traceID: UInt64?
+    /// Written as GUEST options (a host file): which host thread runs each vCPU of each guest.
+    public var guests: [TraceDatFile.Guest] = []
+    /// Written as the TIME_SHIFT option (a guest file): how its clock maps onto the host's.
+    public var timeShift: TraceDatFile.TimeShift?
 
     static let dataOffset = 16
     static let capacity = pageSize - dataOffset
@@ -130,6 +136,12 @@ public final class TraceDatEncoder {
             payload = record(id: 224, size: 16, pid: event.tid)
             put(&payload, 8, 4, UInt64(event.code))
             put(&payload, 12, 4, 1)
+        case .syscallEnter:
+            payload = record(id: 443, size: 64, pid: event.tid)
+            put(&payload, 8, 8, UInt64(event.code))
+        case .syscallExit:
+            payload = record(id: 442, size: 24, pid: event.tid)
+            put(&payload, 8, 8, UInt64(event.code))
         case .lost:
             // The kernel flags lost events on the first page written after them.
             try finishPage(cpuIndex)
@@ -216,7 +228,11 @@ public final class TraceDatEncoder {
             ("kvm", [ReferenceFormats.kvmExit, ReferenceFormats.kvmEntry, ReferenceFormats.userspaceExit]),
             ("sched", [ReferenceFormats.schedSwitch, ReferenceFormats.schedWakeup]),
             ("irq", [ReferenceFormats.irqEntry, ReferenceFormats.irqExit]),
+            ("raw_syscalls", [ReferenceFormats.sysEnter, ReferenceFormats.sysExit]),
         ]
+        meta.traceID = traceID
+        meta.guests = guests
+        meta.timeShift = timeShift
         meta.commandLines = commands.sorted { $0.key < $1.key }.map { "\($0.key) \(symbols.names.string($0.value))\n" }.joined()
         meta.threadGroups = threadGroups.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
         meta.cpuCount = cpus.count

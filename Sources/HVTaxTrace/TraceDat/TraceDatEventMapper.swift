@@ -99,6 +99,8 @@ struct TraceDatEventMapper {
         case schedWakeup(pid: FieldRef, comm: FieldRef)
         case irqEntry(irq: FieldRef)
         case irqExit(irq: FieldRef)
+        case syscallEnter(id: FieldRef)
+        case syscallExit(id: FieldRef)
         case other
     }
 
@@ -176,6 +178,10 @@ struct TraceDatEventMapper {
             role = .irqEntry(irq: f("irq"))
         case ("irq", "irq_handler_exit"):
             role = .irqExit(irq: f("irq"))
+        case ("raw_syscalls", "sys_enter"):
+            role = .syscallEnter(id: f("id"))
+        case ("raw_syscalls", "sys_exit"):
+            role = .syscallExit(id: f("id"))
         default:
             role = .other
         }
@@ -283,6 +289,12 @@ struct TraceDatEventMapper {
         case .irqExit(let irq):
             event.kind = .irqHandlerExit
             event.code = UInt32(truncatingIfNeeded: record.integer(irq))
+        case .syscallEnter(let id):
+            event.kind = .syscallEnter
+            event.code = UInt32(truncatingIfNeeded: record.integer(id))
+        case .syscallExit(let id):
+            event.kind = .syscallExit
+            event.code = UInt32(truncatingIfNeeded: record.integer(id))
         case .other:
             event.code = handler.name
         }

@@ -443,35 +443,70 @@ public final class TraceDatFile {
             tsc2nsec = TSC2NSec(mult: try cursor.u32("mult"), shift: try cursor.u32("shift"), offset: try cursor.u64("offset"))
             guard tsc2nsec!.shift < 64 else { throw cursor.error("TSC2NSEC shift \(tsc2nsec!.shift) is not below 64") }
         case OptionID.guest:
+            cursor = ByteCursor(bytes: data, bigEndian: bigEndian, file: path, section: "option GUEST", fileOffset: offset)
             let name = try cursor.cString("guest name")
             let traceID = try cursor.u64("guest trace id")
+            let countAt = cursor.position
             let count = try cursor.u32("guest vcpu count")
-            try cursor.need(Int(min(count, 1 << 20)) * 8, "guest vcpus")
+            guard UInt64(count) * 8 <= UInt64(cursor.remaining) else {
+                throw cursor.error("guest \(name): \(count) vCPUs need \(UInt64(count) * 8) bytes, the option has \(cursor.remaining) left", at: countAt)
+            }
             var threads: [(Int32, Int32)] = []
+            var seen = Set<Int32>()
             for _ in 0..<count {
-                threads.append((Int32(bitPattern: try cursor.u32("vcpu")), Int32(bitPattern: try cursor.u32("host tid"))))
+                let entryAt = cursor.position
+                let vcpu = Int32(bitPattern: try cursor.u32("vcpu"))
+                let tid = Int32(bitPattern: try cursor.u32("host tid"))
+                // trace-cmd indexes its table by the vCPU id, so it must be below the count.
+                guard vcpu >= 0, UInt32(vcpu) < count, seen.insert(vcpu).inserted else {
+                    throw cursor.error("guest \(name): vCPU id \(vcpu) is not a distinct id below the vCPU count \(count)", at: entryAt)
+                }
+                guard tid > 0 else { throw cursor.error("guest \(name): vCPU \(vcpu) runs on host thread \(tid), not a thread id", at: entryAt + 4) }
+                threads.append((vcpu, tid))
             }
             guests.append(Guest(name: name, traceID: traceID, vcpuThreads: threads))
         case OptionID.timeShift:
+            cursor = ByteCursor(bytes: data, bigEndian: bigEndian, file: path, section: "option TIME_SHIFT", fileOffset: offset)
             let peer = try cursor.u64("peer trace id")
             let flags = try cursor.u32("flags")
+            let cpusAt = cursor.position
             let cpus = try cursor.u32("cpu count")
-            try cursor.need(Int(min(cpus, 1 << 20)) * 4, "cpus")
+            guard UInt64(cpus) * 4 <= UInt64(cursor.remaining) else {
+                throw cursor.error("\(cpus) guest CPUs cannot fit in the \(cursor.remaining) bytes left", at: cpusAt)
+            }
             var perCPU: [[TimeShift.Sample]] = []
-            for _ in 0..<cpus {
-                let count = try cursor.u32("sample count")
-                try cursor.need(Int(min(count, 1 << 24)) * 24, "samples")
+            var totalSamples = 0
+            for cpu in 0..<cpus {
+                let countAt = cursor.position
+                let count = try cursor.u32("sample count of guest cpu \(cpu)")
+                guard count > 0 else { throw cursor.error("guest cpu \(cpu) has no time samples", at: countAt) }
+                guard UInt64(count) * 24 <= UInt64(cursor.remaining) else {
+                    throw cursor.error("guest cpu \(cpu): \(count) samples need \(UInt64(count) * 24) bytes, the option has \(cursor.remaining) left", at: countAt)
+                }
                 var times: [Int64] = [], offsets: [Int64] = [], scalings: [Int64] = []
                 for _ in 0..<count { times.append(Int64(bitPattern: try cursor.u64("time"))) }
                 for _ in 0..<count { offsets.append(Int64(bitPattern: try cursor.u64("offset"))) }
+                let scalingsAt = cursor.position
                 for _ in 0..<count { scalings.append(Int64(bitPattern: try cursor.u64("scaling"))) }
+                if let bad = scalings.firstIndex(where: { $0 <= 0 }) {
+                    throw cursor.error("guest cpu \(cpu), sample \(bad): scaling \(scalings[bad]) is not positive", at: scalingsAt + bad * 8)
+                }
                 perCPU.append((0..<Int(count)).map { TimeShift.Sample(time: times[$0], offset: offsets[$0], scaling: scalings[$0], fraction: 0) })
+                totalSamples += Int(count)
             }
             // Newer files append the fraction bits of every sample, CPU by CPU.
             if !cursor.atEnd {
+                guard cursor.remaining == totalSamples * 8 else {
+                    throw cursor.error("\(cursor.remaining) bytes follow the samples; fraction bits for \(totalSamples) samples take \(totalSamples * 8)")
+                }
                 for cpu in perCPU.indices {
                     for sample in perCPU[cpu].indices {
-                        perCPU[cpu][sample].fraction = Int64(bitPattern: try cursor.u64("fraction"))
+                        let at = cursor.position
+                        let fraction = Int64(bitPattern: try cursor.u64("fraction"))
+                        guard fraction >= 0, fraction < 64 else {
+                            throw cursor.error("guest cpu \(cpu), sample \(sample): \(fraction) fraction bits (a shift of 0...63 is expected)", at: at)
+                        }
+                        perCPU[cpu][sample].fraction = fraction
                     }
                 }
             }

@@ -24,6 +24,12 @@ public final class TraceDatReader: EventStream {
     private let leaves: Int
     private let tsc2nsec: TraceDatFile.TSC2NSec?
     private let counterHz: UInt64?
+    /// A guest file's TIME_SHIFT: times go onto the host's clock before anything else.
+    private let guestClock: GuestClock?
+    /// Events of guest CPUs the TIME_SHIFT option has no samples for (left on the guest's clock).
+    private var unshiftedEvents: UInt64 = 0
+    /// Stamped on every event: 0 for a host trace, N once `markAsGuest(N)` paired this file with a host.
+    public private(set) var guestIndex: UInt16 = 0
 
 
     /// Memory for page batches, shared by all CPUs: bounded whatever the file's size.
@@ -52,6 +58,7 @@ public final class TraceDatReader: EventStream {
         }
         self.cpus = cpus
         mapper = TraceDatEventMapper(file: file, symbols: symbols)
+        guestClock = file.timeShift.map(GuestClock.init)
         tsc2nsec = (file.clock == "x86-tsc" || file.clock == "tsc2nsec" || file.clock == "counter") ? file.tsc2nsec : nil
         if file.timestampsAreTicks, let hz = counterHz, hz > 0 {
             self.counterHz = hz
@@ -93,6 +100,10 @@ public final class TraceDatReader: EventStream {
             if overrun + dropped > 0 {
                 diagnostics.notes.append("cpu \(cpu): the kernel's buffer statistics in the file count \(overrun) events overwritten and \(dropped) dropped")
             }
+        }
+        if let shift = file.timeShift {
+            diagnostics.notes.append("\(file.path): a guest trace; its TIME_SHIFT option (peer trace id \(String(shift.peerTraceID, radix: 16)), "
+                + "\(shift.cpus.count) guest CPUs) puts its times on the host's clock, as trace-cmd does")
         }
         if file.timestampsAreTicks && counterHz == nil {
             diagnostics.notes.append("clock \(file.clock) without TSC2NSEC: times are counter ticks, not nanoseconds")
@@ -142,6 +153,28 @@ public final class TraceDatReader: EventStream {
         mapper.deallocate()
     }
 
+    /// Marks this file's events as the `index`-th guest's (1-based), once paired with its host.
+    public func markAsGuest(_ index: UInt16) {
+        guestIndex = index
+        // The first event of each CPU was decoded when the reader opened.
+        for cpu in cpus.indices { pending[cpu].guest = index }
+    }
+
+    /// A record's time in the report's clock: on the host's clock for a guest file, then in ns.
+    @inline(__always)
+    private func placed(_ raw: UInt64, cpu: Int32) -> UInt64 {
+        guard let guestClock else { return nanoseconds(raw) }
+        guard let host = guestClock.hostTime(raw, cpu: Int(cpu)) else {
+            if unshiftedEvents == 0 {
+                diagnostics.notes.append("\(file.path): guest cpu \(cpu) has no TIME_SHIFT samples (the option covers "
+                    + "\(guestClock.cpuCount)): its events stay on the guest's clock, as trace-cmd leaves them")
+            }
+            unshiftedEvents += 1
+            return nanoseconds(raw)
+        }
+        return nanoseconds(host)
+    }
+
     @inline(__always)
     private func nanoseconds(_ ticks: UInt64) -> UInt64 {
         if let hz = counterHz {
@@ -167,12 +200,14 @@ public final class TraceDatReader: EventStream {
                     let note = "cpu \(cpu.cpu): the kernel lost events without storing how many"
                     if !diagnostics.notes.contains(note) { diagnostics.notes.append(note) }
                 }
-                pending[index] = TraceEvent(time: nanoseconds(time), kind: .lost, cpu: cpu.cpu, value: count ?? 0)
+                pending[index] = TraceEvent(time: placed(time, cpu: cpu.cpu), kind: .lost, cpu: cpu.cpu, value: count ?? 0)
+                pending[index].guest = guestIndex
                 return true
             case .record(let start, let length, let time):
-                switch mapper.map(cpu.recordBytes(start: start, length: length), time: nanoseconds(time), cpu: cpu.cpu,
+                switch mapper.map(cpu.recordBytes(start: start, length: length), time: placed(time, cpu: cpu.cpu), cpu: cpu.cpu,
                                   into: &pending[index]) {
                 case .event:
+                    pending[index].guest = guestIndex
                     return true
                 case .malformed(let problem):
                     diagnostics.malformed(file: file.path, line: cpu.currentPageOffset,
