@@ -73,7 +73,7 @@ let package = Package(
         .target(name: "HVTaxPipeline", dependencies: ["HVTaxTrace", "HVTaxAnalysis", "HVTaxEvents", "HVTaxModel"],
                 swiftSettings: hotPath),
         // synthetic traces with known ground truth, for tests and benchmarks.
-        .target(name: "HVTaxSynth", dependencies: ["HVTaxModel"], swiftSettings: strict),
+        .target(name: "HVTaxSynth", dependencies: ["HVTaxModel", "HVTaxEvents"], swiftSettings: strict),
         // host sources: procfs, sysfs, tracefs, /dev/kvm and tools, all read under one configurable
         // root so tests can point it at a fixture tree; `hvtax doctor` is built on it.
         .target(name: "HVTaxHost", dependencies: ["HVTaxModel", "CCompression"], swiftSettings: strict),

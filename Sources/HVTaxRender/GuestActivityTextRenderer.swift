@@ -36,7 +36,7 @@ struct GuestActivityTextRenderer {
         }
         let rest = interval.tasks.dropFirst(tasksPerInterval)
         if !rest.isEmpty {
-            parts.append("\(rest.count) others " + Formatting.percent(rest.reduce(0) { $0 + $1.share }, digits: 0))
+            parts.append("\(rest.count) more " + Formatting.percent(rest.reduce(0) { $0 + $1.share }, digits: 0))
         }
         return parts.joined(separator: ", ")
     }
