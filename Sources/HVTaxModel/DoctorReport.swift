@@ -103,6 +103,7 @@ extension DoctorCheckID {
     public static let hugepages: DoctorCheckID = "memory.hugepages"
     public static let cgroups: DoctorCheckID = "cgroup"
     public static let steal: DoctorCheckID = "host.steal"
+    public static let throttling: DoctorCheckID = "cpu.throttling"
 }
 
 public struct DoctorCheck: Codable, Sendable, Equatable, Identifiable {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import HVTaxHost
 import HVTaxTrace
 import HVTaxTracefs
 #if canImport(Glibc)
@@ -71,8 +72,15 @@ struct RecordCommand: ParsableCommand {
             let recorder = Recorder(options: options) { message in
                 StandardError.write("hvtax record: \(message)\n")
             }
+            // Frequency and thermal throttling over the same span: a trace file cannot carry it, so
+            // this summary is the one place it is known for a recording.
+            let throttle = ThrottleReader(fs: HostFileSystem())
+            let before = throttle.read()
             let summary = try recorder.record()
+            let throttling = ThrottleAnalysis.interval(from: before, to: throttle.read())
             print(RecordSummaryText.render(summary))
+            print("throttling during the recording: \(throttling.state.rawValue): \(throttling.detail)"
+                  + (throttling.state == .throttled ? "; exit and guest times in this trace are inflated by it" : ""))
         } catch {
             StandardError.write("hvtax record: \(error)\n")
             throw ExitCode.failure

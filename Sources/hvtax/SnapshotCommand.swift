@@ -63,6 +63,7 @@ final class LiveLoop {
     var analyzer: SnapshotAnalyzer
     var filter: [String]
     let advisor: Advisor
+    let throttle: ThrottleMonitor
     private var lastSampleNs: UInt64?
 
     init(root: String, thresholds: Thresholds, filter: [String]) throws {
@@ -76,6 +77,7 @@ final class LiveLoop {
             exitRateSource: sampler.exitRateSource, backend: sampler.backend)
         self.filter = filter
         advisor = try Advisor.standard()
+        throttle = ThrottleMonitor(fs: fs)
     }
 
     /// Blocks for one interval (the first call also takes the starting sample).
@@ -86,11 +88,14 @@ final class LiveLoop {
                 if now < last + intervalNs, !wait(last + intervalNs - now) { throw CancellationError() }
             }
             let sample = try sampler.sample()
+            // Read at each sample, so the throttling covers the same interval as the snapshot.
+            let throttling = throttle.sample()
             lastSampleNs = sample.monotonicNs
             if var snapshot = analyzer.add(sample, vms: sampler.vms, affinity: sampler.affinity) {
                 if !filter.isEmpty {
                     snapshot.vms = snapshot.vms.filter { vm in filter.contains { $0 == vm.name || $0 == String(vm.pid) } }
                 }
+                snapshot.throttling = throttling
                 snapshot.advice = advisor.advise(snapshot)
                 return snapshot
             }

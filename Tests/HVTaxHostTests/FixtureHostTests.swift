@@ -38,6 +38,7 @@ struct FixtureHost: Sendable, CustomTestStringConvertible {
                 .virtualization: .pass, .kvmModules: .pass, .kvmDevice: .pass, .tracefs: .pass, .tracepoints: .pass,
                 .tracefsInstances: .warn, .debugfs: .pass, .perf: .pass, .schedInfo: .pass, .schedStats: .pass,
                 .cpuIsolation: .pass, .irqbalance: .info, .hugepages: .pass, .cgroups: .pass, .steal: .pass,
+                .throttling: .warn,
             ],
             details: [
                 .virtualization: ["Intel VT-x (vmx flag)"],
@@ -53,6 +54,8 @@ struct FixtureHost: Sendable, CustomTestStringConvertible {
                 .hugepages: ["HugePages_Total 1024 (2048 kB pages)", "2.0 GiB reserved"],
                 .cgroups: ["v2 (unified): v2 at /sys/fs/cgroup (controllers: cpuset cpu io memory hugetlb pids rdma misc)"],
                 .steal: ["bare metal"],
+                .throttling: ["2 CPUs with cpufreq: lowest cpu0 at 84% of cpuinfo_max_freq", "13 thermal throttle events since boot",
+                              "x86_pkg_temp 48.0°C (passive trip 95.0°C)"],
             ],
             remedies: [.tracefsInstances: ["rmdir /sys/kernel/tracing/instances/hvtax-4242"]]),
         FixtureHost(
@@ -65,6 +68,7 @@ struct FixtureHost: Sendable, CustomTestStringConvertible {
                 .virtualization: .pass, .kvmModules: .pass, .kvmDevice: .fail, .tracefs: .warn, .tracepoints: .pass,
                 .tracefsInstances: .info, .debugfs: .pass, .perf: .warn, .schedInfo: .pass, .schedStats: .warn,
                 .cpuIsolation: .info, .irqbalance: .pass, .hugepages: .warn, .cgroups: .pass, .steal: .pass,
+                .throttling: .warn,
             ],
             details: [
                 .virtualization: ["AMD-V (svm flag)"],
@@ -77,6 +81,7 @@ struct FixtureHost: Sendable, CustomTestStringConvertible {
                 .cpuIsolation: ["none", "all 4 CPUs"],
                 .hugepages: ["transparent_hugepage [never]", "4 kB pages"],
                 .cgroups: ["v1 (legacy): v1 hierarchies name=systemd, cpu, cpuacct, memory, cpuset, pids", "v1 cpuacct"],
+                .throttling: ["throttled now", "lowest cpu0 at 50%", "a cap) on CPUs 0,1", "no thermal_throttle counters"],
             ],
             remedies: [
                 .kvmDevice: ["usermod -aG kvm alice"],
@@ -89,6 +94,7 @@ struct FixtureHost: Sendable, CustomTestStringConvertible {
                 .virtualization: .warn, .kvmModules: .pass, .kvmDevice: .pass, .tracefs: .pass, .tracepoints: .pass,
                 .tracefsInstances: .pass, .debugfs: .warn, .perf: .pass, .schedInfo: .pass, .schedStats: .warn,
                 .cpuIsolation: .info, .irqbalance: .pass, .hugepages: .pass, .cgroups: .pass, .steal: .warn,
+                .throttling: .info,
             ],
             details: [
                 .virtualization: [
@@ -109,6 +115,7 @@ struct FixtureHost: Sendable, CustomTestStringConvertible {
                     "v2 at /sys/fs/cgroup/unified (controllers: hugetlb)",
                 ],
                 .steal: ["itself a guest", "steal 131 of 201077 ticks (0.07%)"],
+                .throttling: ["(usual in a VM): throttling cannot be seen on this host"],
             ],
             remedies: [.debugfs: ["mount -t debugfs none /sys/kernel/debug"]]),
         FixtureHost(
@@ -117,6 +124,7 @@ struct FixtureHost: Sendable, CustomTestStringConvertible {
                 .virtualization: .fail, .kvmModules: .fail, .kvmDevice: .fail, .tracefs: .fail, .tracepoints: .warn,
                 .tracefsInstances: .info, .debugfs: .warn, .perf: .warn, .schedInfo: .warn, .schedStats: .warn,
                 .cpuIsolation: .info, .irqbalance: .pass, .hugepages: .warn, .cgroups: .warn, .steal: .pass,
+                .throttling: .info,
             ],
             details: [
                 .virtualization: ["no vmx or svm flag"],

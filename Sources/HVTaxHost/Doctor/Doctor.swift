@@ -27,6 +27,7 @@ public struct Doctor: Sendable {
         (.hugepages, "Huge pages", HostChecks.hugepages),
         (.cgroups, "cgroups", HostChecks.cgroups),
         (.steal, "Steal", HostChecks.steal),
+        (.throttling, "Throttling", HostChecks.throttling),
     ]
 
     public static var checkIDs: [DoctorCheckID] { checks.map(\.id) }

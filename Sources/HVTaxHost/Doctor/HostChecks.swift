@@ -106,6 +106,30 @@ enum HostChecks {
             sources: sources)
     }
 
+    /// A throttled or clocked-down CPU inflates every time hvtax measures; where the host shows no
+    /// frequency or thermal source at all, say that it cannot be seen rather than "fine".
+    static func throttling(_ c: DoctorContext) -> Verdict {
+        let sources = ["/sys/devices/system/cpu/cpuN/cpufreq", "/sys/devices/system/cpu/cpuN/thermal_throttle",
+                       "/sys/class/thermal"]
+        let now = ThrottleAnalysis.now(ThrottleReader(fs: c.host.fs).read())
+        switch now.state {
+        case .unknown:
+            return Verdict(.info, now.detail, remedy: "exit and guest times may still be inflated by throttling this host cannot see (its own hypervisor's)",
+                           sources: sources)
+        case .throttled:
+            return Verdict(.warn, "throttled now: " + now.detail,
+                           remedy: "measure with the host cool and uncapped; check cooling, power limits and scaling_max_freq; hvtax snapshot shows throttling per interval",
+                           sources: sources)
+        case .notThrottled:
+            if let events = now.throttleEventsSinceBoot, events > 0 {
+                return Verdict(.warn, now.detail,
+                               remedy: "this host has throttled since boot: check each measurement's interval (hvtax snapshot and top show it)",
+                               sources: sources)
+            }
+            return Verdict(.pass, now.detail, sources: sources)
+        }
+    }
+
     static func formatPercent(_ value: Double) -> String {
         let hundredths = Int((value * 100).rounded())
         let fraction = hundredths % 100
