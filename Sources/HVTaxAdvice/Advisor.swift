@@ -11,7 +11,12 @@ public struct Advisor: Sendable {
     public static func standard() throws -> Advisor { Advisor(book: try RuleBook.standard()) }
 
     public func advise(_ report: TraceReport) -> Advice { evaluate(TraceFigures.extract(report, book: book)) }
-    public func advise(_ snapshot: HostSnapshot) -> Advice { evaluate(SnapshotFigures.extract(snapshot)) }
+    /// A live interval; with the accounting validation of the same interval, the verdicts on the
+    /// accounting sources feed the `untrusted-accounting` rule.
+    public func advise(_ snapshot: HostSnapshot, validation: AccountingValidation? = nil) -> Advice {
+        evaluate(SnapshotFigures.extract(snapshot, validation: validation))
+    }
+    public func advise(_ validation: AccountingValidation) -> Advice { evaluate(ValidationFigures.extract(validation)) }
     public func advise(_ report: CaptureReport) -> Advice { evaluate(CaptureFigures.extract(report)) }
 
     public func evaluate(_ set: FigureSet) -> Advice {

@@ -3,7 +3,7 @@ import HVTaxModel
 /// The figures of one live interval: per VM its steal, VMM overhead, preemptions, interrupt
 /// storms on its CPUs and accounting findings; per host its own steal, overcommit and throttling.
 public enum SnapshotFigures {
-    public static func extract(_ s: HostSnapshot) -> FigureSet {
+    public static func extract(_ s: HostSnapshot, validation: AccountingValidation? = nil) -> FigureSet {
         var set = FigureSet(report: .snapshot)
         let seconds = Double(s.intervalNs) / 1e9
         if s.exitRates.kind == .none {
@@ -47,6 +47,13 @@ public enum SnapshotFigures {
             let vcpus = s.vms.reduce(0) { $0 + $1.vcpus.count }
             host.values["host.vcpusPerCPU"] = Double(vcpus) / Double(cpus)
             for index in set.scopes.indices { set.scopes[index].values["host.vcpusPerCPU"] = host.values["host.vcpusPerCPU"] }
+        }
+        if let validation {
+            ValidationFigures.add(validation, host: &host, vms: &set.scopes, appendingVMs: false, notes: &set.notes,
+                                  missing: &set.missing)
+        } else {
+            set.missing(["accounting.untrustedSources", "accounting.worstDiscrepancyRatio"],
+                        because: "the accounting sources were not validated for this interval")
         }
         set.addThrottling(s.throttling, to: &host, unknownReason: "throttling was not read for this interval")
         set.scopes.append(host)

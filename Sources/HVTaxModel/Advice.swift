@@ -6,6 +6,8 @@ public enum ReportKind: String, Codable, Sendable, CaseIterable {
     case snapshot
     /// `hvtax import`, `hvtax report capture.csv`: a Hyper-V or esxtop capture.
     case capture
+    /// `hvtax validate`: the accounting sources compared (the live view validates each interval too).
+    case validation
 }
 
 /// What a figure measures, so evidence is printed in its unit and thresholds read the right way.

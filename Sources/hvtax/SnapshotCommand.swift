@@ -64,6 +64,9 @@ final class LiveLoop {
     var filter: [String]
     let advisor: Advisor
     let throttle: ThrottleMonitor
+    /// Each interval's accounting validation feeds the advice on untrusted sources.
+    let validator: AccountingValidator
+    private var previousSample: HostSample?
     private var lastSampleNs: UInt64?
 
     init(root: String, thresholds: Thresholds, filter: [String]) throws {
@@ -78,6 +81,7 @@ final class LiveLoop {
         self.filter = filter
         advisor = try Advisor.standard()
         throttle = ThrottleMonitor(fs: fs)
+        validator = AccountingValidator(ticksPerSecond: sampler.ticksPerSecond, backend: sampler.backend)
     }
 
     /// Blocks for one interval (the first call also takes the starting sample).
@@ -90,13 +94,15 @@ final class LiveLoop {
             let sample = try sampler.sample()
             // Read at each sample, so the throttling covers the same interval as the snapshot.
             let throttling = throttle.sample()
+            let validation = previousSample.map { validator.validate(from: $0, to: sample, vms: sampler.vms) }
+            previousSample = sample
             lastSampleNs = sample.monotonicNs
             if var snapshot = analyzer.add(sample, vms: sampler.vms, affinity: sampler.affinity) {
                 if !filter.isEmpty {
                     snapshot.vms = snapshot.vms.filter { vm in filter.contains { $0 == vm.name || $0 == String(vm.pid) } }
                 }
                 snapshot.throttling = throttling
-                snapshot.advice = advisor.advise(snapshot)
+                snapshot.advice = advisor.advise(snapshot, validation: validation)
                 return snapshot
             }
         }

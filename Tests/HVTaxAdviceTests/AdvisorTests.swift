@@ -38,6 +38,14 @@ import Testing
         #expect(advice.findings.contains { $0.rule == "host-throttled" })
     }
 
+    @Test func untrustedSourcesAreNamedWithTheirReason() {
+        let advice = advisor.advise(Build.validation(verdict: .notTrustworthy, discrepancy: 1.0, state: .disagrees))
+        #expect(advice.notes.contains("Accounting source guest-time is not trustworthy here: guest code is emulated"))
+        let finding = advice.findings.first { $0.rule == "untrusted-accounting" }
+        #expect(finding?.scope == "db01")
+        #expect(finding?.threshold.figure == "accounting.worstDiscrepancyRatio")
+    }
+
     @Test func rulesFileErrorsNameTheRuleAndWhatWasExpected() throws {
         let unknownFigure = """
             {"version": "t", "exitClasses": {}, "figures": {"steal": {"unit": "ratio", "label": "s"}},

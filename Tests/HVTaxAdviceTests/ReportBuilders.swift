@@ -132,3 +132,22 @@ enum Build {
                              quality: CaptureQuality())
     }
 }
+
+extension Build {
+    /// A validation of VM `db01` with one comparison (guest-time against schedstat) and one verdict.
+    static func validation(verdict: SourceVerdict.Verdict, discrepancy: Double?, state: AccountingComparison.State) -> AccountingValidation {
+        let comparison = AccountingComparison(
+            source: .guestTime, reference: .schedstat, title: "guest_time vs schedstat", sourceNs: 0, referenceNs: 1_000_000_000,
+            toleranceNs: 40_000_000, discrepancyRatio: discrepancy, state: state, cause: state == .disagrees ? .emulatedGuestAsSystem : nil,
+            explanation: "test")
+        let figures = AccountingFigures(vcpuOnCPUNs: 1_000_000_000, vcpuRunDelayNs: 0, vcpuUserNs: 0, vcpuSystemNs: 1_000_000_000,
+                                        vcpuGuestNs: 0, vcpuWaitSumNs: nil, vmmThreadsOnCPUNs: 0, vhostOnCPUNs: 0,
+                                        processUserSystemNs: nil, cgroupUsageNs: nil, cgroupUserNs: nil, cgroupSystemNs: nil, libvirt: nil)
+        let vm = VMAccounting(name: "db01", pid: 2000, kind: .qemu, figures: figures, vcpus: [], comparisons: [comparison])
+        return AccountingValidation(
+            intervalNs: 1_000_000_000, endUnixNs: 0, clockTicksPerSecond: 100,
+            environment: AccountingEnvironment(kvmBackend: "test", guestCodeEmulated: true, schedstatsAvailable: false, libvirt: "not read"),
+            tolerance: .standard, host: [], vms: [vm],
+            verdicts: [SourceVerdict(source: .guestTime, verdict: verdict, worstDiscrepancyRatio: discrepancy, reason: "guest code is emulated")])
+    }
+}
