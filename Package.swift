@@ -76,7 +76,7 @@ let package = Package(
         .target(name: "HVTaxSynth", dependencies: ["HVTaxModel", "HVTaxEvents"], swiftSettings: strict),
         // host sources: procfs, sysfs, tracefs, /dev/kvm and tools, all read under one configurable
         // root so tests can point it at a fixture tree; `hvtax doctor` is built on it.
-        .target(name: "HVTaxHost", dependencies: ["HVTaxModel", "CCompression"], swiftSettings: strict),
+        .target(name: "HVTaxHost", dependencies: ["HVTaxModel", "CCompression", "CKVM"], swiftSettings: strict),
         // sources of other hypervisors: Hyper-V perfmon and esxtop PDH-CSV captures -> capture report.
         .target(
             name: "HVTaxImport",

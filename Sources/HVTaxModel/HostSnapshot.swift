@@ -197,8 +197,11 @@ public struct VMFigures: Codable, Sendable, Equatable {
     public var steal: RatedRatio
     /// The highest vCPU steal level, so one starved vCPU colours its VM.
     public var worstVCPUSteal: Level
-    /// Exits per second where a source allows (see `HostSnapshot.exitRates`); nil otherwise.
+    /// Exits per second where a source allows (see `HostSnapshot.exitRates`); nil otherwise, and
+    /// nil with tracepoint counters where kvm_exit does not fire (then `exitReasons` has what does).
     public var exitsPerSecond: Double?
+    /// Per reason, highest first, from kvm tracepoint counters; empty with other sources.
+    public var exitReasons: [ExitReasonRate] = []
     /// Host CPUs its vCPUs ran on or may run on (last CPU and affinity).
     public var cpus: [Int]
 
@@ -224,12 +227,29 @@ public struct VMFigures: Codable, Sendable, Equatable {
     }
 }
 
+/// One counted kvm tracepoint (or one reason of it) over the interval.
+public struct ExitReasonRate: Codable, Sendable, Equatable {
+    /// `kvm_pio`, `kvm_userspace_exit:IO`, `kvm_exit:EPT_VIOLATION`.
+    public var reason: String
+    public var count: UInt64
+    public var perSecond: Double
+
+    public init(reason: String, count: UInt64, perSecond: Double) {
+        self.reason = reason
+        self.count = count
+        self.perSecond = perSecond
+    }
+}
+
 /// Where exit counts came from, and, when from nowhere, why, so that an absent figure is never
 /// mistaken for zero exits.
 public struct ExitRateSource: Codable, Sendable, Equatable {
     public enum Kind: String, Codable, Sendable {
         /// /sys/kernel/debug/kvm/PID-FD/exits, per VM.
         case debugfs
+        /// kvm tracepoints counted per vCPU thread through perf_event_open (kvm_stat's way, no ring
+        /// buffer), by reason; exits in total only where kvm_exit fires.
+        case tracepointCounters = "tracepoint-counters"
         case none
     }
 

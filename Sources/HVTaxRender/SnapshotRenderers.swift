@@ -52,6 +52,9 @@ public struct SnapshotTextRenderer: Sendable {
             out += table.render(style: style) + "\n"
         }
         out += "  exit rates: " + (s.exitRates.kind == .none ? style.apply(.warning, s.exitRates.detail) : s.exitRates.detail) + "\n"
+        for vm in s.vms where !vm.exitReasons.isEmpty {
+            out += "  exits of \(vm.name): " + ExitReasonSummary.line(vm.exitReasons) + "\n"
+        }
         for storm in s.interrupts.storms { out += style.apply(.critical, "  interrupt storm: ") + storm.detail + "\n" }
         for noisy in s.noisyNeighbours { out += style.apply(.critical, "  noisy neighbour: ") + noisy.detail + "\n" }
         for finding in s.findings { out += style.apply(.warning, "  finding (\(finding.kind.rawValue)): ") + finding.detail + "\n" }
@@ -155,6 +158,9 @@ public struct SnapshotCSVRenderer: Sendable {
                 add("vm", vm.name, "", pid, "cgroup_system", String(c.systemNs), "ns")
             }
             add("vm", vm.name, "", pid, "exits_per_second", vm.exitsPerSecond.map { "\($0)" } ?? "", "1/s")
+            for reason in vm.exitReasons {
+                add("vm", vm.name, "", pid, "exits_per_second:\(reason.reason)", "\(reason.perSecond)", "1/s")
+            }
             for v in vm.vcpus {
                 let id = String(v.vcpu)
                 let tid = String(v.tid)
@@ -172,4 +178,27 @@ public struct SnapshotCSVRenderer: Sendable {
         add("host", "", "", "", "sampler_cpu", String(s.sampler.cpuNs), "ns")
         return out
     }
+}
+
+/// Exit reasons in one line, busiest first, the per-reason splits of a tracepoint after it:
+/// `kvm_emulate_insn 435k/s, kvm_userspace_exit 2.4k/s (IO 2.0k/s, MMIO 402/s, HLT 19/s), kvm_pio 2.0k/s`.
+public enum ExitReasonSummary {
+    public static func line(_ reasons: [ExitReasonRate], limit: Int = 8) -> String {
+        let whole = reasons.filter { !$0.reason.contains(":") && $0.count > 0 }
+        guard !whole.isEmpty else { return "none in this interval" }
+        return whole.prefix(limit).map { reason in
+            let parts = splits(of: reason.reason, in: reasons)
+            let split = parts.isEmpty ? "" : " (" + parts.map { "\($0.name) \(rate($0.perSecond))" }.joined(separator: ", ") + ")"
+            return "\(reason.reason) \(rate(reason.perSecond))\(split)"
+        }.joined(separator: ", ") + (whole.count > limit ? ", +\(whole.count - limit) more" : "")
+    }
+
+    /// The non-zero per-reason counters of one tracepoint (`kvm_exit:HLT` under `kvm_exit`), busiest first.
+    public static func splits(of event: String, in reasons: [ExitReasonRate]) -> [(name: String, perSecond: Double)] {
+        reasons.filter { $0.reason.hasPrefix(event + ":") && $0.count > 0 }
+            .sorted { $0.perSecond > $1.perSecond }
+            .map { (String($0.reason.dropFirst(event.count + 1)), $0.perSecond) }
+    }
+
+    public static func rate(_ perSecond: Double) -> String { Formatting.compact(perSecond) + "/s" }
 }

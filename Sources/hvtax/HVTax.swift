@@ -10,7 +10,7 @@ struct HVTax: AsyncParsableCommand {
         version: HVTaxVersion.string,
         subcommands: [
             ReportCommand.self, CompareCommand.self, ImportCommand.self, SynthCommand.self, DoctorCommand.self,
-            SnapshotCommand.self, TopCommand.self, RecordCommand.self, ConvertCommand.self, ProbeCommand.self,
+            SnapshotCommand.self, TopCommand.self, ValidateCommand.self, RecordCommand.self, ConvertCommand.self, ProbeCommand.self,
             WorkloadCommand.self,
         ])
 }

@@ -372,8 +372,22 @@ struct TopScreen {
         for (label, group) in [("emulator", vm.emulator), ("I/O", vm.io), ("vhost", vm.vhost)] where group.threads > 0 {
             out.append((pad("\(label) threads ×\(group.threads)", 22) + rpad(share(group.onCPUNs), 8) + rpad(share(group.runDelayNs), 8), .dim))
         }
-        out.append(("exit reasons: " + (vm.exitsPerSecond.map { Formatting.compact($0) + "/s in all (debugfs has no per-reason split)" }
-            ?? s.exitRates.detail), .dim))
+        if vm.exitReasons.isEmpty {
+            out.append(("exit reasons: " + (vm.exitsPerSecond.map { Formatting.compact($0) + "/s in all (debugfs has no per-reason split)" }
+                ?? s.exitRates.detail), .dim))
+            return out
+        }
+        // Drill-down to exit reasons: every counted tracepoint that fired, its per-reason split under it.
+        out.append(("", .plain))
+        out.append((pad("EXIT REASON", 34) + rpad("PER s", 10) + rpad("COUNT", 10), .title))
+        for reason in vm.exitReasons where !reason.reason.contains(":") && reason.count > 0 {
+            out.append((pad(reason.reason, 34) + rpad(Formatting.compact(reason.perSecond), 10) + rpad(String(reason.count), 10), .plain))
+            for split in vm.exitReasons where split.reason.hasPrefix(reason.reason + ":") && split.count > 0 {
+                out.append((pad("  " + split.reason.dropFirst(reason.reason.count + 1), 34) + rpad(Formatting.compact(split.perSecond), 10)
+                    + rpad(String(split.count), 10), .dim))
+            }
+        }
+        if !vm.exitReasons.contains(where: { $0.count > 0 }) { out.append(("  no counted exit fired in this interval", .dim)) }
         return out
     }
 

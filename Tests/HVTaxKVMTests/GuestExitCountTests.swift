@@ -17,9 +17,12 @@ extension LiveKVM {
         }
 
         /// Runs `sample.K` with `iterations` on a `CPU 0/KVM` thread, answering every exit.
-        static func runLoops(_ plan: [(ProbeBody, UInt64)]) throws -> Counted {
+        /// `beforeRunning` gets the thread's tid before it creates its VM (to attach counters to it).
+        static func runLoops(_ plan: [(ProbeBody, UInt64)], beforeRunning: (Int32) throws -> Void = { _ in }) throws -> Counted {
             let result = Mutex<Result<Counted, KVMError>?>(nil)
+            let gate = DispatchSemaphore(value: 0)
             let thread = try VCPUThread(name: VCPUThread.vmmName(ofVCPU: 0)) {
+                gate.wait()
                 do throws(KVMError) {
                     let device = try KVMDevice()
                     let program = try ProbeGuestProgram.build(bodies: plan.map(\.0))
@@ -52,6 +55,14 @@ extension LiveKVM {
                     result.withLock { $0 = .failure(error) }
                 }
             }
+            do {
+                try beforeRunning(thread.tid)
+            } catch {
+                gate.signal()
+                thread.join()
+                throw error
+            }
+            gate.signal()
             thread.join()
             var counted = try #require(result.withLock { $0 }).get()
             counted.tid = thread.tid

@@ -7,6 +7,9 @@
 // - RDTSC and CPUID are instructions: Swift has no inline assembly, so two tiny inline wrappers.
 // - A few GNU extensions that Swift's Glibc module hides (it is built without _GNU_SOURCE):
 //   thread names, CPU affinity, gettid, sched_getcpu, ppoll. They live in CKVM.c.
+//
+// - perf_event_open has no libc wrapper (and syscall(2) is variadic, which Swift cannot call), and
+//   its ioctls are _IO macros: ckvm_perf_* below, used by hvtax's kvm tracepoint counters.
 #ifndef CKVM_H
 #define CKVM_H
 
@@ -66,6 +69,20 @@ static inline void ckvm_cpuid(uint32_t leaf, uint32_t subleaf, uint32_t out[4]) 
     __asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(leaf), "c"(subleaf));
     out[0] = a; out[1] = b; out[2] = c; out[3] = d;
 }
+
+/// perf_event_open(2) for one tracepoint counter in counting mode (no ring buffer, no sampling):
+/// type PERF_TYPE_TRACEPOINT, config = the event's id from tracefs, on thread `tid` (any CPU), as a
+/// member of the group led by `group_fd` (-1: a new group, created disabled). Every counter reads
+/// with PERF_FORMAT_GROUP, so one read(2) of the leader returns the whole group. Close-on-exec.
+/// Returns the fd, or -1 with errno.
+int ckvm_perf_tracepoint_open(uint64_t tracepoint_id, int tid, int group_fd);
+/// PERF_EVENT_IOC_SET_FILTER: a tracepoint filter such as "exit_reason == 30"; 0 or -1 with errno.
+int ckvm_perf_set_filter(int fd, const char *filter);
+/// PERF_EVENT_IOC_ENABLE on a group leader and all its members; 0 or -1 with errno.
+int ckvm_perf_enable_group(int leader_fd);
+/// Reads a group: values[i] = the i-th counter opened in it, at most `capacity`; returns how many
+/// counters the group has, or -1 with errno.
+int ckvm_perf_read_group(int leader_fd, uint64_t *values, int capacity);
 
 /// pthread_setname_np on the calling thread (at most 15 bytes show in /proc/.../comm).
 int ckvm_set_current_thread_name(const char *name);

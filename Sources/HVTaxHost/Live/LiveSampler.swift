@@ -24,6 +24,9 @@ public struct HostSample: Sendable {
     public var processes: [Int32: ThreadCounters] = [:]
     /// `virsh domstats` by domain name, when a caller collected them at this sample (nil: not asked).
     public var libvirt: LibvirtStatsReading?
+    /// Per VM pid: cumulative exits by reason from kvm tracepoint counters (perf_event_open in
+    /// counting mode), when that source is in use.
+    public var exitCounts: [Int32: [String: UInt64]] = [:]
     public var cost: SamplerCost
 
     public init(monotonicNs: UInt64, realtimeNs: UInt64, cpuTicks: [Int?: [UInt64]] = [:],
@@ -65,6 +68,8 @@ public final class LiveSampler {
     private var buffer = [UInt8](repeating: 0, count: 4096)
     private var hasSchedFile: Bool?
     private var debugfsDirs: [Int32: String] = [:]
+    /// kvm tracepoint counters per vCPU thread, when debugfs is not readable and perf allows them.
+    public private(set) var exitCounters: KVMTracepointCounters?
     private var filesRead = 0
     /// Also read each VMM process's own /proc/PID/stat (what virDomainGetInfo reports): one more
     /// file per VM, needed only to validate accounting.
@@ -80,7 +85,7 @@ public final class LiveSampler {
         let modules = try? procfs.loadedModules()
         let sysfs = Sysfs(fs)
         backend = KVMBackend.detect(cpuFlags: flags) { sysfs.moduleState($0, loadedModules: modules ?? nil) }
-        (exitRateSource, debugfsDirs) = Self.probeExitSource(fs, backend: backend)
+        (exitRateSource, debugfsDirs, exitCounters) = Self.probeExitSource(fs, backend: backend, mounts: mounts)
     }
 
     /// CLK_TCK, the unit of /proc/PID/stat times (USER_HZ, 100 almost everywhere).
@@ -102,6 +107,10 @@ public final class LiveSampler {
         if let text = try? fs.readText("/proc/interrupts") {
             filesRead += 1
             sample.interrupts = InterruptCounts.parse(text)
+        }
+        if let exitCounters {
+            exitCounters.track(vms)
+            sample.exitCounts = exitCounters.read()
         }
         sample.threads.reserveCapacity(vms.reduce(0) { $0 + $1.threads.count })
         for vm in vms {
@@ -242,9 +251,12 @@ public final class LiveSampler {
 
     // MARK: Exit counts
 
-    /// debugfs per-VM folders (`PID-FD`) when readable; otherwise the reason none is used, from
-    /// what was really tried, so an absent exit rate is never shown as zero.
-    static func probeExitSource(_ fs: HostFileSystem, backend: KVMBackend) -> (ExitRateSource, [Int32: String]) {
+    /// debugfs per-VM folders (`PID-FD`) when readable; otherwise kvm tracepoint counters through
+    /// perf_event_open (live host only); otherwise the reason none is used, from what was really
+    /// tried, so an absent exit rate is never shown as zero.
+    static func probeExitSource(_ fs: HostFileSystem, backend: KVMBackend, mounts: [MountEntry])
+        -> (ExitRateSource, [Int32: String], KVMTracepointCounters?)
+    {
         var reasons: [String] = []
         let kvmDir = "/sys/kernel/debug/kvm"
         do {
@@ -256,12 +268,33 @@ public final class LiveSampler {
             }
             do {
                 _ = try fs.read(kvmDir + "/exits", limit: 64)
-                return (ExitRateSource(kind: .debugfs, detail: "KVM debugfs per-VM counters (\(kvmDir)/PID-FD/exits)"), dirs)
+                return (ExitRateSource(kind: .debugfs, detail: "KVM debugfs per-VM counters (\(kvmDir)/PID-FD/exits)"), dirs, nil)
             } catch {
                 reasons.append("debugfs \(error.errno == EPERM ? "EPERM" : error.errno == EACCES ? "EACCES" : "unreadable") (\(error))")
             }
         } catch {
             reasons.append(error.isNotFound ? "debugfs not mounted or no KVM folder (\(kvmDir) absent)" : "debugfs (\(error))")
+        }
+        if !fs.isLiveRoot {
+            reasons.append("kvm tracepoint counters only on the live host (root is \(fs.root))")
+        } else if let tracefs = Tracefs.locate(fs: fs, mounts: mounts) {
+            do throws(HostError) {
+                let counters = try KVMTracepointCounters(fs: fs, tracefs: tracefs, backend: backend)
+                let events = counters.specs.filter { $0.filter == nil }.map { spec in
+                    let split = counters.specs.filter { $0.event == spec.event && $0.filter != nil }.count
+                    return split > 0 ? "\(spec.event) (+\(split) by reason)" : spec.event
+                }
+                var detail = "kvm tracepoint counters (perf_event_open, counting mode, one group per vCPU thread): "
+                    + events.joined(separator: ", ")
+                let notCounted = counters.skipped.filter { $0.hasPrefix("kvm_exit") }
+                if !notCounted.isEmpty { detail += "; not counted: " + notCounted.joined(separator: "; ") }
+                detail += "; debugfs not used: " + reasons.joined(separator: "; ")
+                return (ExitRateSource(kind: .tracepointCounters, detail: detail), [:], counters)
+            } catch {
+                reasons.append("kvm tracepoint counters unavailable (\(error))")
+            }
+        } else {
+            reasons.append("tracefs not mounted (\(Tracefs.mountCommand)), so no kvm tracepoint counters")
         }
         switch backend {
         case .paravirtual(let module):
@@ -271,8 +304,7 @@ public final class LiveSampler {
         case .intelVMX, .amdSVM:
             break
         }
-        reasons.append("per-VM kvm tracepoint counting through perf_event_open is not implemented yet")
-        return (ExitRateSource(kind: .none, detail: "none available: " + reasons.joined(separator: "; ")), [:])
+        return (ExitRateSource(kind: .none, detail: "none available: " + reasons.joined(separator: "; ")), [:], nil)
     }
 
     // MARK: Clocks

@@ -94,7 +94,18 @@ public struct SnapshotAnalyzer: Sendable {
             if let now = sample.debugfsExits[vm.pid], let then = before.debugfsExits[vm.pid] {
                 exitsPerSecond = Double(now.sub(then)) / seconds
             }
-            let figures = VMFigures(
+            var reasons: [ExitReasonRate] = []
+            if let now = sample.exitCounts[vm.pid] {
+                let then = before.exitCounts[vm.pid] ?? [:]
+                for (label, value) in now {
+                    // A counter opened during this interval started at zero: its whole value is this interval's.
+                    let count = value.sub(then[label] ?? 0)
+                    reasons.append(ExitReasonRate(reason: label, count: count, perSecond: Double(count) / seconds))
+                }
+                reasons.sort { ($0.count, $1.reason) > ($1.count, $0.reason) }
+                if let all = reasons.first(where: { $0.reason == "kvm_exit" }) { exitsPerSecond = all.perSecond }
+            }
+            var figures = VMFigures(
                 name: vm.name, pid: vm.pid, kind: vm.kind, uuid: vm.uuid, vcpus: vcpus,
                 emulator: groups[.emulator] ?? .init(), io: groups[.io] ?? .init(), vhost: groups[.vhost] ?? .init(),
                 cgroup: cgroup, vcpuOnCPU: Double(vcpuOnCPUNs) / Double(intervalNs),
@@ -104,6 +115,7 @@ public struct SnapshotAnalyzer: Sendable {
                                   against: thresholds.steal),
                 worstVCPUSteal: vcpus.map(\.steal.level).max() ?? .unavailable,
                 exitsPerSecond: exitsPerSecond, cpus: cpus.sorted())
+            figures.exitReasons = reasons
             vmFigures.append(figures)
             findings += accountingFindings(figures, intervalNs: intervalNs, nsPerTick: nsPerTick)
         }
