@@ -40,6 +40,15 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+        // hvtax serve: HTTP server (TLS), bcrypt for basic auth, history in SQLite, config in YAML.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: []),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-auth", from: "2.5.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.3"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
     ],
     targets: [
         // zlib and zstd, for compressed traces; Swift has no zstd package, so a system-library shim.
@@ -105,6 +114,25 @@ let package = Package(
         // exporters' common ground: snapshots and trace reports -> named metric families (help, type,
         // unit, labels, values), and the Prometheus text / OpenMetrics renderer.
         .target(name: "HVTaxMetrics", dependencies: ["HVTaxModel"], swiftSettings: strict),
+        // the exporter: `hvtax serve` (HTTP, TLS, basic auth), its SQLite history, thresholds and actions.
+        .target(
+            name: "HVTaxServe",
+            dependencies: [
+                "HVTaxHost", "HVTaxModel", "HVTaxMetrics",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
+            swiftSettings: strict),
         // two reports side by side: differences and their significance.
         .target(name: "HVTaxCompare", dependencies: ["HVTaxModel"], swiftSettings: strict),
         // the command line: argument parsing and wiring only.
@@ -113,7 +141,7 @@ let package = Package(
             dependencies: [
                 "HVTaxModel", "HVTaxTrace", "HVTaxTracefs", "HVTaxAnalysis", "HVTaxRender", "HVTaxSynth", "HVTaxPipeline", "HVTaxHost",
                 "HVTaxImport",
-                "HVTaxExport", "HVTaxCompare", "HVTaxKVM", "HVTaxMetrics", "HVTaxAdvice",
+                "HVTaxExport", "HVTaxCompare", "HVTaxKVM", "HVTaxMetrics", "HVTaxAdvice", "HVTaxServe",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "SystemPackage", package: "swift-system"),
             ],
@@ -167,6 +195,16 @@ let package = Package(
         .testTarget(
             name: "HVTaxMetricsTests",
             dependencies: ["HVTaxMetrics", "HVTaxModel", "HVTaxHost"],
+            swiftSettings: strict),
+
+        // hvtax serve against real peers: Prometheus scrapes it, curl tests TLS and auth, kill -9 on the history.
+        .testTarget(
+            name: "HVTaxServeTests",
+            dependencies: [
+                "HVTaxServe", "HVTaxMetrics", "HVTaxModel", "HVTaxHost", "hvtax",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ],
             swiftSettings: strict),
 
         // tests: the binary trace.dat reader and writer, fuzzed and checked against trace-cmd.

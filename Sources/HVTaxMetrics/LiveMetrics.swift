@@ -38,13 +38,9 @@ public struct LiveMetrics: Sendable {
         for (vm, name) in zip(snapshot.vms, names) {
             add(C.vm, MetricSample([name, String(vm.pid), vm.kind.rawValue, vm.uuid ?? ""], 1))
             add(C.vmVCPUs, MetricSample([name], Double(vm.vcpus.count)))
-            var vmOnCPUNs = 0.0
-            var vmTaxNs = 0.0
             for vcpu in vm.vcpus {
                 let id = vcpu.vcpu >= 0 ? String(vcpu.vcpu) : "tid-\(vcpu.tid)"
                 let split = VCPUStateSplit(vcpu, intervalNs: intervalNs)
-                vmOnCPUNs += split.onCPUNs
-                vmTaxNs += split.taxNs
                 for (state, ns) in split.byState { add(C.vcpuSeconds, count(C.vcpuSeconds, [name, id, state], ns / 1e9)) }
                 add(C.vcpuOnCPU, MetricSample([name, id], vcpu.onCPU))
                 if let steal = vcpu.steal.ratio { add(C.vcpuSteal, MetricSample([name, id], steal)) }
@@ -52,13 +48,10 @@ public struct LiveMetrics: Sendable {
                 add(C.vcpuContextSwitches, count(C.vcpuContextSwitches, [name, id, "involuntary"], Double(vcpu.involuntarySwitches)))
                 if let migrations = vcpu.migrations { add(C.vcpuMigrations, count(C.vcpuMigrations, [name, id], Double(migrations))) }
             }
-            let vmmThreadsNs = Double(vm.emulator.onCPUNs + vm.io.onCPUNs + vm.vhost.onCPUNs)
             for (role, group) in [("emulator", vm.emulator), ("io", vm.io), ("vhost", vm.vhost)] {
                 add(C.vmVMMThreadSeconds, count(C.vmVMMThreadSeconds, [name, role], Double(group.onCPUNs) / 1e9))
             }
-            if vmOnCPUNs + vmmThreadsNs > 0 {
-                add(C.vmTax, MetricSample([name], (vmTaxNs + vmmThreadsNs) / (vmOnCPUNs + vmmThreadsNs)))
-            }
+            if let tax = VCPUStateSplit.tax(of: vm, intervalNs: intervalNs).ratio { add(C.vmTax, MetricSample([name], tax)) }
             if let overhead = vm.vmmOverhead.ratio { add(C.vmVMMOverhead, MetricSample([name], overhead)) }
             if let steal = vm.steal.ratio { add(C.vmSteal, MetricSample([name], steal)) }
             if let cgroup = vm.cgroup {

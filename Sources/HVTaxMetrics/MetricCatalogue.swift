@@ -83,12 +83,25 @@ public enum MetricCatalogue {
     public static let samplerFiles = MetricDescriptor(
         "hvtax_sampler_files_read", .gauge, help: "Files read for the last sample.")
 
-    /// Every family the live view (`HostSnapshot`) and traces (`TraceReport`) produce, in exposition order.
+    // MARK: hvtax serve
+    public static let thresholdLevel = MetricDescriptor(
+        "hvtax_threshold_level", .gauge, labels: ["scope", "vm", "figure"],
+        help: "Level of a watched figure after hysteresis: 0 ok, 1 warning, 2 critical; scope host (vm=\"\") or vm; figure tax, steal or exits_per_second.")
+    public static let actions = MetricDescriptor(
+        "hvtax_actions", .counter, labels: ["outcome"],
+        help: "Threshold actions (command or webhook) by outcome: ran, failed, dry-run, rate-limited.")
+    public static let historyRows = MetricDescriptor(
+        "hvtax_history_rows", .gauge, labels: ["resolution"], help: "Rows in the history database: raw intervals and minute averages.")
+    public static let historyWriteFailures = MetricDescriptor(
+        "hvtax_history_write_failures", .counter, help: "Intervals the history could not store.")
+
+    /// Every family the live view (`HostSnapshot`), traces (`TraceReport`) and `hvtax serve` produce, in exposition order.
     public static let all: [MetricDescriptor] = [
         vcpuSeconds, vcpuOnCPU, vcpuSteal, vcpuContextSwitches, vcpuMigrations,
         vm, vmVCPUs, vmTax, vmVMMOverhead, vmSteal, vmVMMThreadSeconds, vmCgroupUsage, vmCgroupCPU, vmExits, exitDuration,
         accountingDiscrepancy,
         hostCPU, hostInterrupts, hostInterruptStorms, noisyNeighbour, vms,
         collectorUp, samples, sampleInterval, lastSample, samplerCPU, samplerFiles,
+        thresholdLevel, actions, historyRows, historyWriteFailures,
     ]
 }

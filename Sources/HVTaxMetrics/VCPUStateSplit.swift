@@ -50,4 +50,17 @@ public struct VCPUStateSplit: Sendable, Equatable {
     /// Time on a CPU for the VM that was not guest code.
     public var taxNs: Double { hypervisorNs + vmmNs }
     public var onCPUNs: Double { guestNs + hypervisorNs + vmmNs }
+
+    /// A VM's tax over the interval: (its vCPUs' hypervisor and vmm time + its VMM threads' on-CPU)
+    /// / (its vCPUs' on-CPU + its VMM threads' on-CPU). nil when nothing of it ran.
+    public static func tax(of vm: VMFigures, intervalNs: UInt64) -> (taxNs: Double, onCPUNs: Double, ratio: Double?) {
+        var taxNs = Double(vm.emulator.onCPUNs + vm.io.onCPUNs + vm.vhost.onCPUNs)
+        var onCPUNs = taxNs
+        for vcpu in vm.vcpus {
+            let split = VCPUStateSplit(vcpu, intervalNs: intervalNs)
+            taxNs += split.taxNs
+            onCPUNs += split.onCPUNs
+        }
+        return (taxNs, onCPUNs, onCPUNs > 0 ? taxNs / onCPUNs : nil)
+    }
 }

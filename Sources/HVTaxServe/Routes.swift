@@ -1,0 +1,94 @@
+import Foundation
+import HVTaxMetrics
+import HVTaxModel
+import Hummingbird
+import NIOCore
+
+/// The endpoints: `/metrics` (Prometheus text or OpenMetrics by Accept), `/api/v1/...` JSON of
+/// the current view, `/` a status page. All answer from the last published view.
+enum Routes {
+    static func router(store: ViewStore, history: HistoryStore?, configuration: ServeConfiguration) -> Router<BasicRequestContext> {
+        let router = Router()
+        router.add(middleware: ReadOnlyMiddleware())
+        if !configuration.web.basicAuthUsers.isEmpty { router.add(middleware: BasicAuthMiddleware(users: configuration.web.basicAuthUsers)) }
+
+        router.get("/metrics") { request, _ -> Response in
+            guard let view = store.latest else { return notYet }
+            let format = ExpositionFormat.negotiate(accept: request.headers[.accept])
+            return Response(status: .ok, headers: [.contentType: format.contentType], body: .init(byteBuffer: view.exposition(format)))
+        }
+        router.get("/api/v1/snapshot") { _, _ -> Response in
+            guard let view = store.latest else { return notYet }
+            return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: view.snapshotJSON))
+        }
+        router.get("/api/v1/vms") { _, _ -> Response in
+            guard let view = store.latest else { return notYet }
+            return try json(view.snapshot.vms)
+        }
+        router.get("/api/v1/vms/{name}") { _, context -> Response in
+            guard let view = store.latest else { return notYet }
+            let name = context.parameters.get("name") ?? ""
+            guard let vm = view.snapshot.vms.first(where: { $0.name == name || String($0.pid) == name }) else {
+                return text(.notFound, "no VM named \(name) in the current view\n")
+            }
+            return try json(vm)
+        }
+        router.get("/api/v1/thresholds") { _, _ -> Response in
+            guard let view = store.latest else { return notYet }
+            return try json(ThresholdsView(levels: view.levels, events: store.events))
+        }
+        router.get("/api/v1/collectors") { _, _ -> Response in
+            guard let view = store.latest else { return notYet }
+            return try json(view.collectors.map { CollectorView(name: $0.name, up: $0.up, needsRoot: $0.needsRoot, detail: $0.detail) })
+        }
+        router.get("/api/v1/history") { request, _ -> Response in
+            guard let history else { return text(.notFound, "history is off: set history.path in the config file\n") }
+            let query = request.uri.queryParameters
+            let since = query.get("since").flatMap { ConfigDuration(String($0)) } ?? ConfigDuration("1h")!
+            guard since.nanoseconds > 0 else { return text(.badRequest, "since: a duration such as 30m or 2h\n") }
+            let now = UInt64(Date().timeIntervalSince1970 * 1e9)
+            let rows = try history.rows(vm: query.get("vm").map { String($0) }, sinceUnixNs: now &- since.nanoseconds)
+            if query.get("format") == "csv" {
+                return Response(status: .ok, headers: [.contentType: "text/csv; charset=utf-8"],
+                                body: .init(byteBuffer: ByteBuffer(string: HistoryRenderer.csv(rows))))
+            }
+            return try json(rows)
+        }
+        router.get("/") { _, _ -> Response in
+            Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8"],
+                     body: .init(byteBuffer: ByteBuffer(string: StatusPage.html(store.latest, events: store.events,
+                                                                             historyRows: try? history?.counts(),
+                                                                             configuration: configuration))))
+        }
+        return router
+    }
+
+    struct ThresholdsView: Codable {
+        var levels: [PublishedView.LevelState]
+        var events: [ThresholdEvent]
+    }
+
+    struct CollectorView: Codable {
+        var name: String
+        var up: Bool
+        var needsRoot: Bool
+        var detail: String
+    }
+
+    static var notYet: Response {
+        var response = text(.serviceUnavailable, "no interval sampled yet: the first ends one interval after start\n")
+        response.headers[.retryAfter] = "1"
+        return response
+    }
+
+    static func text(_ status: HTTPResponse.Status, _ body: String) -> Response {
+        Response(status: status, headers: [.contentType: "text/plain; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: body)))
+    }
+
+    static func json<T: Encodable>(_ value: T) throws -> Response {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return Response(status: .ok, headers: [.contentType: "application/json"],
+                        body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(value))))
+    }
+}

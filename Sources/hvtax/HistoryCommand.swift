@@ -1,0 +1,50 @@
+import ArgumentParser
+import Foundation
+import HVTaxServe
+
+/// `hvtax history`: what `hvtax serve` stored, per VM or for the host.
+struct HistoryCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "history",
+        abstract: "Print the history hvtax serve keeps: per VM on-CPU, tax, steal, VMM overhead, exits/s per interval or minute.",
+        discussion: """
+            Raw intervals where they are still kept, minute averages before that (history.raw_retention and \
+            minute_retention in the serve config). --vm "" is the host (all VMs together).
+            """)
+
+    @Option(help: ArgumentHelp("The history database (history.path of the serve config).", valueName: "file"))
+    var database: String?
+
+    @Option(help: ArgumentHelp("Read history.path from this serve config file.", valueName: "file"))
+    var config: String?
+
+    @Option(help: "Only this VM (its vm label); \"\" for the host. All VMs when absent.")
+    var vm: String?
+
+    @Option(help: ArgumentHelp("How far back: 30m, 2h, 7d.", valueName: "duration"))
+    var since: String = "1h"
+
+    @Option(help: "csv or json.")
+    var format: Format = .csv
+
+    enum Format: String, ExpressibleByArgument, CaseIterable { case csv, json }
+
+    func run() throws {
+        guard let since = ConfigDuration(since), since.nanoseconds > 0 else {
+            throw ValidationError("--since: a duration such as 30m, 2h or 7d")
+        }
+        var path = database
+        if path == nil, let config {
+            do { path = try ServeConfiguration.load(path: config).history.path } catch { throw ValidationError("\(error)") }
+        }
+        guard let path, !path.isEmpty else { throw ValidationError("give --database FILE or --config FILE with history.path") }
+        guard FileManager.default.fileExists(atPath: path) else { throw ValidationError("\(path): no such history database") }
+        let store = try HistoryStore(configuration: HistoryConfiguration(path: path))
+        let now = UInt64(Date().timeIntervalSince1970 * 1e9)
+        let rows = try store.rows(vm: vm, sinceUnixNs: now &- since.nanoseconds)
+        switch format {
+        case .csv: print(HistoryRenderer.csv(rows), terminator: "")
+        case .json: print(try HistoryRenderer.json(rows), terminator: "")
+        }
+    }
+}

@@ -1,0 +1,73 @@
+import ArgumentParser
+import HVTaxServe
+import Logging
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// `hvtax serve`: the Prometheus exporter with history, thresholds and actions.
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Serve the live view over HTTP: /metrics for Prometheus (text or OpenMetrics), /api/v1 JSON, / status page; keep history; act on thresholds.",
+        discussion: """
+            Listens on 127.0.0.1:\(ServeConfiguration.defaultPort) unless the config file says otherwise. The config file \
+            (YAML, see docs/serve.md) sets TLS and basic auth the way Prometheus exporters' web-config.yml does, the \
+            history database, thresholds and actions. Options given here override it. SIGINT or SIGTERM stop it cleanly.
+            """)
+
+    @Option(help: ArgumentHelp("YAML configuration file (docs/serve.md).", valueName: "file"))
+    var config: String?
+
+    @Option(help: ArgumentHelp("Override listen_address (HOST:PORT; port 0 picks a free one).", valueName: "host:port"))
+    var listen: String?
+
+    @Option(help: "Override root: read /proc and /sys under this directory (a fixture tree).")
+    var root: String?
+
+    @Option(help: ArgumentHelp("Override sample_interval (500ms, 5s, ...).", valueName: "duration"))
+    var interval: String?
+
+    @Option(help: ArgumentHelp("Override history.path (the SQLite file).", valueName: "file"))
+    var history: String?
+
+    @Option(help: ArgumentHelp("Override log_level: trace, debug, info, notice, warning, error.", valueName: "level"))
+    var logLevel: String?
+
+    func run() async throws {
+        var configuration: ServeConfiguration
+        do {
+            configuration = try config.map { try ServeConfiguration.load(path: $0) } ?? ServeConfiguration()
+        } catch {
+            throw ValidationError("\(error)")
+        }
+        if let listen { configuration.listenAddress = listen }
+        if let root { configuration.root = root }
+        if let interval {
+            guard let parsed = ConfigDuration(interval) else { throw ValidationError("--interval: a duration such as 500ms or 5s") }
+            configuration.sampleInterval = parsed
+        }
+        if let history { configuration.history.path = history }
+        if let logLevel { configuration.logLevel = logLevel }
+        do {
+            try configuration.validate(file: config.map { "\($0) with command-line overrides" } ?? "command-line options")
+        } catch {
+            throw ValidationError("\(error)")
+        }
+        let level = Logger.Level(rawValue: configuration.logLevel) ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        var logger = Logger(label: "hvtax.serve")
+        logger.logLevel = level
+        if geteuid() != 0 {
+            logger.notice("running as uid \(geteuid()): every collector works unprivileged except KVM debugfs exit counts (root only)")
+        }
+        try await ServeApplication(configuration: configuration, logger: logger).run()
+    }
+}
