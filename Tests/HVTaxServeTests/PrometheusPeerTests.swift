@@ -73,7 +73,7 @@ struct PrometheusPeerTests {
                             "--web.listen-address=127.0.0.1:\(port)"]
         server.standardOutput = FileHandle.nullDevice
         let log = dir + "/prometheus.log"
-        FileManager.default.createFile(atPath: log, contents: nil)
+        _ = FileManager.default.createFile(atPath: log, contents: nil)
         server.standardError = FileHandle(forWritingAtPath: log)
         try server.run()
         defer {

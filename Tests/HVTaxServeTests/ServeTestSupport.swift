@@ -95,7 +95,7 @@ final class ServeProcess: @unchecked Sendable {
     let process = Process()
     private let lock = NSLock()
     private var log = ""
-    let address: String
+    private(set) var address = ""
 
     /// Starts serve and waits until it listens (and, unless told not to, until /metrics has a sample).
     init(arguments: [String], waitForSample: Bool = true) throws {
