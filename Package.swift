@@ -118,7 +118,7 @@ let package = Package(
         .target(
             name: "HVTaxServe",
             dependencies: [
-                "HVTaxHost", "HVTaxModel", "HVTaxMetrics",
+                "HVTaxHost", "HVTaxModel", "HVTaxMetrics", "CCompression",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),

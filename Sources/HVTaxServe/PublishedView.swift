@@ -12,6 +12,9 @@ public struct PublishedView: Sendable {
     public var families: [MetricFamily]
     public var prometheusText: ByteBuffer
     public var openMetrics: ByteBuffer
+    /// The same two, gzip-compressed once (nil if zlib failed: then scrapes get the plain text).
+    public var prometheusTextGzip: ByteBuffer?
+    public var openMetricsGzip: ByteBuffer?
     public var snapshotJSON: ByteBuffer
     public var collectors: [CollectorStatus]
     public var levels: [LevelState]
@@ -24,8 +27,9 @@ public struct PublishedView: Sendable {
         public var level: Level
     }
 
-    public func exposition(_ format: ExpositionFormat) -> ByteBuffer {
-        format == .openMetrics ? openMetrics : prometheusText
+    public func exposition(_ format: ExpositionFormat, gzip: Bool) -> (ByteBuffer, compressed: Bool) {
+        if gzip, let compressed = format == .openMetrics ? openMetricsGzip : prometheusTextGzip { return (compressed, true) }
+        return (format == .openMetrics ? openMetrics : prometheusText, false)
     }
 }
 

@@ -15,7 +15,10 @@ enum Routes {
         router.get("/metrics") { request, _ -> Response in
             guard let view = store.latest else { return notYet }
             let format = ExpositionFormat.negotiate(accept: request.headers[.accept])
-            return Response(status: .ok, headers: [.contentType: format.contentType], body: .init(byteBuffer: view.exposition(format)))
+            let (body, compressed) = view.exposition(format, gzip: Gzip.accepted(request.headers[.acceptEncoding]))
+            var headers: HTTPFields = [.contentType: format.contentType, .vary: "Accept, Accept-Encoding"]
+            if compressed { headers[.contentEncoding] = "gzip" }
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: body))
         }
         router.get("/api/v1/snapshot") { _, _ -> Response in
             guard let view = store.latest else { return notYet }

@@ -53,10 +53,12 @@ final class SamplingPipeline: @unchecked Sendable {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let json = (try? encoder.encode(snapshot)) ?? Data()
+        let text = Array(PrometheusTextRenderer(format: .prometheusText).render(families).utf8)
+        let openMetrics = Array(PrometheusTextRenderer(format: .openMetrics).render(families).utf8)
         let view = PublishedView(
-            snapshot: snapshot, families: families,
-            prometheusText: ByteBuffer(string: PrometheusTextRenderer(format: .prometheusText).render(families)),
-            openMetrics: ByteBuffer(string: PrometheusTextRenderer(format: .openMetrics).render(families)),
+            snapshot: snapshot, families: families, prometheusText: ByteBuffer(bytes: text), openMetrics: ByteBuffer(bytes: openMetrics),
+            prometheusTextGzip: Gzip.compress(text).map { ByteBuffer(bytes: $0) },
+            openMetricsGzip: Gzip.compress(openMetrics).map { ByteBuffer(bytes: $0) },
             snapshotJSON: ByteBuffer(bytes: json), collectors: CollectorStatus.of(snapshot), levels: levels,
             publishedAt: .now)
         return (view, events)

@@ -19,6 +19,11 @@ struct PrometheusPeerTests {
         #expect(text.body.contains("hvtax_vm_vcpus{vm=\"vm0\"} 2\n"))
         let body = try ServeTestSupport.curl(["http://\(serve.address)/metrics"]).body
         #expect(body.components(separatedBy: "hvtax_vm_info{").count - 1 == 12)
+        // gzip when asked (Prometheus asks), compressed once per interval: curl inflates it to the same text.
+        let gzipped = try ServeTestSupport.curl(["-D", "-", "--compressed", "http://\(serve.address)/metrics"])
+        #expect(gzipped.body.lowercased().contains("content-encoding: gzip"))
+        let inflated = try ServeTestSupport.curl(["--compressed", "http://\(serve.address)/metrics"]).body
+        #expect(inflated.hasPrefix("# HELP hvtax_vcpu_seconds_total") && inflated.contains("hvtax_vms 12\n"))
         if let promtool = ServeTestSupport.executable("promtool") {
             let lint = try ServeTestSupport.run(promtool, ["check", "metrics"], stdin: body)
             #expect(lint.status == 0 && lint.output.isEmpty, "promtool: \(lint.output)")
