@@ -118,7 +118,7 @@ let package = Package(
         .target(
             name: "HVTaxServe",
             dependencies: [
-                "HVTaxHost", "HVTaxModel", "HVTaxMetrics", "CCompression",
+                "HVTaxHost", "HVTaxModel", "HVTaxMetrics", "HVTaxAdvice", "CCompression",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),

@@ -2,8 +2,9 @@ import HVTaxModel
 
 /// What each collector of the live view delivered in an interval, and whether running as root
 /// would change that. Every /proc and cgroup file the live view reads is world-readable on a
-/// default kernel (schedstat, stat, sched, status, cpu.stat: mode 0444), so only KVM's debugfs
-/// exit counters need root (debugfs is mode 0700); a `hidepid` /proc mount would hide other
+/// default kernel (schedstat, stat, sched, status, cpu.stat: mode 0444), so only the exit counts
+/// need root: KVM's debugfs (mode 0700) and kvm tracepoint counting through perf_event_open
+/// (root or CAP_PERFMON under the default perf_event_paranoid); a `hidepid` /proc mount would hide other
 /// users' VMs, which shows up as fewer VMs, not as a collector down.
 public struct CollectorStatus: Sendable, Equatable {
     public var name: String
@@ -35,7 +36,11 @@ public struct CollectorStatus: Sendable, Equatable {
             CollectorStatus(name: "interrupts", up: !snapshot.interrupts.top.isEmpty, needsRoot: false, detail: "/proc/interrupts"),
             CollectorStatus(
                 name: "kvm_debugfs_exits", up: snapshot.exitRates.kind == .debugfs, needsRoot: true,
-                detail: snapshot.exitRates.detail),
+                detail: snapshot.exitRates.kind == .debugfs ? snapshot.exitRates.detail : "KVM debugfs per-VM exits (/sys/kernel/debug/kvm, root only)"),
+            CollectorStatus(
+                name: "kvm_tracepoint_counters", up: snapshot.exitRates.kind == .tracepointCounters, needsRoot: true,
+                detail: snapshot.exitRates.kind == .none ? snapshot.exitRates.detail
+                    : "kvm tracepoints counted per vCPU thread with perf_event_open (root or CAP_PERFMON)"),
         ]
     }
 }

@@ -18,8 +18,10 @@ public struct LiveMetrics: Sendable {
 
     public init() {}
 
-    /// Adds the interval's deltas to the totals and returns every family for this interval.
-    public mutating func add(_ snapshot: HostSnapshot) -> [MetricFamily] {
+    /// Adds the interval's deltas to the totals and returns every family for this interval. The
+    /// accounting validation of the same interval (`AccountingValidator`, as `hvtax validate`
+    /// computes it) gives the discrepancy ratios; without it there are none.
+    public mutating func add(_ snapshot: HostSnapshot, validation: AccountingValidation? = nil) -> [MetricFamily] {
         samplesSeen += 1
         let intervalNs = snapshot.intervalNs
         let names = Self.vmLabels(snapshot.vms)
@@ -59,11 +61,30 @@ public struct LiveMetrics: Sendable {
                 add(C.vmCgroupCPU, count(C.vmCgroupCPU, [name, "user"], Double(cgroup.userNs) / 1e9))
                 add(C.vmCgroupCPU, count(C.vmCgroupCPU, [name, "system"], Double(cgroup.systemNs) / 1e9))
             }
-            if let perSecond = vm.exitsPerSecond {
+            if !vm.exitReasons.isEmpty {
+                for reason in vm.exitReasons {
+                    add(C.vmExits, count(C.vmExits, [name, reason.reason], Double(reason.count)))
+                }
+            } else if let perSecond = vm.exitsPerSecond {
                 add(C.vmExits, count(C.vmExits, [name, "all"], (perSecond * Double(intervalNs) / 1e9).rounded()))
             }
-            for (source, ratio) in AccountingDiscrepancy.sources(of: vm, ticksPerSecond: snapshot.clockTicksPerSecond) {
-                add(C.accountingDiscrepancy, MetricSample([name, source], ratio))
+        }
+        if let validation {
+            // The validation names VMs by name; map them to this exposition's (unique) labels by pid.
+            let labelByPID = Dictionary(zip(snapshot.vms.map(\.pid), names), uniquingKeysWith: { a, _ in a })
+            var seen = Set<[String]>()
+            for comparison in validation.host {
+                guard let ratio = comparison.discrepancyRatio else { continue }
+                let labels = ["", comparison.source.rawValue, comparison.reference.rawValue]
+                if seen.insert(labels).inserted { add(C.accountingDiscrepancy, MetricSample(labels, ratio)) }
+            }
+            for vm in validation.vms {
+                guard let label = labelByPID[vm.pid] else { continue }
+                for comparison in vm.comparisons {
+                    guard let ratio = comparison.discrepancyRatio else { continue }
+                    let labels = [label, comparison.source.rawValue, comparison.reference.rawValue]
+                    if seen.insert(labels).inserted { add(C.accountingDiscrepancy, MetricSample(labels, ratio)) }
+                }
             }
         }
 

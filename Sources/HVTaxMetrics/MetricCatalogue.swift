@@ -47,13 +47,13 @@ public enum MetricCatalogue {
         help: "The VM cgroup's user and system time (cpuacct.stat or cpu.stat user_usec/system_usec; tick sampled on older kernels).")
     public static let vmExits = MetricDescriptor(
         "hvtax_vm_exits", .counter, labels: ["vm", "reason"],
-        help: "VM exits by reason; reason=\"all\" where the source (KVM debugfs) gives no breakdown. Absent when no exit source is available (see hvtax_collector_up).")
+        help: "VM exits (or counted kvm tracepoints) by reason: kvm_exit:REASON, kvm_userspace_exit:REASON, kvm_pio... from tracepoint counters; reason=\"all\" from KVM debugfs. Absent when no exit source is available (see hvtax_collector_up).")
     public static let exitDuration = MetricDescriptor(
         "hvtax_exit_duration_seconds", .histogram, unit: "seconds", labels: ["vm"],
         help: "Time from VM exit to the next entry of the same vCPU (power-of-two buckets), from traces.")
     public static let accountingDiscrepancy = MetricDescriptor(
-        "hvtax_accounting_discrepancy_ratio", .gauge, unit: "ratio", labels: ["vm", "source"],
-        help: "(source - schedstat on-CPU) / schedstat on-CPU over the last interval: how far a CPU accounting source is from the precise figure (negative: it undercounts).")
+        "hvtax_accounting_discrepancy_ratio", .gauge, unit: "ratio", labels: ["vm", "source", "reference"],
+        help: "|source - reference| / reference over the last interval, as hvtax validate compares CPU accounting sources (vm=\"\" for host-wide comparisons).")
 
     // MARK: host
     public static let hostCPU = MetricDescriptor(

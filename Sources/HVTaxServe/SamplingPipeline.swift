@@ -1,4 +1,5 @@
 import Foundation
+import HVTaxAdvice
 import HVTaxHost
 import HVTaxMetrics
 import HVTaxModel
@@ -12,6 +13,12 @@ final class SamplingPipeline: @unchecked Sendable {
     var analyzer: SnapshotAnalyzer
     var live = LiveMetrics()
     var monitor: ThresholdMonitor
+    /// As `hvtax snapshot`: each interval validated (the discrepancy ratios, advice on accounting),
+    /// throttling read at each sample, advice ranked.
+    let validator: AccountingValidator
+    let throttle: ThrottleMonitor
+    let advisor: Advisor?
+    private var previousSample: HostSample?
     let history: HistoryStore?
     let logger: Logger
     var historyFailures = 0
@@ -24,6 +31,9 @@ final class SamplingPipeline: @unchecked Sendable {
             thresholds: configuration.thresholds.snapshotThresholds, ticksPerSecond: sampler.ticksPerSecond, root: fs.root,
             exitRateSource: sampler.exitRateSource, backend: sampler.backend)
         monitor = ThresholdMonitor(configuration: configuration.thresholds)
+        validator = AccountingValidator(ticksPerSecond: sampler.ticksPerSecond, backend: sampler.backend)
+        throttle = ThrottleMonitor(fs: fs)
+        advisor = try? Advisor.standard()
         self.history = history
         self.logger = logger
     }
@@ -31,7 +41,12 @@ final class SamplingPipeline: @unchecked Sendable {
     /// One sample; nil for the very first (it only starts the first interval).
     func step(actionOutcomes: [String: Int]) throws -> (PublishedView, [ThresholdEvent])? {
         let sample = try sampler.sample()
-        guard let snapshot = analyzer.add(sample, vms: sampler.vms, affinity: sampler.affinity) else { return nil }
+        let throttling = throttle.sample()
+        let validation = previousSample.map { validator.validate(from: $0, to: sample, vms: sampler.vms) }
+        previousSample = sample
+        guard var snapshot = analyzer.add(sample, vms: sampler.vms, affinity: sampler.affinity) else { return nil }
+        snapshot.throttling = throttling
+        snapshot.advice = advisor?.advise(snapshot, validation: validation)
         let events = monitor.evaluate(snapshot)
         var rows: (raw: Int, minutes: Int)?
         if let history {
@@ -46,7 +61,7 @@ final class SamplingPipeline: @unchecked Sendable {
                 logger.error("history write failed: \(error)", metadata: ["sequence": "\(snapshot.sequence)"])
             }
         }
-        var families = live.add(snapshot)
+        var families = live.add(snapshot, validation: validation)
         let levels = monitor.levels.map { PublishedView.LevelState(scope: $0.scope, vm: $0.vm, figure: $0.figure, level: $0.level) }
         families += ServeMetrics.families(levels: levels, actionOutcomes: actionOutcomes, historyRows: rows,
                                           historyFailures: history == nil ? nil : historyFailures)

@@ -70,24 +70,41 @@ struct LiveMetricsTests {
                 "a VM seen again counts from zero (a counter reset to Prometheus)")
     }
 
-    @Test("accounting discrepancy: stat, guest_time and cgroup against schedstat")
+    @Test("accounting discrepancy: every comparison hvtax validate makes, by VM, source and reference")
     func discrepancy() throws {
-        let snapshot = try MetricsFixtures.snapshot("live-firecracker-v1")
+        let (snapshot, validation) = try MetricsFixtures.interval("live-firecracker-v1")
         var live = LiveMetrics()
-        let families = live.add(snapshot)
+        let families = live.add(snapshot, validation: validation)
         let family = try #require(families["hvtax_accounting_discrepancy_ratio"])
-        for vm in snapshot.vms {
-            let onCPU = Double(vm.vcpus.reduce(0) { $0 + $1.onCPUNs })
-            guard onCPU >= 0.2e9 else {
-                #expect(!family.samples.contains { $0.labelValues[0] == vm.name }, "\(vm.name) ran under 20 ticks")
-                continue
+        var expected = 0
+        for vm in validation.vms {
+            for comparison in vm.comparisons {
+                guard let ratio = comparison.discrepancyRatio else { continue }
+                expected += 1
+                #expect(family.value(["vm": vm.name, "source": comparison.source.rawValue, "reference": comparison.reference.rawValue])
+                        == .number(ratio))
             }
-            let stat = Double(vm.vcpus.reduce(0) { $0 + $1.userNs + $1.systemNs })
-            #expect(family.value(["vm": vm.name, "source": "stat"]) == .number((stat - onCPU) / onCPU))
-            let guest = Double(vm.vcpus.reduce(0) { $0 + $1.guestNs })
-            #expect(family.value(["vm": vm.name, "source": "guest_time"]) == .number((guest - onCPU) / onCPU))
         }
-        #expect(!family.samples.isEmpty)
+        expected += validation.host.filter { $0.discrepancyRatio != nil }.count
+        #expect(family.samples.count == expected)
+        #expect(expected > 0)
+        #expect(live.add(snapshot)["hvtax_accounting_discrepancy_ratio"] == nil, "no validation, no ratios")
+    }
+
+    @Test("exit counts by reason from tracepoint counters accumulate; debugfs totals become reason=all")
+    func exits() throws {
+        var snapshot = try MetricsFixtures.snapshot("live-libvirt-v2")
+        snapshot.vms[0].exitReasons = [ExitReasonRate(reason: "kvm_pio", count: 300, perSecond: 300),
+                                       ExitReasonRate(reason: "kvm_userspace_exit:IO", count: 120, perSecond: 120)]
+        snapshot.vms[1].exitsPerSecond = 2500
+        var live = LiveMetrics()
+        _ = live.add(snapshot)
+        let families = live.add(snapshot)
+        let exits = try #require(families["hvtax_vm_exits"])
+        #expect(exits.value(["vm": "web01", "reason": "kvm_pio"]) == .number(600))
+        #expect(exits.value(["vm": "web01", "reason": "kvm_userspace_exit:IO"]) == .number(240))
+        #expect(exits.value(["vm": "db,02", "reason": "all"]) == .number(5000))
+        #expect(exits.samples.count == 3)
     }
 
     @Test("two VMs with one name get distinct vm labels")

@@ -13,19 +13,25 @@ enum MetricsFixtures {
         return "\(tests)HVTaxLiveTests/Fixtures/\(name)/t\(step)"
     }
 
-    static func snapshot(_ name: String) throws -> HostSnapshot {
+    static func snapshot(_ name: String) throws -> HostSnapshot { try interval(name).snapshot }
+
+    /// The snapshot and the accounting validation (`AccountingValidator`) of the fixture's interval.
+    static func interval(_ name: String) throws -> (snapshot: HostSnapshot, validation: AccountingValidation) {
         let samplers = [0, 1].map { LiveSampler(fs: HostFileSystem(root: tree(name, $0)), ticksPerSecond: 100) }
         var analyzer = SnapshotAnalyzer(
             ticksPerSecond: 100, root: "fixture", exitRateSource: samplers[1].exitRateSource, backend: samplers[1].backend)
         var snapshot: HostSnapshot?
+        var samples: [HostSample] = []
         for (i, sampler) in samplers.enumerated() {
             var sample = try sampler.sample()
             sample.monotonicNs = UInt64(i + 1) * 1_000_000_000
             sample.realtimeNs = 1_795_000_000_000_000_000 + UInt64(i) * 1_000_000_000
+            samples.append(sample)
             snapshot = analyzer.add(sample, vms: sampler.vms, affinity: sampler.affinity)
         }
         guard let snapshot else { throw FixtureError.noInterval }
-        return snapshot
+        let validator = AccountingValidator(ticksPerSecond: 100, backend: samplers[1].backend)
+        return (snapshot, validator.validate(from: samples[0], to: samples[1], vms: samplers[1].vms))
     }
 
     enum FixtureError: Error { case noInterval }
