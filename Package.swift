@@ -34,6 +34,7 @@ let package = Package(
         .library(name: "HVTaxKVM", targets: ["HVTaxKVM"]),
         .library(name: "HVTaxMetrics", targets: ["HVTaxMetrics"]),
         .library(name: "HVTaxAdvice", targets: ["HVTaxAdvice"]),
+        .library(name: "HVTaxExporters", targets: ["HVTaxExporters"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -104,6 +105,9 @@ let package = Package(
         // analysis: the advice rules (one data file) applied to any report's figures -> findings.
         .target(name: "HVTaxAdvice", dependencies: ["HVTaxModel"],
                 resources: [.copy("Resources/advice-rules.json")], swiftSettings: strict),
+        // exporters beyond Prometheus, on the same metric families: InfluxDB line protocol (and its
+        // HTTP write API), the net-snmp pass_persist subtree.
+        .target(name: "HVTaxExporters", dependencies: ["HVTaxMetrics", "HVTaxModel"], swiftSettings: strict),
         // renderers: terminal text, JSON, CSV, HTML with inline SVG charts.
         .target(name: "HVTaxRender", dependencies: ["HVTaxModel"], swiftSettings: strict),
         // exporters that stream while the analysis runs: vCPU timelines as Chrome trace-event JSON (Perfetto).
@@ -141,7 +145,7 @@ let package = Package(
             dependencies: [
                 "HVTaxModel", "HVTaxTrace", "HVTaxTracefs", "HVTaxAnalysis", "HVTaxRender", "HVTaxSynth", "HVTaxPipeline", "HVTaxHost",
                 "HVTaxImport",
-                "HVTaxExport", "HVTaxCompare", "HVTaxKVM", "HVTaxMetrics", "HVTaxAdvice", "HVTaxServe",
+                "HVTaxExport", "HVTaxCompare", "HVTaxKVM", "HVTaxMetrics", "HVTaxAdvice", "HVTaxServe", "HVTaxExporters",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "SystemPackage", package: "swift-system"),
             ],
@@ -189,6 +193,14 @@ let package = Package(
         .testTarget(
             name: "HVTaxAdviceTests",
             dependencies: ["HVTaxAdvice", "HVTaxModel", "HVTaxRender", "HVTaxPipeline", "HVTaxAnalysis"],
+            swiftSettings: strict),
+
+        // InfluxDB line protocol, SNMP pass_persist and OTLP against real peers (influxd, snmpd,
+        // line-protocol-parser, an OTLP receiver) started by the tests.
+        .testTarget(
+            name: "HVTaxExportersTests",
+            dependencies: ["HVTaxExporters", "HVTaxMetrics", "HVTaxModel", "HVTaxHost", "hvtax"],
+            exclude: ["Scripts"],
             swiftSettings: strict),
 
         // the metric catalogue and exposition formats, checked with promtool where it is installed.

@@ -65,6 +65,7 @@ extension OutputOptions {
         case .text: print(CaptureTextRenderer(style: style).render(report), terminator: "")
         case .json: print(try JSONRendering.render(report), terminator: "")
         case .csv: print(CaptureCSVRenderer.render(report), terminator: "")
+        case .influx: throw ValidationError("--format influx exports the hvtax serve metrics of traces and snapshots; a capture has other figures: use json or csv")
         }
     }
 }

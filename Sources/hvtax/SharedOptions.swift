@@ -1,4 +1,6 @@
 import ArgumentParser
+import HVTaxExporters
+import HVTaxMetrics
 import HVTaxModel
 import HVTaxRender
 
@@ -10,13 +12,15 @@ import Glibc
 struct OutputOptions: ParsableArguments {
     enum Format: String, ExpressibleByArgument, CaseIterable {
         case text, json, csv
+        /// InfluxDB line protocol of the `hvtax serve` metrics (docs/export.md).
+        case influx
     }
 
     enum Colour: String, ExpressibleByArgument, CaseIterable {
         case auto, always, never
     }
 
-    @Option(name: .long, help: "Output format: text, json (schema: docs/report-schema.md) or csv (long form).")
+    @Option(name: .long, help: "Output format: text, json (schema: docs/report-schema.md), csv (long form) or influx (InfluxDB line protocol of the hvtax serve metrics, docs/export.md; traces and snapshots).")
     var format: Format = .text
 
     @Option(name: .customLong("color"), help: "Colour the text output: auto (only on a terminal), always, never.")
@@ -35,6 +39,47 @@ struct OutputOptions: ParsableArguments {
         case .text: print(TraceReportTextRenderer(style: style).render(report), terminator: "")
         case .json: print(try JSONRendering.render(report), terminator: "")
         case .csv: print(TraceReportCSVRenderer().render(report), terminator: "")
+        case .influx:
+            // A trace has no wall-clock time of its own: its points carry the time of the report.
+            let encoded = InfluxLineProtocol().encode(TraceMetrics.families(report), timestampNs: Self.nowUnixNs())
+            print(encoded.body, terminator: "")
+        }
+    }
+}
+
+extension OutputOptions {
+    static func nowUnixNs() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+    }
+}
+
+/// Where `--influx-url` pushes, with its token.
+struct InfluxOptions: ParsableArguments {
+    @Option(name: .customLong("influx-url"), help: ArgumentHelp(
+        "Also push every interval to this InfluxDB write endpoint: http://HOST:8086/api/v2/write?org=ORG&bucket=BUCKET (v2) or http://HOST:8086/write?db=DB (v1).",
+        valueName: "url"))
+    var influxURL: String?
+
+    @Option(name: .customLong("influx-token-file"), help: ArgumentHelp(
+        "File holding the InfluxDB v2 API token (else HVTAX_INFLUX_TOKEN; never on the command line, where ps shows it).",
+        valueName: "file"))
+    var influxTokenFile: String?
+
+    func writer() throws -> InfluxWriter? {
+        guard let influxURL else { return nil }
+        var token = getenv("HVTAX_INFLUX_TOKEN").map { String(cString: $0) }
+        if let influxTokenFile {
+            guard let text = try? String(contentsOfFile: influxTokenFile, encoding: .utf8) else {
+                throw ValidationError("--influx-token-file \(influxTokenFile): cannot be read")
+            }
+            token = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        do {
+            return InfluxWriter(target: try InfluxTarget(url: influxURL, token: token))
+        } catch {
+            throw ValidationError("--influx-url \(error)")
         }
     }
 }

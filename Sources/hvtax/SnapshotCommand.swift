@@ -1,5 +1,7 @@
 import ArgumentParser
 import HVTaxAdvice
+import HVTaxExporters
+import HVTaxMetrics
 import HVTaxHost
 import HVTaxModel
 import HVTaxRender
@@ -11,7 +13,7 @@ import Musl
 #endif
 
 /// `hvtax snapshot`: the live figures for scripts, one interval after another.
-struct SnapshotCommand: ParsableCommand {
+struct SnapshotCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "snapshot",
         abstract: "Sample every VM on this host over an interval: per vCPU on-CPU, steal, user/system/guest, switches; per VM cgroup and VMM overhead.",
@@ -35,22 +37,38 @@ struct SnapshotCommand: ParsableCommand {
     @Option(help: "Read /proc and /sys under this directory instead of / (a fixture tree).")
     var root: String = "/"
 
+    @OptionGroup var influx: InfluxOptions
+
     func validate() throws {
         guard count >= 1 else { throw ValidationError("--count must be at least 1") }
         guard interval.nanoseconds >= 10_000_000 else { throw ValidationError("--interval must be at least 10ms") }
     }
 
-    func run() throws {
+    func run() async throws {
         let loop = try LiveLoop(root: root, thresholds: thresholdOptions.thresholds(), filter: vms)
+        let writer = try influx.writer()
+        // The serve metrics' counters run from the first interval, as in hvtax serve.
+        var metrics = LiveMetrics()
         if output.format == .csv { print(SnapshotCSVRenderer.header, terminator: "") }
         for _ in 0..<count {
             let snapshot = try loop.next(after: interval.nanoseconds)
+            let families = metrics.add(snapshot)
             switch output.format {
             case .text: print(SnapshotTextRenderer(style: output.style).render(snapshot))
             case .json: print(try SnapshotJSONRenderer().render(snapshot), terminator: "")
             case .csv: print(SnapshotCSVRenderer().render(snapshot), terminator: "")
+            case .influx: print(InfluxLineProtocol().encode(families, timestampNs: snapshot.endUnixNs).body, terminator: "")
             }
             fflush(nil)  // all streams: naming `stdout` is shared mutable state to Swift 6
+            if let writer {
+                let encoded = InfluxLineProtocol().encode(families, timestampNs: snapshot.endUnixNs)
+                do {
+                    try await writer.write(encoded.body)
+                } catch {
+                    // A failed push loses this interval's points, not the run: say so and go on.
+                    StandardError.write("hvtax snapshot: \(error)\n")
+                }
+            }
         }
     }
 }
