@@ -14,7 +14,7 @@ public struct Advisor: Sendable {
     /// A live interval; with the accounting validation of the same interval, the verdicts on the
     /// accounting sources feed the `untrusted-accounting` rule.
     public func advise(_ snapshot: HostSnapshot, validation: AccountingValidation? = nil) -> Advice {
-        evaluate(SnapshotFigures.extract(snapshot, validation: validation))
+        evaluate(SnapshotFigures.extract(snapshot, validation: validation, book: book))
     }
     public func advise(_ validation: AccountingValidation) -> Advice { evaluate(ValidationFigures.extract(validation)) }
     public func advise(_ report: CaptureReport) -> Advice { evaluate(CaptureFigures.extract(report)) }

@@ -3,7 +3,7 @@ import HVTaxModel
 /// The figures of one live interval: per VM its steal, VMM overhead, preemptions, interrupt
 /// storms on its CPUs and accounting findings; per host its own steal, overcommit and throttling.
 public enum SnapshotFigures {
-    public static func extract(_ s: HostSnapshot, validation: AccountingValidation? = nil) -> FigureSet {
+    public static func extract(_ s: HostSnapshot, validation: AccountingValidation? = nil, book: RuleBook) -> FigureSet {
         var set = FigureSet(report: .snapshot)
         let seconds = Double(s.intervalNs) / 1e9
         if s.exitRates.kind == .none {
@@ -20,6 +20,7 @@ public enum SnapshotFigures {
             }
             scope.values["vhost.threads"] = Double(vm.vhost.threads)
             if let exits = vm.exitsPerSecond { scope.values["exits.perVCPUSecond"] = exits / vcpus }
+            addCounted(vm.exitReasons, vcpus: vcpus, book: book, into: &scope)
             if seconds > 0, !vm.vcpus.isEmpty {
                 let involuntary = vm.vcpus.reduce(UInt64(0)) { $0 + $1.involuntarySwitches }
                 scope.values["involuntarySwitches.perVCPUSecond"] = Double(involuntary) / seconds / vcpus
@@ -57,6 +58,27 @@ public enum SnapshotFigures {
         }
         set.addThrottling(s.throttling, to: &host, unknownReason: "throttling was not read for this interval")
         set.scopes.append(host)
+        if s.exitRates.kind != .tracepointCounters {
+            set.missing(["exits.halt.perVCPUSecond", "exits.pause.perVCPUSecond", "exits.vmmPath.perVCPUSecond",
+                         "emulatedInstructions.perVCPUSecond"],
+                        because: "no per-reason exit counts in this interval (\(s.exitRates.detail))")
+        }
         return set
+    }
+
+    /// Rates per vCPU-second from the kvm tracepoint counters (`kvm_exit:HLT`, `kvm_userspace_exit`,
+    /// `kvm_emulate_insn`): the classes of the rules file where kvm_exit fires, the userspace exits
+    /// and emulated instructions everywhere.
+    static func addCounted(_ reasons: [ExitReasonRate], vcpus: Double, book: RuleBook, into scope: inout FigureSet.Scope) {
+        guard !reasons.isEmpty else { return }
+        let exitPrefix = "kvm_exit:"
+        let byReason = Dictionary(reasons.map { ($0.reason, $0.perSecond) }, uniquingKeysWith: +)
+        if byReason.keys.contains(where: { $0.hasPrefix(exitPrefix) }) {
+            for (name, members) in book.exitClasses {
+                scope.values["exits.\(name).perVCPUSecond"] = members.reduce(0) { $0 + (byReason[exitPrefix + $1] ?? 0) } / vcpus
+            }
+        }
+        if let userspace = byReason["kvm_userspace_exit"] { scope.values["exits.vmmPath.perVCPUSecond"] = userspace / vcpus }
+        if let emulated = byReason["kvm_emulate_insn"] { scope.values["emulatedInstructions.perVCPUSecond"] = emulated / vcpus }
     }
 }

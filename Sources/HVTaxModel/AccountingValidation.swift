@@ -23,6 +23,8 @@ public struct AccountingValidation: Codable, Sendable, Equatable {
     public var vms: [VMAccounting]
     /// One verdict per source, over the host and every VM: trustworthy here or not, and why.
     public var verdicts: [SourceVerdict]
+    /// Findings ranked by the time they cost, from the advice rules (docs/advice.md).
+    public var advice: Advice?
 
     public init(intervalNs: UInt64, endUnixNs: UInt64, clockTicksPerSecond: UInt64, environment: AccountingEnvironment,
                 tolerance: AccountingTolerance, host: [AccountingComparison], vms: [VMAccounting],

@@ -33,6 +33,7 @@ public struct ValidationTextRenderer: Sendable {
             ])
         }
         out += table.render(style: style) + "\n"
+        if let advice = v.advice { out += AdviceTextRenderer(style: style).render(advice) }
         return out
     }
 

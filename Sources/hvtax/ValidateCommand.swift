@@ -1,4 +1,5 @@
 import ArgumentParser
+import HVTaxAdvice
 import Foundation
 import HVTaxHost
 import HVTaxKVM
@@ -117,12 +118,14 @@ struct ValidateCommand: ParsableCommand {
             return
         }
         let intervalNs = interval?.nanoseconds ?? 2_000_000_000
+        let advisor = try Advisor.standard()
         var before = try run.sample()
         for _ in 0..<count {
             guard TopSignals.sleep(intervalNs) else { break }
             let after = try run.sample()
             var validation = validator.validate(from: before, to: after, vms: filtered(sampler.vms))
             if virsh == nil { validation.environment.libvirt = libvirt == .never ? "not asked (--libvirt never)" : "not read (fixture root)" }
+            validation.advice = advisor.advise(validation)
             switch format {
             case .text: print(ValidationTextRenderer(style: style).render(validation))
             case .json: print(try JSONRendering.render(validation), terminator: "")

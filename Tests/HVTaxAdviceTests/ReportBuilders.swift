@@ -71,7 +71,7 @@ enum Build {
     /// One interval of 1 s with VM `db01` (2 vCPUs on CPUs 0-1) on a host of 4 CPUs.
     static func snapshot(vmSteal: Double = 0, vcpuSteal: [Double] = [0, 0], vmmOverhead: Double = 0,
                          storms: [InterruptStorm] = [], hostSteal: Double = 0, findings: [SnapshotFinding.Kind] = [],
-                         throttling: HostThrottling? = nil) -> HostSnapshot {
+                         throttling: HostThrottling? = nil, exitReasons: [String: Double] = [:]) -> HostSnapshot {
         let thresholds = Thresholds.standard
         let vcpus = vcpuSteal.enumerated().map { index, steal in
             VCPUFigures(vcpu: index, tid: Int32(2001 + index), thread: "CPU \(index)/KVM", onCPUNs: 500_000_000,
@@ -79,11 +79,13 @@ enum Build {
                         involuntarySwitches: 5, migrations: 1, lastCPU: index, onCPU: 0.5,
                         steal: RatedRatio(steal, against: thresholds.steal))
         }
-        let vm = VMFigures(name: "db01", pid: 2000, kind: .qemu, uuid: nil, vcpus: vcpus, emulator: ThreadGroupFigures(),
+        var vm = VMFigures(name: "db01", pid: 2000, kind: .qemu, uuid: nil, vcpus: vcpus, emulator: ThreadGroupFigures(),
                            io: ThreadGroupFigures(threads: 1, onCPUNs: 100_000_000, runDelayNs: 0), vhost: ThreadGroupFigures(),
                            cgroup: nil, vcpuOnCPU: 1.0, vmmOverhead: RatedRatio(vmmOverhead, against: thresholds.tax),
                            steal: RatedRatio(vmSteal, against: thresholds.steal), worstVCPUSteal: .ok, exitsPerSecond: nil,
                            cpus: [0, 1])
+        // Counted per VM (both vCPUs together), as the tracepoint counters give them.
+        vm.exitReasons = exitReasons.sorted { $0.key < $1.key }.map { ExitReasonRate(reason: $0.key, count: UInt64($0.value), perSecond: $0.value) }
         let cpu = { (index: Int?) in
             HostCPUFigures(cpu: index, user: 0.5, system: 0.1, idle: 0.3, iowait: 0, irq: 0.02, softirq: 0.03,
                            steal: hostSteal, guest: 0.4)
@@ -92,7 +94,8 @@ enum Build {
             sequence: 1, intervalNs: 1_000_000_000, endUnixNs: 0, root: "/", clockTicksPerSecond: 100,
             hostCPUs: [cpu(nil), cpu(0), cpu(1), cpu(2), cpu(3)], vms: [vm],
             interrupts: InterruptFigures(totalPerSecond: 1000, top: [], storms: storms),
-            exitRates: ExitRateSource(kind: .none, detail: "none available: test"), noisyNeighbours: [],
+            exitRates: exitReasons.isEmpty ? ExitRateSource(kind: .none, detail: "none available: test")
+                : ExitRateSource(kind: .tracepointCounters, detail: "test counters"), noisyNeighbours: [],
             findings: findings.map { SnapshotFinding(kind: $0, vm: "db01", detail: "test") },
             sampler: SamplerCost(cpuNs: 0, filesRead: 0, threadsSampled: 0), thresholds: thresholds)
         snapshot.throttling = throttling
