@@ -11,7 +11,7 @@ struct HVTax: AsyncParsableCommand {
         subcommands: [
             ReportCommand.self, CompareCommand.self, ImportCommand.self, SynthCommand.self, DoctorCommand.self,
             SnapshotCommand.self, TopCommand.self, ValidateCommand.self, RecordCommand.self, ConvertCommand.self, ProbeCommand.self,
-            WorkloadCommand.self, ServeCommand.self, HistoryCommand.self,
+            WorkloadCommand.self, ServeCommand.self, HistoryCommand.self, SNMPPassCommand.self,
         ])
 }
 

@@ -133,7 +133,7 @@ import Testing
         let run = try PeerProcess(Peers.hvtax, ["snapshot", "--root", fixture, "--count", "3", "--interval", "50ms", "--format", "json",
                                                 "--influx-url", "http://127.0.0.1:\(server.port)/write?db=live"])
         let output = run.rest()
-        #expect(run.process.terminationStatus == 0, "\(output)")
+        #expect(run.status == 0, "\(output)")
         let result = try await server.query("SELECT count(value) FROM live.autogen.hvtax_samples_total")
         #expect(result.series.first?.values.first?.last?.number == 3)
         let vms = try await server.query("SHOW TAG VALUES ON live FROM hvtax_vm_vcpus WITH KEY = vm")
@@ -210,7 +210,7 @@ final class InfluxServer {
             if let (_, response) = try? await URLSession.shared.data(for: ping), (response as? HTTPURLResponse)?.statusCode == 204 {
                 return server
             }
-            guard server.process.process.isRunning else { break }
+            guard server.process.isRunning else { break }
             try await Task.sleep(for: .milliseconds(50))
         }
         server.process.stop()

@@ -1,50 +1,113 @@
 import Foundation
 
-/// Real peers the export tests talk to (influxd, snmpd, a Python receiver), started by the tests
-/// on loopback with their own temporary directories and ports, and stopped when the test ends.
+/// Real peers the export tests talk to (influxd, snmpd, snmpwalk, a Python receiver), started by
+/// the tests on loopback with their own temporary directories and ports, and stopped when the test
+/// ends. Spawned with posix_spawn and reaped with waitpid here, output into a file: Foundation's
+/// Process left short-lived children unreaped under parallel tests (a walk that never returned).
 final class PeerProcess {
-    let process = Process()
-    let output = Pipe()
-    private var buffer = Data()
+    let pid: pid_t
+    private let log: URL
+    private var offset = 0
+    private var pending = Data()
+    private(set) var status: Int32?
 
     init(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) throws {
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        if let environment { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
+        log = FileManager.default.temporaryDirectory.appendingPathComponent("hvtax-peer-\(UUID().uuidString).log")
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, log.path, O_WRONLY | O_APPEND, 0o600)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        let env = ProcessInfo.processInfo.environment.merging(environment ?? [:]) { $1 }.map { "\($0.key)=\($0.value)" }
+        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
+        let envp = env.map { strdup($0) } + [nil]
+        defer { (argv + envp).forEach { free($0) } }
+        var child: pid_t = 0
+        let result = posix_spawn(&child, executable, &actions, nil, argv, envp)
+        guard result == 0 else { throw PeerError(message: "posix_spawn \(executable): errno \(result)") }
+        pid = child
     }
 
-    deinit { stop() }
+    struct PeerError: Error, CustomStringConvertible {
+        var message: String
+        var description: String { message }
+    }
 
-    func stop() {
-        if process.isRunning {
-            process.terminate()
-            process.waitUntilExit()
+    deinit {
+        stop()
+        try? FileManager.default.removeItem(at: log)
+    }
+
+    var isRunning: Bool {
+        guard status == nil else { return false }
+        var raw: Int32 = 0
+        if waitpid(pid, &raw, WNOHANG) == pid {
+            status = (raw & 0x7f) == 0 ? (raw >> 8) & 0xff : 128 + (raw & 0x7f)
+            return false
         }
+        return true
     }
 
-    /// The next line of the peer's output (stdout and stderr together); nil at its end.
-    func readLine() -> String? {
+    /// SIGTERM, then SIGKILL after 5 s; reaped either way.
+    func stop() {
+        guard isRunning else { return }
+        kill(pid, SIGTERM)
+        for _ in 0..<100 {
+            if !isRunning { return }
+            usleep(50_000)
+        }
+        kill(pid, SIGKILL)
+        while isRunning { usleep(10_000) }
+    }
+
+    /// Waits for the peer to exit by itself (at most `seconds`, then stops it).
+    @discardableResult
+    func wait(seconds: Double = 60) -> Int32 {
+        var waited = 0.0
+        while isRunning, waited < seconds {
+            usleep(20_000)
+            waited += 0.02
+        }
+        stop()
+        return status ?? -1
+    }
+
+    private func readMore() -> Bool {
+        guard let handle = try? FileHandle(forReadingFrom: log) else { return false }
+        defer { try? handle.close() }
+        try? handle.seek(toOffset: UInt64(offset))
+        let data = handle.readDataToEndOfFile()
+        offset += data.count
+        pending += data
+        return !data.isEmpty
+    }
+
+    /// The next line of the peer's output (stdout and stderr together); nil once it exited with
+    /// nothing more, or after `seconds`.
+    func readLine(seconds: Double = 30) -> String? {
+        var waited = 0.0
         while true {
-            if let newline = buffer.firstIndex(of: 0x0A) {
-                let line = String(decoding: buffer[buffer.startIndex..<newline], as: UTF8.self)
-                buffer.removeSubrange(buffer.startIndex...newline)
+            if let newline = pending.firstIndex(of: 0x0A) {
+                let line = String(decoding: pending[pending.startIndex..<newline], as: UTF8.self)
+                pending.removeSubrange(pending.startIndex...newline)
                 return line
             }
-            let chunk = output.fileHandleForReading.availableData
-            if chunk.isEmpty { return buffer.isEmpty ? nil : String(decoding: buffer, as: UTF8.self) }
-            buffer += chunk
+            if readMore() { continue }
+            if !isRunning, !readMore() || pending.isEmpty { return pending.isEmpty ? nil : String(decoding: pending, as: UTF8.self) }
+            if waited >= seconds { return nil }
+            usleep(20_000)
+            waited += 0.02
         }
     }
 
-    /// Everything left, after the peer exits.
-    func rest() -> String {
-        process.waitUntilExit()
-        let data = buffer + output.fileHandleForReading.readDataToEndOfFile()
-        buffer = Data()
-        return String(decoding: data, as: UTF8.self)
+    /// Everything left, after the peer exits (waiting at most `seconds`).
+    func rest(seconds: Double = 60) -> String {
+        wait(seconds: seconds)
+        _ = readMore()
+        defer { pending = Data() }
+        return String(decoding: pending, as: UTF8.self)
     }
 }
 
@@ -65,8 +128,7 @@ enum Peers {
     /// Whether `python3 -c "import MODULE"` works.
     static func pythonHas(_ module: String) -> Bool {
         guard let python, let peer = try? PeerProcess(python, ["-c", "import \(module)"]) else { return false }
-        _ = peer.rest()
-        return peer.process.terminationStatus == 0
+        return peer.wait() == 0
     }
 
     /// A loopback TCP (or UDP) port that was free a moment ago: bound to port 0, read, closed. For
