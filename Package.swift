@@ -122,7 +122,7 @@ let package = Package(
         .target(
             name: "HVTaxServe",
             dependencies: [
-                "HVTaxHost", "HVTaxModel", "HVTaxMetrics", "HVTaxAdvice", "CCompression",
+                "HVTaxHost", "HVTaxModel", "HVTaxMetrics", "HVTaxAdvice", "HVTaxExporters", "CCompression",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),

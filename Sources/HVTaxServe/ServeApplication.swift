@@ -1,4 +1,5 @@
 import Foundation
+import HVTaxExporters
 import HVTaxMetrics
 import HVTaxModel
 import Hummingbird
@@ -18,6 +19,8 @@ public struct ServeApplication {
     public let configuration: ServeConfiguration
     public let logger: Logger
     let store = ViewStore()
+    /// Also push every interval to InfluxDB (`--influx-url`, docs/export.md).
+    public var influx: InfluxWriter?
 
     public init(configuration: ServeConfiguration, logger: Logger) {
         self.configuration = configuration
@@ -49,7 +52,7 @@ public struct ServeApplication {
         let app = Application(
             router: router, server: server,
             configuration: .init(address: .hostname(address.host, port: address.port), serverName: "hvtax"),
-            services: [sampler],
+            services: [sampler] + (influx.map { [InfluxPushService(store: store, writer: $0, interval: configuration.sampleInterval, logger: logger)] } ?? []),
             onServerRunning: { channel in
                 let bound = channel.localAddress.map { "\($0.ipAddress ?? address.host):\($0.port ?? address.port)" } ?? listenAddress
                 logger.notice("listening on \(scheme)://\(bound)")

@@ -37,6 +37,8 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Override log_level: trace, debug, info, notice, warning, error.", valueName: "level"))
     var logLevel: String?
 
+    @OptionGroup var influx: InfluxOptions
+
     func run() async throws {
         var configuration: ServeConfiguration
         do {
@@ -68,6 +70,9 @@ struct ServeCommand: AsyncParsableCommand {
         if geteuid() != 0 {
             logger.notice("running as uid \(geteuid()): every collector works unprivileged except KVM debugfs exit counts (root only)")
         }
-        try await ServeApplication(configuration: configuration, logger: logger).run()
+        var application = ServeApplication(configuration: configuration, logger: logger)
+        application.influx = try influx.writer()
+        if let target = application.influx?.target { logger.notice("pushing every interval to InfluxDB at \(target.displayURL)") }
+        try await application.run()
     }
 }

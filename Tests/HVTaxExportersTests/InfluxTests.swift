@@ -139,6 +139,30 @@ import Testing
         let vms = try await server.query("SHOW TAG VALUES ON live FROM hvtax_vm_vcpus WITH KEY = vm")
         #expect(Set((vms.series.first?.values ?? []).compactMap { $0.last?.text }) == ["web01", "db,02"])
     }
+
+    /// `hvtax serve --influx-url`: while serving /metrics it pushes every interval into InfluxDB.
+    @Test func servePushesEveryInterval() async throws {
+        guard let influxd = Peers.onPath("influxd") else {
+            print("skipped: influxd is not installed (apt-get install influxdb)")
+            return
+        }
+        let server = try await InfluxServer.start(influxd)
+        defer { server.stop() }
+        try await server.query("CREATE DATABASE served", post: true)
+        let fixture = Peers.repository.appendingPathComponent("Tests/HVTaxLiveTests/Fixtures/live-libvirt-v2/t0").path
+        let serve = try PeerProcess(Peers.hvtax, ["serve", "--listen", "127.0.0.1:0", "--root", fixture, "--interval", "200ms",
+                                                  "--influx-url", "http://127.0.0.1:\(server.port)/write?db=served"])
+        defer { serve.stop() }
+        var samples = 0.0
+        for _ in 0..<150 where samples < 3 {
+            try await Task.sleep(for: .milliseconds(100))
+            let result = try await server.query("SELECT max(value) FROM served.autogen.hvtax_samples_total")
+            samples = result.series.first?.values.first?.last?.number ?? 0
+        }
+        #expect(samples >= 3, "serve pushed \(samples) intervals: \(serve.rest(seconds: 1))")
+        let vms = try await server.query("SHOW TAG VALUES ON served FROM hvtax_vm_vcpus WITH KEY = vm")
+        #expect(Set((vms.series.first?.values ?? []).compactMap { $0.last?.text }) == ["web01", "db,02"])
+    }
 }
 
 /// influxd with its own config, directories and ports, stopped (and its files removed) at the end.
