@@ -21,36 +21,43 @@ struct ReasonAccumulator {
 
 /// Per-reason accumulators of one scope, indexed by reason symbol (reasons are few and dense).
 struct ExitAccumulator {
-    private(set) var byReason: [ReasonAccumulator?] = []
+    /// Accumulators are not optional: updating one in place through an optional copies it.
+    private var byReason: [ReasonAccumulator] = []
+    private var present: [Bool] = []
 
     subscript(reason: UInt32) -> ReasonAccumulator {
         get {
             let index = Int(reason)
-            return index < byReason.count ? byReason[index] ?? ReasonAccumulator() : ReasonAccumulator()
+            return index < byReason.count ? byReason[index] : ReasonAccumulator()
         }
         set {
-            let index = Int(reason)
-            if index >= byReason.count { byReason.append(contentsOf: repeatElement(nil, count: index + 1 - byReason.count)) }
-            byReason[index] = newValue
+            update(reason) { $0 = newValue }
         }
     }
 
     /// Mutates in place (no copy of the histogram): the hot path of every exit.
+    @inline(__always)
     mutating func update(_ reason: UInt32, _ body: (inout ReasonAccumulator) -> Void) {
         let index = Int(reason)
-        if index >= byReason.count { byReason.append(contentsOf: repeatElement(nil, count: index + 1 - byReason.count)) }
-        if byReason[index] == nil { byReason[index] = ReasonAccumulator() }
-        body(&byReason[index]!)
+        if index >= byReason.count || !present[index] { grow(to: index) }
+        byReason.withUnsafeMutableBufferPointer { body(&$0[index]) }
+    }
+
+    private mutating func grow(to index: Int) {
+        while byReason.count <= index {
+            byReason.append(ReasonAccumulator())
+            present.append(false)
+        }
+        present[index] = true
     }
 
     mutating func add(_ other: ExitAccumulator) {
-        for (reason, accumulator) in other.byReason.enumerated() {
-            guard let accumulator else { continue }
-            update(UInt32(reason)) { $0.add(accumulator) }
+        for (reason, accumulator) in other.reasons {
+            update(reason) { $0.add(accumulator) }
         }
     }
 
     var reasons: [(reason: UInt32, accumulator: ReasonAccumulator)] {
-        byReason.enumerated().compactMap { index, value in value.map { (UInt32(index), $0) } }
+        byReason.indices.filter { present[$0] }.map { (UInt32($0), byReason[$0]) }
     }
 }

@@ -1,8 +1,11 @@
 import HVTaxModel
 import Histogram
 
-/// Exit latencies of one scope: an HdrHistogram for the percentiles, plus exact count, sum, min,
-/// max and power-of-two buckets (cheap, exact, and enough for charts and comparisons).
+/// Exit latencies of one scope: an HdrHistogram for the percentiles, plus exact count, sum, min and
+/// max. The power-of-two buckets of the summary are read from the histogram, and are exact: with a
+/// unit of 1 and two significant digits its bucket 0 counts 0...255 one by one and each bucket b >= 1
+/// is exactly [2^(b+7), 2^(b+8)), so no sub-bucket straddles a power of two. (Keeping them in an
+/// array of their own cost a cache line per exit.)
 ///
 /// Two significant digits (values within 1%) keep a histogram to a few KB, so memory grows with
 /// vCPUs x reasons, never with the trace length.
@@ -12,7 +15,6 @@ struct LatencyRecorder {
     private(set) var sum: Double = 0
     private(set) var min: UInt64 = .max
     private(set) var max: UInt64 = 0
-    private(set) var log2Buckets = [UInt64](repeating: 0, count: 64)
 
     init() {
         histogram = Histogram(lowestDiscernibleValue: 1, highestTrackableValue: 1 << 20,
@@ -26,7 +28,6 @@ struct LatencyRecorder {
         sum += Double(value)
         if value < min { min = value }
         if value > max { max = value }
-        log2Buckets.withUnsafeMutableBufferPointer { $0[value <= 1 ? 0 : 63 - value.leadingZeroBitCount] += 1 }
     }
 
     mutating func add(_ other: LatencyRecorder) {
@@ -36,7 +37,6 @@ struct LatencyRecorder {
         sum += other.sum
         min = Swift.min(min, other.min)
         max = Swift.max(max, other.max)
-        for index in log2Buckets.indices { log2Buckets[index] += other.log2Buckets[index] }
     }
 
     var summary: LatencySummary {
@@ -44,6 +44,11 @@ struct LatencyRecorder {
         // Percentiles come from the histogram (within 1%); clamp them into the exact [min, max].
         func percentile(_ p: Double) -> UInt64 {
             Swift.min(max, Swift.max(min, histogram.valueAtPercentile(p)))
+        }
+        var log2Buckets = [UInt64](repeating: 0, count: 64)
+        for recorded in histogram.recordedValues() {
+            let value = recorded.value
+            log2Buckets[value <= 1 ? 0 : 63 - value.leadingZeroBitCount] += recorded.count
         }
         let lastBucket = log2Buckets.lastIndex { $0 > 0 } ?? 0
         return LatencySummary(count: count, min: min, p50: percentile(50), p90: percentile(90),

@@ -9,7 +9,12 @@ public final class TraceAnalyzer {
     private(set) var trackers: [VCPUTracker] = []
     private var trackerIndex = ThreadTable()
     private(set) var quality = TraceQuality()
-    private var eventCounts = [UInt64](repeating: 0, count: EventKind.allCases.count)
+    /// Counted on every event: a raw buffer, so the count costs no uniqueness check.
+    private let eventCounts: UnsafeMutablePointer<UInt64> = {
+        let counts = UnsafeMutablePointer<UInt64>.allocate(capacity: EventKind.allCases.count)
+        counts.initialize(repeating: 0, count: EventKind.allCases.count)
+        return counts
+    }()
     private var otherEvents: [UInt32: UInt64] = [:]
     private var lostByCPU: [Int32: (events: UInt64, occurrences: UInt64)] = [:]
     /// Task names of process main threads (tid == tgid), to name VMs.
@@ -37,6 +42,13 @@ public final class TraceAnalyzer {
         self.sinks = sinks
         fanOut = sinks.isEmpty ? nil : sinks.count == 1 ? sinks[0] : FanOutSink(sinks)
         if !guests.isEmpty { guestAttribution = GuestAttribution(guests: guests) }
+    }
+
+    deinit { eventCounts.deallocate() }
+
+    /// A batch from a reader: the loop sits in this module, so `consume` is inlined into it.
+    public func consume(_ batch: [TraceEvent]) {
+        for event in batch { consume(event) }
     }
 
     public func consume(_ event: TraceEvent) {
@@ -185,7 +197,7 @@ public final class TraceAnalyzer {
                 trackers[index].split.halted += moved
             }
         }
-        quality.events = eventCounts.reduce(0, +)
+        quality.events = EventKind.allCases.reduce(0) { $0 + eventCounts[Int($1.rawValue)] }
         for kind in EventKind.allCases where eventCounts[Int(kind.rawValue)] > 0 {
             quality.eventsByKind[kind.name] = eventCounts[Int(kind.rawValue)]
         }

@@ -21,7 +21,7 @@ public enum TraceReportPipeline {
             var batch: [TraceEvent] = []
             batch.reserveCapacity(4096)
             while try only.read(into: &batch, limit: 4096) > 0 {
-                for event in batch { analyzer.consume(event) }
+                analyzer.consume(batch)
                 batch.removeAll(keepingCapacity: true)
             }
         } else {

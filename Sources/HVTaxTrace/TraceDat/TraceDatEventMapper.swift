@@ -124,6 +124,9 @@ struct TraceDatEventMapper {
     /// checks (freed by the reader, which owns the mapper).
     private let commandCache: UnsafeMutablePointer<(pid: Int32, symbol: UInt32, tgid: Int32)>
     private let tgids: [Int32: Int32]
+    /// Direct-mapped by pid: the 16 bytes of a `char comm[16]` field last seen for it and their
+    /// symbol, so a sched_switch names its tasks with two compares instead of interning.
+    private let commCache: UnsafeMutablePointer<(pid: Int32, w0: UInt64, w1: UInt64, symbol: UInt32)>
     let unknownCommand: UInt32
     var notes: [String] = []
     /// (code, isa) -> reason symbol, direct-mapped: exits repeat a few reasons millions of times.
@@ -140,6 +143,8 @@ struct TraceDatEventMapper {
         self.commands = commands
         commandCache = .allocate(capacity: 4096)
         commandCache.initialize(repeating: (-1, 0, -1), count: 4096)
+        commCache = .allocate(capacity: 4096)
+        commCache.initialize(repeating: (-1, 0, 0, 0), count: 4096)
         tgids = file.threadGroups
         // trace-cmd prints tasks missing from the saved command lines as `<...>`; so do we, so that
         // a trace.dat and its `trace-cmd report` text name the same threads.
@@ -200,7 +205,25 @@ struct TraceDatEventMapper {
         return (symbol, tgid)
     }
 
-    func deallocate() { commandCache.deallocate() }
+    func deallocate() {
+        commandCache.deallocate()
+        commCache.deallocate()
+    }
+
+    /// The symbol of a task name field of task `pid`.
+    @inline(__always)
+    private func commSymbol(_ record: RecordBytes, _ field: FieldRef, pid: Int32) -> UInt32 {
+        guard field.kind == .inline, field.size == 16, field.offset + 16 <= record.count else {
+            return symbols.names.intern(record.string(field))
+        }
+        let w0 = record.base.loadUnaligned(fromByteOffset: field.offset, as: UInt64.self)
+        let w1 = record.base.loadUnaligned(fromByteOffset: field.offset + 8, as: UInt64.self)
+        let slot = Int(UInt32(bitPattern: pid) & 4095)
+        if commCache[slot].pid == pid && commCache[slot].w0 == w0 && commCache[slot].w1 == w1 { return commCache[slot].symbol }
+        let symbol = symbols.names.intern(record.string(field))
+        commCache[slot] = (pid, w0, w1, symbol)
+        return symbol
+    }
 
     /// Task names seen in sched events name the task from then on, as trace-cmd does, so threads
     /// missing from the saved command lines still get their names.
@@ -271,10 +294,10 @@ struct TraceDatEventMapper {
         case .schedSwitch(let prevComm, let prevPid, let prevState, let nextComm, let nextPid):
             event.kind = .schedSwitch
             event.tid = Int32(truncatingIfNeeded: record.integer(prevPid))
-            event.tgid = tgids.isEmpty ? TraceEvent.unknownID : tgids[event.tid] ?? TraceEvent.unknownID
-            event.comm = symbols.names.intern(record.string(prevComm))
+            event.tgid = tgids.isEmpty ? TraceEvent.unknownID : command(event.tid).tgid
+            event.comm = commSymbol(record, prevComm, pid: event.tid)
             event.otherTid = Int32(truncatingIfNeeded: record.integer(nextPid))
-            event.otherComm = symbols.names.intern(record.string(nextComm))
+            event.otherComm = commSymbol(record, nextComm, pid: event.otherTid)
             // R and R+ (the TASK_REPORT_MAX bit above the low byte) mean switched out while runnable.
             if record.integer(prevState) & 0xff == 0 { event.flags.insert(.prevRunnable) }
             learn(event.tid, event.comm)
@@ -282,7 +305,7 @@ struct TraceDatEventMapper {
         case .schedWakeup(let woken, let comm):
             event.kind = .schedWakeup
             event.otherTid = Int32(truncatingIfNeeded: record.integer(woken))
-            learn(event.otherTid, symbols.names.intern(record.string(comm)))
+            learn(event.otherTid, commSymbol(record, comm, pid: event.otherTid))
         case .irqEntry(let irq):
             event.kind = .irqHandlerEntry
             event.code = UInt32(truncatingIfNeeded: record.integer(irq))

@@ -11,6 +11,8 @@ public final class TraceDatReader: EventStream {
     public let clock: ClockInfo
 
     private let cpus: [RingBufferCPU]
+    /// The same CPUs without reference counting, for the per-event path (`cpus` keeps them alive).
+    private let cpuRefs: UnsafeMutablePointer<Unmanaged<RingBufferCPU>>
     private var mapper: TraceDatEventMapper
     /// The next event of each CPU, decoded ahead so the merge compares times (a raw buffer: the
     /// hot path writes it in place).
@@ -57,6 +59,8 @@ public final class TraceDatReader: EventStream {
             cpus.append(try RingBufferCPU(cpu: Int32(data.cpu), data: data, file: file, layout: layout, batchBytes: batch))
         }
         self.cpus = cpus
+        cpuRefs = .allocate(capacity: max(1, cpus.count))
+        for (index, cpu) in cpus.enumerated() { (cpuRefs + index).initialize(to: Unmanaged.passUnretained(cpu)) }
         mapper = TraceDatEventMapper(file: file, symbols: symbols)
         guestClock = file.timeShift.map(GuestClock.init)
         tsc2nsec = (file.clock == "x86-tsc" || file.clock == "tsc2nsec" || file.clock == "counter") ? file.tsc2nsec : nil
@@ -119,15 +123,17 @@ public final class TraceDatReader: EventStream {
         }
     }
 
+
     /// The earlier of a node's two children wins; on equal times the left one, whose CPUs have the
-    /// lower indices (a stable order).
+    /// lower indices (a stable order). Without branches: which child wins is a coin toss for the
+    /// branch predictor when CPUs interleave, and its mispredictions were the merge's main cost.
     @inline(__always)
     private func play(_ node: Int) {
-        let left = 2 * node, right = left + 1
-        let rightWins = treeTimes[right] < treeTimes[left]
-        let child = rightWins ? right : left
+        let left = 2 * node
+        let leftTime = treeTimes[left], rightTime = treeTimes[left + 1]
+        let child = left | Int(truncatingIfNeeded: UInt8(rightTime < leftTime ? 1 : 0))
         tree[node] = tree[child]
-        treeTimes[node] = treeTimes[child]
+        treeTimes[node] = min(leftTime, rightTime)
     }
 
     /// Takes the earliest pending event and decodes that CPU's next one.
@@ -146,6 +152,7 @@ public final class TraceDatReader: EventStream {
     }
 
     deinit {
+        cpuRefs.deallocate()
         tree.deallocate()
         treeTimes.deallocate()
         pending.deinitialize(count: max(1, cpus.count))
@@ -192,7 +199,16 @@ public final class TraceDatReader: EventStream {
     /// decoded (counted); false at the end of that CPU's data.
     @inline(__always)
     private func advance(_ index: Int) throws(TraceReadError) -> Bool {
-        let cpu = cpus[index]
+        var failure: TraceReadError?
+        let decoded = cpuRefs[index]._withUnsafeGuaranteedRef { cpu -> Bool in
+            do throws(TraceReadError) { return try advance(index, cpu) } catch { failure = error; return false }
+        }
+        if let failure { throw failure }
+        return decoded
+    }
+
+    @inline(__always)
+    private func advance(_ index: Int, _ cpu: RingBufferCPU) throws(TraceReadError) -> Bool {
         while let item = try cpu.next() {
             switch item {
             case .lost(let count, let time):
