@@ -161,7 +161,8 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(
             name: "HVTaxAnalysisTests",
-            dependencies: ["HVTaxAnalysis", "HVTaxTrace", "HVTaxEvents", "HVTaxModel", "HVTaxSynth", "HVTaxRender", "HVTaxPipeline"],
+            dependencies: ["HVTaxAnalysis", "HVTaxTrace", "HVTaxEvents", "HVTaxModel", "HVTaxSynth", "HVTaxRender", "HVTaxPipeline",
+                           .product(name: "Histogram", package: "hdrhistogram-swift")],
             swiftSettings: strict),
         // HTML, Perfetto and compare: checked with real parsers and a real browser when present.
         .testTarget(

@@ -1,0 +1,53 @@
+import Histogram
+import Testing
+@testable import HVTaxAnalysis
+
+/// The latency counts use HdrHistogram's layout by hand (for speed); the summary must be what the
+/// package's own `Histogram` gives for the same values, and the power-of-two buckets exact.
+@Suite("latency recorder")
+struct LatencyRecorderTests {
+    @Test("slots, percentiles and power-of-two buckets agree with HdrHistogram on values across 30 octaves")
+    func agreesWithHistogram() {
+        var state: UInt64 = 0x2545_f491_4f6c_dd1d
+        func random() -> UInt64 {
+            state ^= state << 13
+            state ^= state >> 7
+            state ^= state << 17
+            return state
+        }
+        var values: [UInt64] = [0, 1, 2, 127, 128, 255, 256, 257, 511, 512, 1 << 20, (1 << 20) + 1, 1 << 30]
+        for _ in 0..<20_000 {
+            // Log-uniform: as many small values as large ones.
+            let bits = random() % 31
+            values.append(bits == 0 ? 0 : random() >> (64 - bits))
+        }
+        var recorder = LatencyRecorder()
+        var reference = Histogram<UInt64>(lowestDiscernibleValue: 1, highestTrackableValue: 1 << 20, numberOfSignificantValueDigits: .two)
+        reference.autoResize = true
+        var log2 = [UInt64](repeating: 0, count: 64)
+        for value in values {
+            recorder.record(value)
+            reference.record(value)
+            log2[value <= 1 ? 0 : 63 - value.leadingZeroBitCount] += 1
+            // A slot is exactly HdrHistogram's range of equivalent values.
+            #expect(LatencyRecorder.value(ofSlot: LatencyRecorder.slot(value)) == reference.lowestEquivalentForValue(value), "slot of \(value)")
+            #expect(LatencyRecorder.slot(reference.highestEquivalentForValue(value)) == LatencyRecorder.slot(value))
+        }
+        let summary = recorder.summary
+        let low = values.min()!, high = values.max()!
+        func clamped(_ p: Double) -> UInt64 { min(high, max(low, reference.valueAtPercentile(p))) }
+        #expect(summary.count == UInt64(values.count))
+        #expect(summary.min == low && summary.max == high)
+        #expect([summary.p50, summary.p90, summary.p99, summary.p999] == [clamped(50), clamped(90), clamped(99), clamped(99.9)])
+        let last = log2.lastIndex { $0 > 0 }!
+        #expect(summary.log2Buckets == Array(log2[...last]))
+
+        // Merging two recorders is the same as recording everything in one.
+        var first = LatencyRecorder(), second = LatencyRecorder()
+        for (index, value) in values.enumerated() {
+            if index % 3 == 0 { first.record(value) } else { second.record(value) }
+        }
+        first.add(second)
+        #expect(first.summary == summary)
+    }
+}
