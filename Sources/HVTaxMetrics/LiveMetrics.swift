@@ -62,7 +62,11 @@ public struct LiveMetrics: Sendable {
                 add(C.vmCgroupCPU, count(C.vmCgroupCPU, [name, "system"], Double(cgroup.systemNs) / 1e9))
             }
             if !vm.exitReasons.isEmpty {
-                for reason in vm.exitReasons {
+                // A tracepoint counted both in total and by reason (kvm_userspace_exit and
+                // kvm_userspace_exit:IO) is exposed by reason only, so that sum() over reasons counts
+                // each exit once.
+                let split = Set(vm.exitReasons.compactMap { rate in rate.reason.firstIndex(of: ":").map { String(rate.reason[..<$0]) } })
+                for reason in vm.exitReasons where !split.contains(reason.reason) {
                     add(C.vmExits, count(C.vmExits, [name, reason.reason], Double(reason.count)))
                 }
             } else if let perSecond = vm.exitsPerSecond {

@@ -69,6 +69,13 @@ struct ReadOnlyMiddleware<Context: RequestContext>: RouterMiddleware {
             return Response(status: .methodNotAllowed, headers: headers,
                             body: .init(byteBuffer: ByteBuffer(string: "hvtax serve is read-only: GET or HEAD\n")))
         }
-        return try await next(request, context)
+        guard request.method == .head else { return try await next(request, context) }
+        // HEAD: the GET's status and headers without its body.
+        var head = request.head
+        head.method = .get
+        let response = try await next(Request(head: head, body: request.body), context)
+        var headers = response.headers
+        if let length = response.body.contentLength { headers[.contentLength] = String(length) }
+        return Response(status: response.status, headers: headers, body: .init())
     }
 }

@@ -12,7 +12,12 @@ enum Routes {
         router.add(middleware: ReadOnlyMiddleware())
         if !configuration.web.basicAuthUsers.isEmpty { router.add(middleware: BasicAuthMiddleware(users: configuration.web.basicAuthUsers)) }
 
-        router.get("/metrics") { request, _ -> Response in
+        // Every endpoint answers GET and HEAD (ReadOnlyMiddleware turns HEAD into GET without the body).
+        func get(_ path: RouterPath, _ handler: @escaping @Sendable (Request, BasicRequestContext) async throws -> Response) {
+            router.get(path, use: handler)
+            router.head(path, use: handler)
+        }
+        get("/metrics") { request, _ -> Response in
             guard let view = store.latest else { return notYet }
             let format = ExpositionFormat.negotiate(accept: request.headers[.accept])
             let (body, compressed) = view.exposition(format, gzip: Gzip.accepted(request.headers[.acceptEncoding]))
@@ -20,15 +25,15 @@ enum Routes {
             if compressed { headers[.contentEncoding] = "gzip" }
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: body))
         }
-        router.get("/api/v1/snapshot") { _, _ -> Response in
+        get("/api/v1/snapshot") { _, _ -> Response in
             guard let view = store.latest else { return notYet }
             return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: view.snapshotJSON))
         }
-        router.get("/api/v1/vms") { _, _ -> Response in
+        get("/api/v1/vms") { _, _ -> Response in
             guard let view = store.latest else { return notYet }
             return try json(view.snapshot.vms)
         }
-        router.get("/api/v1/vms/{name}") { _, context -> Response in
+        get("/api/v1/vms/{name}") { _, context -> Response in
             guard let view = store.latest else { return notYet }
             let name = context.parameters.get("name") ?? ""
             guard let vm = view.snapshot.vms.first(where: { $0.name == name || String($0.pid) == name }) else {
@@ -36,15 +41,15 @@ enum Routes {
             }
             return try json(vm)
         }
-        router.get("/api/v1/thresholds") { _, _ -> Response in
+        get("/api/v1/thresholds") { _, _ -> Response in
             guard let view = store.latest else { return notYet }
             return try json(ThresholdsView(levels: view.levels, events: store.events))
         }
-        router.get("/api/v1/collectors") { _, _ -> Response in
+        get("/api/v1/collectors") { _, _ -> Response in
             guard let view = store.latest else { return notYet }
             return try json(view.collectors.map { CollectorView(name: $0.name, up: $0.up, needsRoot: $0.needsRoot, detail: $0.detail) })
         }
-        router.get("/api/v1/history") { request, _ -> Response in
+        get("/api/v1/history") { request, _ -> Response in
             guard let history else { return text(.notFound, "history is off: set history.path in the config file\n") }
             let query = request.uri.queryParameters
             let since = query.get("since").flatMap { ConfigDuration(String($0)) } ?? ConfigDuration("1h")!
@@ -57,7 +62,7 @@ enum Routes {
             }
             return try json(rows)
         }
-        router.get("/") { _, _ -> Response in
+        get("/") { _, _ -> Response in
             Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8"],
                      body: .init(byteBuffer: ByteBuffer(string: StatusPage.html(store.latest, events: store.events,
                                                                              historyRows: try? history?.counts(),

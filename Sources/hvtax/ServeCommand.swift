@@ -68,7 +68,7 @@ struct ServeCommand: AsyncParsableCommand {
         var logger = Logger(label: "hvtax.serve")
         logger.logLevel = level
         if geteuid() != 0 {
-            logger.notice("running as uid \(geteuid()): every collector works unprivileged except KVM debugfs exit counts (root only)")
+            logger.notice("running as uid \(geteuid()): every collector works unprivileged except exit counts (KVM debugfs and kvm tracepoint counters need root); /api/v1/collectors says which delivered")
         }
         var application = ServeApplication(configuration: configuration, logger: logger)
         application.influx = try influx.writer()

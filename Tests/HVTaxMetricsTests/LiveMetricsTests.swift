@@ -91,11 +91,13 @@ struct LiveMetricsTests {
         #expect(live.add(snapshot)["hvtax_accounting_discrepancy_ratio"] == nil, "no validation, no ratios")
     }
 
-    @Test("exit counts by reason from tracepoint counters accumulate; debugfs totals become reason=all")
+    @Test("exit counts by reason from tracepoint counters accumulate, totals of split events left out; debugfs totals become reason=all")
     func exits() throws {
         var snapshot = try MetricsFixtures.snapshot("live-libvirt-v2")
         snapshot.vms[0].exitReasons = [ExitReasonRate(reason: "kvm_pio", count: 300, perSecond: 300),
-                                       ExitReasonRate(reason: "kvm_userspace_exit:IO", count: 120, perSecond: 120)]
+                                       ExitReasonRate(reason: "kvm_userspace_exit", count: 121, perSecond: 121),
+                                       ExitReasonRate(reason: "kvm_userspace_exit:IO", count: 120, perSecond: 120),
+                                       ExitReasonRate(reason: "kvm_userspace_exit:INTR", count: 1, perSecond: 1)]
         snapshot.vms[1].exitsPerSecond = 2500
         var live = LiveMetrics()
         _ = live.add(snapshot)
@@ -103,8 +105,10 @@ struct LiveMetricsTests {
         let exits = try #require(families["hvtax_vm_exits"])
         #expect(exits.value(["vm": "web01", "reason": "kvm_pio"]) == .number(600))
         #expect(exits.value(["vm": "web01", "reason": "kvm_userspace_exit:IO"]) == .number(240))
+        #expect(exits.value(["vm": "web01", "reason": "kvm_userspace_exit:INTR"]) == .number(2))
+        #expect(exits.value(["vm": "web01", "reason": "kvm_userspace_exit"]) == nil, "by reason only: sum() counts each exit once")
         #expect(exits.value(["vm": "db,02", "reason": "all"]) == .number(5000))
-        #expect(exits.samples.count == 3)
+        #expect(exits.samples.count == 4)
     }
 
     @Test("two VMs with one name get distinct vm labels")

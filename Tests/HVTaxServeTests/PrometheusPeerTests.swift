@@ -49,6 +49,8 @@ struct PrometheusPeerTests {
         let page = try ServeTestSupport.curl(["http://\(serve.address)/"])
         #expect(page.http == 200 && page.body.contains("<h1>hvtax serve</h1>") && page.body.contains(name))
         #expect(try ServeTestSupport.curl(["-X", "POST", "http://\(serve.address)/metrics"]).http == 405, "read-only")
+        let head = try ServeTestSupport.curl(["-I", "http://\(serve.address)/metrics"])
+        #expect(head.http == 200 && head.body.lowercased().contains("content-type: text/plain; version=0.0.4"), "\(head.body)")
     }
 
     @Test("a real Prometheus scrapes hvtax serve; PromQL over its HTTP API returns every VM's series")
