@@ -54,6 +54,35 @@ struct HistoryCrashTests {
         print("history crash test: \(committed.count) committed intervals over 8 kills, all present, integrity_check ok")
     }
 
+    @Test("hvtax history and /api/v1/history read what serve wrote: per VM, the host, CSV and JSON")
+    func historyCommand() throws {
+        let dir = try ServeTestSupport.temporaryDirectory("histcli")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let root = try ServeTestSupport.hostTree(in: dir, vms: 3, vcpus: 2)
+        let database = dir + "/history.db"
+        let serve = try ServeProcess(arguments: ["--root", root, "--interval", "100ms", "--history", database, "--log-level", "debug"])
+        _ = ServeTestSupport.waitFor(10) { serve.text.components(separatedBy: "history committed").count > 4 }
+        let api = try ServeTestSupport.curl(["http://\(serve.address)/api/v1/history?vm=vm1&since=10m&format=csv"])
+        #expect(api.http == 200)
+        #expect(api.body.hasPrefix("time_unix_ns,resolution,vm,pid,samples,vcpus,on_cpu,steal,tax,vmm_overhead,exits_per_second,worst_vcpu_steal\n"))
+        #expect(api.body.split(separator: "\n").dropFirst().allSatisfy { $0.contains(",raw,vm1,10100,1,2,") })
+        #expect(serve.stop() == 0)
+        let committed = serve.text.components(separatedBy: "history committed").count - 1
+
+        let csv = try ServeTestSupport.run(ServeTestSupport.hvtax, ["history", "--database", database, "--vm", "vm2", "--since", "1h"])
+        #expect(csv.status == 0)
+        let lines = csv.output.split(separator: "\n")
+        #expect(lines.count == committed + 1, "one raw row per committed interval, and the header")
+        let json = try ServeTestSupport.run(ServeTestSupport.hvtax, ["history", "--database", database, "--vm", "", "--format", "json"])
+        let rows = try JSONSerialization.jsonObject(with: Data(json.output.utf8)) as? [[String: Any]]
+        #expect(rows?.count == committed)
+        #expect(rows?.allSatisfy { $0["vm"] as? String == "" && $0["vcpus"] as? Int == 6 } == true, "the host row: all 6 vCPUs")
+        let all = try ServeTestSupport.run(ServeTestSupport.hvtax, ["history", "--database", database, "--format", "json"])
+        #expect((try JSONSerialization.jsonObject(with: Data(all.output.utf8)) as? [Any])?.count == committed * 4)
+        let missing = try ServeTestSupport.run(ServeTestSupport.hvtax, ["history", "--database", dir + "/nope.db"])
+        #expect(missing.status != 0 && missing.output.contains("nope.db: no such history database"))
+    }
+
     @Test("minute averages, retention, and the query switching from minutes to raw rows")
     func downsampling() throws {
         let dir = try ServeTestSupport.temporaryDirectory("minutes")
