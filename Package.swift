@@ -50,6 +50,9 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.3"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        // OTLP metrics for OpenTelemetry Collectors; only the HTTP exporter (no gRPC stack to build).
+        .package(url: "https://github.com/swift-otel/swift-otel", from: "1.6.0", traits: ["OTLPHTTP"]),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
     ],
     targets: [
         // zlib and zstd, for compressed traces; Swift has no zstd package, so a system-library shim.
@@ -108,6 +111,13 @@ let package = Package(
         // exporters beyond Prometheus, on the same metric families: InfluxDB line protocol (and its
         // HTTP write API), the net-snmp pass_persist subtree.
         .target(name: "HVTaxExporters", dependencies: ["HVTaxMetrics", "HVTaxModel"], swiftSettings: strict),
+        // exporter: the serve metric families as OTLP metrics through swift-otel (OTLP/HTTP protobuf).
+        .target(name: "HVTaxOTLP",
+                dependencies: ["HVTaxMetrics",
+                               .product(name: "OTel", package: "swift-otel"),
+                               .product(name: "Metrics", package: "swift-metrics"),
+                               .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
+                swiftSettings: strict),
         // renderers: terminal text, JSON, CSV, HTML with inline SVG charts.
         .target(name: "HVTaxRender", dependencies: ["HVTaxModel"], swiftSettings: strict),
         // exporters that stream while the analysis runs: vCPU timelines as Chrome trace-event JSON (Perfetto).
@@ -145,9 +155,11 @@ let package = Package(
             dependencies: [
                 "HVTaxModel", "HVTaxTrace", "HVTaxTracefs", "HVTaxAnalysis", "HVTaxRender", "HVTaxSynth", "HVTaxPipeline", "HVTaxHost",
                 "HVTaxImport",
-                "HVTaxExport", "HVTaxCompare", "HVTaxKVM", "HVTaxMetrics", "HVTaxAdvice", "HVTaxServe", "HVTaxExporters",
+                "HVTaxExport", "HVTaxCompare", "HVTaxKVM", "HVTaxMetrics", "HVTaxAdvice", "HVTaxServe", "HVTaxExporters", "HVTaxOTLP",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "SystemPackage", package: "swift-system"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strict),
         .testTarget(
@@ -200,7 +212,8 @@ let package = Package(
         // line-protocol-parser, an OTLP receiver) started by the tests.
         .testTarget(
             name: "HVTaxExportersTests",
-            dependencies: ["HVTaxExporters", "HVTaxMetrics", "HVTaxModel", "HVTaxHost", "hvtax"],
+            dependencies: ["HVTaxExporters", "HVTaxOTLP", "HVTaxMetrics", "HVTaxModel", "HVTaxHost", "hvtax",
+                           .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
             exclude: ["Scripts"],
             swiftSettings: strict),
 

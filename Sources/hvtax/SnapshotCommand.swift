@@ -2,6 +2,9 @@ import ArgumentParser
 import HVTaxAdvice
 import HVTaxExporters
 import HVTaxMetrics
+import HVTaxOTLP
+import Logging
+import ServiceLifecycle
 import HVTaxHost
 import HVTaxModel
 import HVTaxRender
@@ -39,6 +42,11 @@ struct SnapshotCommand: AsyncParsableCommand {
 
     @OptionGroup var influx: InfluxOptions
 
+    @Option(name: .customLong("otlp-endpoint"), help: ArgumentHelp(
+        "Also export every interval as OTLP metrics (OTLP/HTTP protobuf) to this Collector, e.g. http://127.0.0.1:4318 (docs/export.md).",
+        valueName: "url"))
+    var otlpEndpoint: String?
+
     func validate() throws {
         guard count >= 1 else { throw ValidationError("--count must be at least 1") }
         guard interval.nanoseconds >= 10_000_000 else { throw ValidationError("--interval must be at least 10ms") }
@@ -49,10 +57,17 @@ struct SnapshotCommand: AsyncParsableCommand {
         let writer = try influx.writer()
         // The serve metrics' counters run from the first interval, as in hvtax serve.
         var metrics = LiveMetrics()
+        // swift-otel exports on its own interval (and once more when stopped): started beside the loop.
+        let otlp = try otlpEndpoint.map {
+            try OTLPExporter(endpoint: $0, exportIntervalSeconds: Int64(max(1, (interval.nanoseconds + 999_999_999) / 1_000_000_000)))
+        }
+        let group = otlp.map { ServiceGroup(services: [$0.service], logger: Logger(label: "hvtax.otlp")) }
+        let exporting = group.map { group in Task { try await group.run() } }
         if output.format == .csv { print(SnapshotCSVRenderer.header, terminator: "") }
         for _ in 0..<count {
             let snapshot = try loop.next(after: interval.nanoseconds)
             let families = metrics.add(snapshot)
+            otlp?.recorder.record(families)
             switch output.format {
             case .text: print(SnapshotTextRenderer(style: output.style).render(snapshot))
             case .json: print(try SnapshotJSONRenderer().render(snapshot), terminator: "")
@@ -69,6 +84,10 @@ struct SnapshotCommand: AsyncParsableCommand {
                     StandardError.write("hvtax snapshot: \(error)\n")
                 }
             }
+        }
+        if let group, let exporting {
+            await group.triggerGracefulShutdown()
+            if case .failure(let error) = await exporting.result { StandardError.write("hvtax snapshot: OTLP export: \(error)\n") }
         }
     }
 }

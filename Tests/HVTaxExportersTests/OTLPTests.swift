@@ -1,0 +1,86 @@
+import Foundation
+import HVTaxMetrics
+import HVTaxOTLP
+import ServiceLifecycle
+import Testing
+
+/// The serve metrics as OTLP metrics through swift-otel's OTLP/HTTP exporter, received by a real
+/// OTLP receiver built on the OTLP protobuf definitions (PyPI opentelemetry-proto): no Collector
+/// binary is installable here (no network beyond Debian and PyPI).
+@Suite struct OTLPTests {
+    struct Received: Decodable {
+        struct Metric: Decodable {
+            struct Point: Decodable {
+                var attributes: [String: String]
+                var value: Double
+            }
+            var name: String
+            var kind: String?
+            var monotonic: Bool?
+            var temporality: Int?
+            var points: [Point]
+        }
+        var contentType: String?
+        var resource: [String: String]
+        var metrics: [Metric]
+    }
+
+    @Test func familiesReachAnOTLPReceiverWithTheirValues() async throws {
+        guard let python = Peers.python, Peers.pythonHas("opentelemetry.proto") else {
+            print("skipped: python3 with opentelemetry-proto (pip install opentelemetry-proto) is not installed")
+            return
+        }
+        let script = Peers.repository.appendingPathComponent("Tests/HVTaxExportersTests/Scripts/otlp_http_receiver.py").path
+        let receiver = try PeerProcess(python, [script])
+        defer { receiver.stop() }
+        let listening = try #require(receiver.readLine())
+        let port = try #require(listening.split(separator: " ").last.flatMap { Int($0) }, "receiver said: \(listening)")
+
+        let (_, families) = try ExportFixtures.families()
+        let exporter = try OTLPExporter(endpoint: "http://127.0.0.1:\(port)", exportIntervalSeconds: 1)
+        exporter.recorder.record(families)
+        let group = ServiceGroup(services: [exporter.service], logger: .init(label: "otlp-test"))
+        let running = Task { try await group.run() }
+        // Wait for an export that carries the gauges, then stop (the shutdown exports once more).
+        var latest: Received?
+        for _ in 0..<100 {
+            guard let line = receiver.readLine(seconds: 0.2) else { continue }
+            if let record = try? JSONDecoder().decode(Received.self, from: Data(line.utf8)), !record.metrics.isEmpty {
+                latest = record
+                break
+            }
+        }
+        await group.triggerGracefulShutdown()
+        _ = await running.result
+        let received = try #require(latest, "no OTLP export arrived")
+        #expect(received.contentType == "application/x-protobuf")
+        #expect(received.resource["service.name"] == "hvtax")
+
+        var values: [String: Double] = [:]
+        var kinds: [String: Received.Metric] = [:]
+        for metric in received.metrics {
+            kinds[metric.name] = metric
+            for point in metric.points {
+                let tags = point.attributes.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+                values[ExportFixtures.key(metric.name, tags)] = point.value
+            }
+        }
+        // Every gauge and counter series of the catalogue arrives with its value; counters as
+        // monotonic cumulative sums (temporality 2) under the name without _total.
+        var compared = 0
+        for family in families where family.descriptor.type != .histogram {
+            let name = family.descriptor.type == .counter ? family.descriptor.name : family.descriptor.exposedName
+            for sample in family.samples {
+                guard let value = sample.value.number, value.isFinite else { continue }
+                let tags = zip(family.descriptor.labels, sample.labelValues).filter { !$0.1.isEmpty }.sorted { $0.0 < $1.0 }
+                let got = values[ExportFixtures.key(name, tags)]
+                #expect(got.map { abs($0 - value) <= 1e-9 * max(1, abs(value)) } == true, "\(name) \(tags): \(String(describing: got)) vs \(value)")
+                compared += 1
+            }
+            if family.descriptor.type == .counter, !family.samples.isEmpty {
+                #expect(kinds[name]?.kind == "sum" && kinds[name]?.monotonic == true && kinds[name]?.temporality == 2, "\(name)")
+            }
+        }
+        #expect(compared > 50)
+    }
+}
