@@ -43,8 +43,15 @@ import Testing
         let running = Task { try await group.run() }
         // Wait for an export that carries the gauges, then stop (the shutdown exports once more).
         var latest: Received?
-        for _ in 0..<100 {
-            guard let line = receiver.readLine(seconds: 0.2) else { continue }
+        // Polled without blocking: swift-otel's exporter runs on the same cooperative threads as
+        // this test (two on two cores), so a blocking wait here could starve it. Up to two
+        // minutes on a loaded machine; it normally arrives within two seconds.
+        let deadline = Date().addingTimeInterval(120)
+        while Date() < deadline {
+            guard let line = receiver.readLine(seconds: 0) else {
+                try await Task.sleep(for: .milliseconds(100))
+                continue
+            }
             if let record = try? JSONDecoder().decode(Received.self, from: Data(line.utf8)), !record.metrics.isEmpty {
                 latest = record
                 break
