@@ -58,6 +58,10 @@ public enum SnapshotFigures {
         }
         set.addThrottling(s.throttling, to: &host, unknownReason: "throttling was not read for this interval")
         set.scopes.append(host)
+        if s.exitRates.kind == .tracepointCounters, !s.vms.contains(where: { $0.exitReasons.contains { $0.reason.hasPrefix("kvm_exit:") } }) {
+            set.missing(["exits.halt.perVCPUSecond", "exits.pause.perVCPUSecond"],
+                        because: "the kvm tracepoint counters have no kvm_exit reasons here (kvm_exit does not fire with this KVM backend): \(s.exitRates.detail)")
+        }
         if s.exitRates.kind != .tracepointCounters {
             set.missing(["exits.halt.perVCPUSecond", "exits.pause.perVCPUSecond", "exits.vmmPath.perVCPUSecond",
                          "emulatedInstructions.perVCPUSecond"],
