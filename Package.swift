@@ -133,6 +133,7 @@ let package = Package(
             name: "HVTaxServe",
             dependencies: [
                 "HVTaxHost", "HVTaxModel", "HVTaxMetrics", "HVTaxAdvice", "HVTaxExporters", "CCompression",
+                "HVTaxTracefs", "HVTaxTrace", "HVTaxAnalysis", "HVTaxEvents",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
@@ -228,6 +229,7 @@ let package = Package(
             name: "HVTaxServeTests",
             dependencies: [
                 "HVTaxServe", "HVTaxMetrics", "HVTaxModel", "HVTaxHost", "hvtax",
+                "HVTaxSynth", "HVTaxTrace", "HVTaxEvents", "HVTaxTracefs",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Hummingbird", package: "hummingbird"),
             ],

@@ -51,6 +51,9 @@ public enum MetricCatalogue {
     public static let exitDuration = MetricDescriptor(
         "hvtax_exit_duration_seconds", .histogram, unit: "seconds", labels: ["vm"],
         help: "Time from VM exit to the next entry of the same vCPU (power-of-two buckets), from traces.")
+    public static let traceEvents = MetricDescriptor(
+        "hvtax_trace_events", .counter, labels: ["event"],
+        help: "Events the tracing collector of hvtax serve decoded since it started, by tracepoint (kvm_exit, kvm_entry, kvm_userspace_exit, sched_switch...). Only with tracing enabled.")
     public static let accountingDiscrepancy = MetricDescriptor(
         "hvtax_accounting_discrepancy_ratio", .gauge, unit: "ratio", labels: ["vm", "source", "reference"],
         help: "|source - reference| / reference over the last interval, as hvtax validate compares CPU accounting sources (vm=\"\" for host-wide comparisons).")
@@ -98,7 +101,7 @@ public enum MetricCatalogue {
     /// Every family the live view (`HostSnapshot`), traces (`TraceReport`) and `hvtax serve` produce, in exposition order.
     public static let all: [MetricDescriptor] = [
         vcpuSeconds, vcpuOnCPU, vcpuSteal, vcpuContextSwitches, vcpuMigrations,
-        vm, vmVCPUs, vmTax, vmVMMOverhead, vmSteal, vmVMMThreadSeconds, vmCgroupUsage, vmCgroupCPU, vmExits, exitDuration,
+        vm, vmVCPUs, vmTax, vmVMMOverhead, vmSteal, vmVMMThreadSeconds, vmCgroupUsage, vmCgroupCPU, vmExits, exitDuration, traceEvents,
         accountingDiscrepancy,
         hostCPU, hostInterrupts, hostInterruptStorms, noisyNeighbour, vms,
         collectorUp, samples, sampleInterval, lastSample, samplerCPU, samplerFiles,

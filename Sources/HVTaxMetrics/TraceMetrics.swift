@@ -46,3 +46,34 @@ public enum TraceMetrics {
         return .histogram(buckets: buckets, sum: latency.mean * Double(latency.count) / ticksPerSecond, count: latency.count)
     }
 }
+
+extension TraceMetrics {
+    /// What `hvtax serve`'s tracing collector adds to the live view from its running trace
+    /// analysis (a cumulative report since the collector started): the exit-duration histogram per
+    /// VM, exits by reason for VMs the live view has no exit counts for (a VM is never counted
+    /// twice), and the events decoded by tracepoint. VMs are labelled as the live view labels them
+    /// (`vmLabels`: process id -> label); a traced VM the live view does not know keeps the trace's
+    /// name (`pid-N` or its task name).
+    public static func collectorFamilies(_ report: TraceReport, vmLabels: [Int32: String],
+                                         liveExitLabels: Set<String>) -> [MetricFamily] {
+        typealias C = MetricCatalogue
+        let perSecond = report.clock.ticksPerSecond
+        var durations = MetricFamily(C.exitDuration)
+        var exits = MetricFamily(C.vmExits)
+        for vm in report.vms {
+            let label = vm.pid.flatMap { vmLabels[$0] } ?? vm.name
+            if let histogram = histogram(vm.exits.latency, ticksPerSecond: perSecond) {
+                durations.samples.append(MetricSample([label], histogram))
+            }
+            guard !liveExitLabels.contains(label) else { continue }
+            for reason in vm.exits.byReason.sorted(by: { $0.reason < $1.reason }) {
+                exits.samples.append(MetricSample([label, "kvm_exit:" + reason.reason], Double(reason.count)))
+            }
+        }
+        var events = MetricFamily(C.traceEvents)
+        for (event, count) in report.quality.eventsByKind.sorted(by: { $0.key < $1.key }) {
+            events.samples.append(MetricSample([event], Double(count)))
+        }
+        return [durations, exits, events]
+    }
+}

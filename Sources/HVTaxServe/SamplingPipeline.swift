@@ -20,6 +20,8 @@ final class SamplingPipeline: @unchecked Sendable {
     let advisor: Advisor?
     private var previousSample: HostSample?
     let history: HistoryStore?
+    /// Only with `tracing.enabled`.
+    let tracing: TracingCollector?
     let logger: Logger
     var historyFailures = 0
 
@@ -36,6 +38,7 @@ final class SamplingPipeline: @unchecked Sendable {
         advisor = try? Advisor.standard()
         self.history = history
         self.logger = logger
+        tracing = configuration.tracing.enabled ? TracingCollector(configuration: configuration.tracing, logger: logger) : nil
     }
 
     /// One sample; nil for the very first (it only starts the first interval).
@@ -62,6 +65,11 @@ final class SamplingPipeline: @unchecked Sendable {
             }
         }
         var families = live.add(snapshot, validation: validation)
+        var collectors = CollectorStatus.of(snapshot)
+        if let tracing {
+            addTracing(tracing, snapshot: snapshot, to: &families)
+            collectors.append(tracing.status)
+        }
         let levels = monitor.levels.map { PublishedView.LevelState(scope: $0.scope, vm: $0.vm, figure: $0.figure, level: $0.level) }
         families += ServeMetrics.families(levels: levels, actionOutcomes: actionOutcomes, historyRows: rows,
                                           historyFailures: history == nil ? nil : historyFailures)
@@ -74,9 +82,34 @@ final class SamplingPipeline: @unchecked Sendable {
             snapshot: snapshot, families: families, prometheusText: ByteBuffer(bytes: text), openMetrics: ByteBuffer(bytes: openMetrics),
             prometheusTextGzip: Gzip.compress(text).map { ByteBuffer(bytes: $0) },
             openMetricsGzip: Gzip.compress(openMetrics).map { ByteBuffer(bytes: $0) },
-            snapshotJSON: ByteBuffer(bytes: json), collectors: CollectorStatus.of(snapshot), levels: levels,
+            snapshotJSON: ByteBuffer(bytes: json), collectors: collectors, levels: levels,
             publishedAt: .now)
         return (view, events)
+    }
+}
+
+extension SamplingPipeline {
+    /// The tracing collector's interval: its families merged into the live ones (exit counts into
+    /// the same `hvtax_vm_exits_total`, for VMs the live view has none for) and its status as one
+    /// more `hvtax_collector_up` series.
+    func addTracing(_ tracing: TracingCollector, snapshot: HostSnapshot, to families: inout [MetricFamily]) {
+        let labels = Dictionary(zip(snapshot.vms.map(\.pid), LiveMetrics.vmLabels(snapshot.vms)), uniquingKeysWith: { a, _ in a })
+        let exitsName = MetricCatalogue.vmExits.name
+        let liveExitLabels = Set(families[exitsName]?.samples.map { $0.labelValues[0] } ?? [])
+        for family in tracing.step(vmLabels: labels, liveExitLabels: liveExitLabels) {
+            if let index = families.firstIndex(where: { $0.descriptor.name == family.descriptor.name }) {
+                families[index].samples += family.samples
+            } else {
+                families.append(family)
+            }
+        }
+        let status = tracing.status
+        let up = MetricSample([status.name, status.needsRoot ? "true" : "false"], status.up ? 1 : 0)
+        if let index = families.firstIndex(where: { $0.descriptor.name == MetricCatalogue.collectorUp.name }) {
+            families[index].samples.append(up)
+        } else {
+            families.append(MetricFamily(MetricCatalogue.collectorUp, [up]))
+        }
     }
 }
 

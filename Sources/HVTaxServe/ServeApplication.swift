@@ -35,6 +35,9 @@ public struct ServeApplication {
         let history = try configuration.history.path.isEmpty ? nil : HistoryStore(configuration: configuration.history)
         if let history { logger.info("history in \(history.path): raw \(configuration.history.rawRetention), minutes \(configuration.history.minuteRetention)") }
         let pipeline = try SamplingPipeline(configuration: configuration, history: history, logger: logger)
+        // After the service group ends (SIGINT, SIGTERM, or an error) the sampler no longer runs:
+        // the tracefs instance goes with it.
+        defer { pipeline.tracing?.stop() }
         let actions = ActionRunner(configuration: configuration.actions, logger: logger)
         let sampler = SamplerService(
             pipeline: pipeline, store: store, actions: actions, interval: configuration.sampleInterval, logger: logger)

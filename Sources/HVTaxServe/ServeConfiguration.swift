@@ -1,5 +1,6 @@
 import Foundation
 import HVTaxModel
+import HVTaxTracefs
 import Yams
 
 /// `hvtax serve --config FILE`: one YAML file. The `tls_server_config` and `basic_auth_users` keys
@@ -15,6 +16,7 @@ public struct ServeConfiguration: Codable, Sendable, Equatable {
     public var history: HistoryConfiguration = HistoryConfiguration()
     public var thresholds: ThresholdConfiguration = ThresholdConfiguration()
     public var actions: ActionConfiguration = ActionConfiguration()
+    public var tracing: TracingConfiguration = TracingConfiguration()
     /// swift-log level: trace, debug, info, notice, warning, error, critical.
     public var logLevel: String = "info"
 
@@ -25,7 +27,7 @@ public struct ServeConfiguration: Codable, Sendable, Equatable {
     public init() {}
 
     enum CodingKeys: String, CodingKey {
-        case listenAddress = "listen_address", root, sampleInterval = "sample_interval", web, history, thresholds, actions
+        case listenAddress = "listen_address", root, sampleInterval = "sample_interval", web, history, thresholds, actions, tracing
         case logLevel = "log_level"
         // exporter-toolkit keys at the top level, as in a web-config.yml.
         case tlsServerConfig = "tls_server_config", basicAuthUsers = "basic_auth_users"
@@ -42,6 +44,7 @@ public struct ServeConfiguration: Codable, Sendable, Equatable {
         history = try c.decodeIfPresent(HistoryConfiguration.self, forKey: .history) ?? history
         thresholds = try c.decodeIfPresent(ThresholdConfiguration.self, forKey: .thresholds) ?? thresholds
         actions = try c.decodeIfPresent(ActionConfiguration.self, forKey: .actions) ?? actions
+        tracing = try c.decodeIfPresent(TracingConfiguration.self, forKey: .tracing) ?? tracing
         logLevel = try c.decodeIfPresent(String.self, forKey: .logLevel) ?? logLevel
     }
 
@@ -54,6 +57,7 @@ public struct ServeConfiguration: Codable, Sendable, Equatable {
         try c.encode(history, forKey: .history)
         try c.encode(thresholds, forKey: .thresholds)
         try c.encode(actions, forKey: .actions)
+        try c.encode(tracing, forKey: .tracing)
         try c.encode(logLevel, forKey: .logLevel)
     }
 
@@ -97,6 +101,12 @@ public struct ServeConfiguration: Codable, Sendable, Equatable {
             throw ConfigurationError(file: file, message: "tls_server_config: cert_file and key_file are both required")
         }
         try thresholds.validate(file: file)
+        if EventSelection.parse(tracing.events) == nil {
+            throw ConfigurationError(file: file, message: "tracing.events: a preset (minimal, default, all-kvm) or a comma-separated system:event list, found \"\(tracing.events)\"")
+        }
+        guard tracing.bufferKB >= 64 else {
+            throw ConfigurationError(file: file, message: "tracing.buffer_kb: at least 64 (KiB per CPU), found \(tracing.bufferKB)")
+        }
         if actions.webhook != nil, URL(string: actions.webhook!.url)?.scheme == nil {
             throw ConfigurationError(file: file, message: "actions.webhook.url: expected an http:// or https:// URL, found \"\(actions.webhook!.url)\"")
         }

@@ -194,47 +194,27 @@ public final class Recorder {
         for event in present { try instance.enable(event: event) }
 
         let pageSize = Self.pageSize(instance: instance, tracefs: tracefs)
-        let cpus = Tracefs.directoryEntries(instance.file("per_cpu")).compactMap { name -> Int? in
-            name.hasPrefix("cpu") ? Int(name.dropFirst(3)) : nil
-        }.sorted()
         guard mkdir(spool, 0o700) == 0 else { throw TracefsError.errno(spool, "mkdir (spool directory)") }
-        var pipes: [Int32] = []
+        let pipes = try RawPagePipes(instance: instance, pageSize: pageSize)
+        defer { pipes.closeAll() }
+        let cpus = pipes.cpus
         var spools: [Int32] = []
-        defer {
-            for fd in pipes where fd >= 0 { close(fd) }
-            for fd in spools where fd >= 0 { close(fd) }
-        }
+        defer { for fd in spools where fd >= 0 { close(fd) } }
         for cpu in cpus {
-            let pipePath = instance.file("per_cpu/cpu\(cpu)/trace_pipe_raw")
-            let fd = open(pipePath, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
-            guard fd >= 0 else { throw TracefsError.errno(pipePath, "open") }
-            pipes.append(fd)
             let spoolPath = spool + "/cpu\(cpu)"
             let out = open(spoolPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
             guard out >= 0 else { throw TracefsError.errno(spoolPath, "open") }
             spools.append(out)
         }
         var stats = cpus.map { CPURecordStats(cpu: $0) }
-        var page = [UInt8](repeating: 0, count: pageSize)
 
-        /// Moves every complete page the kernel has for each CPU into its spool file.
+        /// Moves every page the kernel has for each CPU into its spool file.
         func drain() throws {
-            for index in pipes.indices {
-                while true {
-                    let n = page.withUnsafeMutableBytes { Glibc.read(pipes[index], $0.baseAddress!, pageSize) }
-                    if n < 0 {
-                        if errno == EINTR { continue }
-                        if errno == EAGAIN || errno == EWOULDBLOCK { break }
-                        throw TracefsError.errno(instance.file("per_cpu/cpu\(cpus[index])/trace_pipe_raw"), "read")
-                    }
-                    if n == 0 { break }
-                    // A short read is the used part of a page: the file stores whole pages.
-                    if n < pageSize { for i in n..<pageSize { page[i] = 0 } }
-                    let written = page.withUnsafeBytes { Glibc.write(spools[index], $0.baseAddress!, pageSize) }
-                    guard written == pageSize else { throw TracefsError.errno(spool + "/cpu\(cpus[index])", "write") }
-                    stats[index].pages += 1
-                    stats[index].bytes += UInt64(n)
-                }
+            try pipes.drain { index, page, n in
+                let written = page.withUnsafeBytes { Glibc.write(spools[index], $0.baseAddress!, pageSize) }
+                guard written == pageSize else { throw TracefsError.errno(spool + "/cpu\(cpus[index])", "write") }
+                stats[index].pages += 1
+                stats[index].bytes += UInt64(n)
             }
         }
 
@@ -281,7 +261,7 @@ public final class Recorder {
 
     /// The ring-buffer page (sub-buffer) size: `buffer_subbuf_size_kb` on 6.7+ kernels, else the
     /// size header_page gives.
-    static func pageSize(instance: TracefsInstance, tracefs: Tracefs) -> Int {
+    public static func pageSize(instance: TracefsInstance, tracefs: Tracefs) -> Int {
         if let text = try? instance.read("buffer_subbuf_size_kb"), let kb = Int(text.trimmingSpaces()), kb > 0 {
             return kb * 1024
         }
@@ -293,7 +273,7 @@ public final class Recorder {
         return Int(getpagesize())
     }
 
-    static func metadata(instance: TracefsInstance, tracefs: Tracefs, pageSize: Int, present: [String]) throws -> TraceDatMetadata {
+    public static func metadata(instance: TracefsInstance, tracefs: Tracefs, pageSize: Int, present: [String]) throws -> TraceDatMetadata {
         var meta = TraceDatMetadata(pageSize: pageSize,
                                     headerPage: try Tracefs.read(tracefs.path("events/header_page")),
                                     headerEvent: try Tracefs.read(tracefs.path("events/header_event")))

@@ -37,6 +37,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Override log_level: trace, debug, info, notice, warning, error.", valueName: "level"))
     var logLevel: String?
 
+    @Flag(help: "Turn the tracing collector on (tracing.enabled): kvm and sched tracepoints in hvtax's own tracefs instance give hvtax_exit_duration_seconds. Needs root.")
+    var trace = false
+
     @OptionGroup var influx: InfluxOptions
 
     func run() async throws {
@@ -54,6 +57,7 @@ struct ServeCommand: AsyncParsableCommand {
         }
         if let history { configuration.history.path = history }
         if let logLevel { configuration.logLevel = logLevel }
+        if trace { configuration.tracing.enabled = true }
         do {
             try configuration.validate(file: config.map { "\($0) with command-line overrides" } ?? "command-line options")
         } catch {
