@@ -227,9 +227,12 @@ public struct VMDiscovery: Sendable {
                 v1Path = String(fields[2])
             }
         }
-        if let v1Path, let mount = mounts.first(where: { $0.fsType == "cgroup" && $0.options.contains("cpuacct") }) {
+        // A hybrid host may leave cpuacct at the root while the VMM placed the VM in the unified
+        // hierarchy (libvirt on a host whose cpu and cpuacct are mounted apart): then v2 holds it.
+        if let v1Path, let mount = mounts.first(where: { $0.fsType == "cgroup" && $0.options.contains("cpuacct") }),
+           vmLevel(v1Path) != "/" {
             let path = vmLevel(v1Path)
-            return path == "/" ? nil : CgroupLocation(version: .v1, path: path, directory: mount.mountPoint + path)
+            return CgroupLocation(version: .v1, path: path, directory: mount.mountPoint + path)
         }
         if let v2Path, let mount = mounts.first(where: { $0.fsType == "cgroup2" }) {
             let path = vmLevel(v2Path)
