@@ -121,7 +121,12 @@ public struct AccountingValidator: Sendable {
             cgroupUserSystem(figures, threads: ownThreads, vm: vm),
             schedWaitSum(figures),
         ]
-        if let lv = libvirt { comparisons += libvirtComparisons(lv, figures, vcpus: vcpus.count) }
+        if let lv = libvirt {
+            // Each of libvirt's readings came up to this long after hvtax's sample; a counter can
+            // grow by at most that much per thread meanwhile.
+            let skew = (before.libvirt?.readEndMonotonicNs).map { $0.sub(before.monotonicNs) }.map { $0 + ((after.libvirt?.readEndMonotonicNs).map { $0.sub(after.monotonicNs) } ?? 0) } ?? 0
+            comparisons += libvirtComparisons(lv, figures, vcpus: vcpus.count, threads: ownThreads, skewNs: skew)
+        }
         return VMAccounting(name: vm.name, pid: vm.pid, kind: vm.kind, figures: figures, vcpus: vcpus, comparisons: comparisons)
     }
 
@@ -311,14 +316,18 @@ public struct AccountingValidator: Sendable {
         return comparison
     }
 
-    func libvirtComparisons(_ lv: LibvirtCPUFigures, _ f: AccountingFigures, vcpus: Int) -> [AccountingComparison] {
+    func libvirtComparisons(_ lv: LibvirtCPUFigures, _ f: AccountingFigures, vcpus: Int, threads: Int, skewNs: UInt64)
+        -> [AccountingComparison]
+    {
         let extra = Self.libvirtExtraRelative
+        let vcpuSkew = skewNs * UInt64(max(vcpus, 1))
+        let allSkew = skewNs * UInt64(max(threads, 1))
         var out: [AccountingComparison] = []
         let cpuReference = f.cgroupUsageNs ?? (f.vcpuOnCPUNs + f.vmmThreadsOnCPUNs)
         let cpuReferenceSource: AccountingSource = f.cgroupUsageNs == nil ? .schedstat : .cgroupUsage
         out.append(equality(.libvirtCPUTime, cpuReferenceSource, "libvirt cpu.time vs \(cpuReferenceSource.rawValue)",
                             sourceNs: lv.cpuTimeNs, referenceNs: cpuReference,
-                            allowed: allowance(cpuReference, tickThreads: 0, extraRelative: extra),
+                            allowed: allowance(cpuReference, tickThreads: 0, extraRelative: extra) + allSkew,
                             unavailable: "domstats has no cpu.time") { value, agrees in
             agrees ? (nil, "libvirt's cpu_time \(Self.seconds(value)) is the cgroup's usage, read a moment later")
                 : (.differentReading, "libvirt's cpu_time \(Self.seconds(value)) vs \(Self.seconds(cpuReference)): libvirt reads a "
@@ -334,14 +343,14 @@ public struct AccountingValidator: Sendable {
                               agrees: agrees, what: "libvirt")
         })
         out.append(equality(.libvirtVCPUTime, .schedstat, "libvirt Σ vcpu.N.time vs schedstat on-CPU", sourceNs: lv.vcpuTimeNs,
-                            referenceNs: f.vcpuOnCPUNs, allowed: allowance(f.vcpuOnCPUNs, tickThreads: vcpus, extraRelative: extra),
+                            referenceNs: f.vcpuOnCPUNs, allowed: allowance(f.vcpuOnCPUNs, tickThreads: vcpus, extraRelative: extra) + vcpuSkew,
                             unavailable: "domstats has no vcpu.N.time") { value, agrees in
             agrees ? (nil, "libvirt's vcpu time \(Self.seconds(value)) matches schedstat within tick error")
                 : (.tickSampling, "libvirt's vcpu time \(Self.seconds(value)) vs \(Self.seconds(f.vcpuOnCPUNs)): libvirt reads the "
                     + "threads' utime+stime, tick grained")
         })
         out.append(equality(.libvirtVCPUDelay, .schedstat, "libvirt Σ vcpu.N.delay vs schedstat run delay", sourceNs: lv.vcpuDelayNs,
-                            referenceNs: f.vcpuRunDelayNs, allowed: allowance(f.vcpuRunDelayNs, tickThreads: 0, extraRelative: extra),
+                            referenceNs: f.vcpuRunDelayNs, allowed: allowance(f.vcpuRunDelayNs, tickThreads: 0, extraRelative: extra) + vcpuSkew,
                             unavailable: "domstats has no vcpu.N.delay (libvirt before 7.2)", precise: true) { value, agrees in
             agrees ? (nil, "libvirt's delay \(Self.seconds(value)) is schedstat's run delay")
                 : (.differentReading, "libvirt's delay \(Self.seconds(value)) vs \(Self.seconds(f.vcpuRunDelayNs)), read at another time")

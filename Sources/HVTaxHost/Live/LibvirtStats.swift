@@ -42,11 +42,15 @@ public struct LibvirtStatsReading: Sendable, Equatable {
     /// The command that produced it, or why libvirt's figures are absent ("virsh not installed").
     public var detail: String
     public var available: Bool
+    /// CLOCK_MONOTONIC when virsh returned: libvirt read its counters at some instant before it,
+    /// after hvtax's own sample, and the validator allows for the time between.
+    public var readEndMonotonicNs: UInt64?
 
-    public init(domains: [String: LibvirtDomainStats], detail: String, available: Bool) {
+    public init(domains: [String: LibvirtDomainStats], detail: String, available: Bool, readEndMonotonicNs: UInt64? = nil) {
         self.domains = domains
         self.detail = detail
         self.available = available
+        self.readEndMonotonicNs = readEndMonotonicNs
     }
 
     public static func unavailable(_ why: String) -> LibvirtStatsReading {
@@ -126,7 +130,8 @@ public struct VirshStatsReader: Sendable {
         case .success(let text):
             do throws(HostError) {
                 let domains = try LibvirtDomstatsParser.parse(text, source: command)
-                return LibvirtStatsReading(domains: domains, detail: command, available: true)
+                return LibvirtStatsReading(domains: domains, detail: command, available: true,
+                                           readEndMonotonicNs: LiveSampler.clockNs(CLOCK_MONOTONIC))
             } catch {
                 return .unavailable("\(error)")
             }
