@@ -124,7 +124,9 @@ public struct AccountingValidator: Sendable {
         if let lv = libvirt {
             // Each of libvirt's readings came up to this long after hvtax's sample; a counter can
             // grow by at most that much per thread meanwhile.
-            let skew = (before.libvirt?.readEndMonotonicNs).map { $0.sub(before.monotonicNs) }.map { $0 + ((after.libvirt?.readEndMonotonicNs).map { $0.sub(after.monotonicNs) } ?? 0) } ?? 0
+            let skewBefore = before.libvirt?.readEndMonotonicNs.map { $0.sub(before.monotonicNs) } ?? 0
+            let skewAfter = after.libvirt?.readEndMonotonicNs.map { $0.sub(after.monotonicNs) } ?? 0
+            let skew = skewBefore + skewAfter
             comparisons += libvirtComparisons(lv, figures, vcpus: vcpus.count, threads: ownThreads, skewNs: skew)
         }
         return VMAccounting(name: vm.name, pid: vm.pid, kind: vm.kind, figures: figures, vcpus: vcpus, comparisons: comparisons)
