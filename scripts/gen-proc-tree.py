@@ -5,6 +5,9 @@
                                            DIR/live-firecracker-v1/{t0,t1} (two samples 1 s apart)
     gen-proc-tree.py bench DIR [VMS VCPUS] one tree of VMS QEMU VMs x VCPUS vCPUs (default 100 x 8)
                                            under libvirt with cgroup v2, for the sampler benchmark
+    gen-proc-tree.py kvm-debugfs DIR [VMS VCPUS]
+                                           KVM's debugfs folder (DIR/kvm) of as many VMs, for
+                                           kvm_stat's debugfs mode beside the sampler benchmark
 
 File contents follow the kernel's formats (proc(5), Documentation/scheduler/sched-stats.rst,
 cgroup-v2.rst); the numbers of t1 are those of t0 plus the deltas the tests assert.
@@ -38,12 +41,39 @@ def sched_text(tid, comm, vol, invol, migrations):
             f"se.load.weight                               :              1048576\n")
 
 
+# Every line /proc/PID/sched shows on a 6.1 kernel with CONFIG_SCHEDSTATS (kernel/sched/debug.c,
+# proc_sched_show_task), in its order: the benchmark tree uses the full file (~3.5 KB) so the
+# sampler parses what a real host gives it, not a shortened copy.
+SCHED_KEYS = [
+    "se.exec_start", "se.vruntime", "se.sum_exec_runtime", "se.nr_migrations", "sum_sleep_runtime",
+    "sum_block_runtime", "wait_start", "sleep_start", "block_start", "sleep_max", "block_max", "exec_max",
+    "slice_max", "wait_max", "wait_sum", "wait_count", "iowait_sum", "iowait_count", "nr_migrations_cold",
+    "nr_failed_migrations_affine", "nr_failed_migrations_running", "nr_failed_migrations_hot",
+    "nr_forced_migrations", "nr_wakeups", "nr_wakeups_sync", "nr_wakeups_migrate", "nr_wakeups_local",
+    "nr_wakeups_remote", "nr_wakeups_affine", "nr_wakeups_affine_attempts", "nr_wakeups_passive",
+    "nr_wakeups_idle", "avg_atom", "avg_per_cpu", "nr_switches", "nr_voluntary_switches",
+    "nr_involuntary_switches", "se.load.weight", "se.avg.load_sum", "se.avg.runnable_sum", "se.avg.util_sum",
+    "se.avg.load_avg", "se.avg.runnable_avg", "se.avg.util_avg", "se.avg.last_update_time",
+    "se.avg.util_est.ewma", "se.avg.util_est.enqueued", "uclamp.min", "uclamp.max", "effective uclamp.min",
+    "effective uclamp.max", "policy", "prio", "clock-delta", "mm->numa_scan_seq", "numa_pages_migrated",
+    "numa_preferred_nid", "total_numa_faults",
+]
+
+
+def full_sched_text(tid, comm, vol, invol, migrations):
+    values = {"se.nr_migrations": migrations, "nr_switches": vol + invol, "nr_voluntary_switches": vol,
+              "nr_involuntary_switches": invol, "wait_sum": "412.533912"}
+    lines = [f"{comm} ({tid}, #threads: 1)", "-" * 67]
+    lines += [f"{key:<45}:{str(values.get(key, '3052229.434812')):>21}" for key in SCHED_KEYS]
+    return "\n".join(lines) + "\n"
+
+
 def status_text(comm, vol, invol, cpus):
     return (f"Name:\t{comm}\nState:\tR (running)\nCpus_allowed_list:\t{cpus}\n"
             f"voluntary_ctxt_switches:\t{vol}\nnonvoluntary_ctxt_switches:\t{invol}\n")
 
 
-def thread(root, pid, tid, comm, t, sched=True, cpus="0-3"):
+def thread(root, pid, tid, comm, t, sched=True, cpus="0-3", full_sched=False):
     """t: dict with on, delay, ut, st, gt, cpu, vol, invol, mig."""
     base = f"/proc/{pid}/task/{tid}"
     write(root, base + "/comm", comm + "\n")
@@ -51,7 +81,8 @@ def thread(root, pid, tid, comm, t, sched=True, cpus="0-3"):
     write(root, base + "/schedstat", f"{t['on']} {t['delay']} {t.get('slices', 10)}\n")
     write(root, base + "/status", status_text(comm, t["vol"], t["invol"], cpus))
     if sched:
-        write(root, base + "/sched", sched_text(tid, comm, t["vol"], t["invol"], t["mig"]))
+        text = full_sched_text if full_sched else sched_text
+        write(root, base + "/sched", text(tid, comm, t["vol"], t["invol"], t["mig"]))
 
 
 def process(root, pid, comm, argv, cgroup):
@@ -190,8 +221,44 @@ def bench(root, vms, vcpus):
         thread(root, pid, pid + 1, "call_rcu", T(1_000_000, 0, 0, 0, 0, 0, 1, 0, 0))
         thread(root, pid, pid + 2, "IO iothread1", T(1_000_000, 0, 0, 0, 0, 0, 1, 0, 0))
         for c in range(vcpus):
-            thread(root, pid, pid + 10 + c, f"CPU {c}/KVM", T(10**10, 10**8, 900, 50, 880, c % cpus, 1000, 200, 30))
+            thread(root, pid, pid + 10 + c, f"CPU {c}/KVM", T(10**10, 10**8, 900, 50, 880, c % cpus, 1000, 200, 30),
+                   full_sched=True)
         write(root, f"/sys/fs/cgroup{scope}/cpu.stat", "usage_usec 15100000\nuser_usec 13000000\nsystem_usec 2100000\n")
+
+
+# The files KVM creates in debugfs on a 6.1 x86 host (virt/kvm/kvm_main.c kvm_init_debug and
+# kvm_create_vm_debugfs; the names are the stats descriptors of include/linux/kvm_host.h and
+# arch/x86/kvm/x86.c; the three histograms kvm_stat exempts are left out): one file per statistic at
+# the top (summed over VMs) and in each VM's PID-FD folder, and a vcpuN folder per vCPU.
+KVM_VM_STATS = ["remote_tlb_flush", "remote_tlb_flush_requests", "mmu_shadow_zapped", "mmu_pte_write",
+                "mmu_pde_zapped", "mmu_flooded", "mmu_recycled", "mmu_cache_miss", "mmu_unsync", "pages_4k",
+                "pages_2m", "pages_1g", "nx_lpage_splits", "max_mmu_rmap_size", "max_mmu_page_hash_collisions"]
+KVM_VCPU_STATS = ["halt_successful_poll", "halt_attempted_poll", "halt_poll_invalid", "halt_wakeup",
+                  "halt_poll_success_ns", "halt_poll_fail_ns", "halt_wait_ns", "blocking", "pf_taken", "pf_fixed",
+                  "pf_emulate", "pf_spurious", "pf_fast", "pf_mmio_spte_created", "pf_guest", "tlb_flush", "invlpg",
+                  "exits", "io_exits", "mmio_exits", "signal_exits", "irq_window_exits", "nmi_window_exits",
+                  "l1d_flush", "halt_exits", "request_irq_exits", "irq_exits", "host_state_reload", "fpu_reload",
+                  "insn_emulation", "insn_emulation_fail", "hypercalls", "irq_injections", "nmi_injections",
+                  "req_event", "nested_run", "directed_yield_attempted", "directed_yield_successful",
+                  "preemption_reported", "preemption_other", "guest_mode", "notify_window_exits"]
+KVM_VCPU_DEBUGFS = ["guest_mode", "tsc-offset", "lapic_timer_advance_ns", "tsc-scaling-ratio",
+                    "tsc-scaling-ratio-frac-bits", "pid"]
+
+
+def kvm_debugfs(root, vms, vcpus):
+    """DIR/kvm as KVM's debugfs folder of VMS VMs x VCPUS vCPUs, and DIR/cpuinfo with vmx, for
+    kvm_stat's debugfs mode (scripts/bench/live-sampler.sh runs it in a private mount namespace)."""
+    stats = KVM_VM_STATS + KVM_VCPU_STATS
+    for name in stats:
+        write(root, f"/kvm/{name}", f"{vms * 1000}\n")
+    for v in range(vms):
+        vm = f"/kvm/{10000 + v * 100}-{11 + v}"
+        for name in stats:
+            write(root, f"{vm}/{name}", "1000\n")
+        for c in range(vcpus):
+            for name in KVM_VCPU_DEBUGFS:
+                write(root, f"{vm}/vcpu{c}/{name}", "0\n")
+    write(root, "/cpuinfo", "processor\t: 0\nvendor_id\t: GenuineIntel\nflags\t\t: fpu vme de pse tsc msr vmx\n\n")
 
 
 if __name__ == "__main__":
@@ -204,5 +271,9 @@ if __name__ == "__main__":
         vms = int(sys.argv[3]) if len(sys.argv) > 3 else 100
         vcpus = int(sys.argv[4]) if len(sys.argv) > 4 else 8
         bench(out, vms, vcpus)
+    elif mode == "kvm-debugfs":
+        vms = int(sys.argv[3]) if len(sys.argv) > 3 else 100
+        vcpus = int(sys.argv[4]) if len(sys.argv) > 4 else 8
+        kvm_debugfs(out, vms, vcpus)
     else:
         sys.exit(__doc__)

@@ -136,10 +136,14 @@ public struct FileStatus: Sendable, Equatable {
     /// For device nodes: the major and minor numbers (/dev/kvm is 10:232).
     public var deviceMajor: UInt32
     public var deviceMinor: UInt32
+    /// Hard links. For a procfs `/proc/PID/task` folder it grows with the process's thread count,
+    /// as a folder's does with its subfolders on a regular file system: the live sampler stats it
+    /// to see whether threads came or went without listing the folder.
+    public var linkCount: UInt64
 
     public init(
         kind: Kind, permissions: UInt32, uid: UInt32 = 0, gid: UInt32 = 0, deviceMajor: UInt32 = 0,
-        deviceMinor: UInt32 = 0
+        deviceMinor: UInt32 = 0, linkCount: UInt64 = 1
     ) {
         self.kind = kind
         self.permissions = permissions
@@ -147,6 +151,7 @@ public struct FileStatus: Sendable, Equatable {
         self.gid = gid
         self.deviceMajor = deviceMajor
         self.deviceMinor = deviceMinor
+        self.linkCount = linkCount
     }
 
     init(_ st: stat) {
@@ -163,6 +168,7 @@ public struct FileStatus: Sendable, Equatable {
         permissions = UInt32(st.st_mode & 0o7777)
         uid = st.st_uid
         gid = st.st_gid
+        linkCount = UInt64(st.st_nlink)
         // glibc's major()/minor() are macros Swift cannot import; this is their encoding.
         let dev = UInt64(st.st_rdev)
         deviceMajor = UInt32(((dev >> 8) & 0xfff) | ((dev >> 32) & ~0xfff))

@@ -370,11 +370,15 @@ public struct SamplerCost: Codable, Sendable, Equatable {
     /// CPU time (user + system, CLOCK_THREAD_CPUTIME_ID) spent taking the sample that ended the interval.
     public var cpuNs: UInt64
     public var filesRead: Int
+    /// Of those, how many had to be opened: the sampler keeps counter files open between samples,
+    /// so on a steady host this is 0 after the first sample. nil in snapshots from before it existed.
+    public var filesOpened: Int?
     public var threadsSampled: Int
 
-    public init(cpuNs: UInt64, filesRead: Int, threadsSampled: Int) {
+    public init(cpuNs: UInt64, filesRead: Int, filesOpened: Int? = nil, threadsSampled: Int) {
         self.cpuNs = cpuNs
         self.filesRead = filesRead
+        self.filesOpened = filesOpened
         self.threadsSampled = threadsSampled
     }
 }

@@ -46,8 +46,9 @@ public struct HostSample: Sendable {
 
 /// Reads the host's counters each interval and keeps the VM list current. Discovery is
 /// incremental: a pid is classified once (its comm and command line read when first seen), and a
-/// VM's thread list is re-read only when its task directory changes, so a steady host costs one
-/// /proc listing, one task listing per VM and the counter files themselves.
+/// VM's thread list is re-read only when its thread count changes (one stat of its task folder) or
+/// one of its threads has gone, so a steady host costs one /proc listing, one stat per VM and one
+/// `pread` per counter file, whose descriptor stays open between samples (`OpenCounterFiles`).
 ///
 /// Not Sendable: one sampler belongs to one loop.
 public final class LiveSampler {
@@ -65,12 +66,22 @@ public final class LiveSampler {
     private var mounts: [MountEntry]
     private var notVMs: Set<Int32> = []
     private var vhostOwner: [Int32: Int32] = [:]
-    private var buffer = [UInt8](repeating: 0, count: 4096)
+    /// 8 KiB: /proc/PID/sched with CONFIG_SCHEDSTATS and NUMA balancing is about 4 KiB.
+    private var buffer = [UInt8](repeating: 0, count: 8192)
+    /// For /proc/stat and /proc/interrupts, which outgrow 4 KiB on hosts with many CPUs.
+    private var hostBuffer = [UInt8](repeating: 0, count: 64 << 10)
+    private let files: OpenCounterFiles
+    /// The link count of each VM's task folder when its threads were last listed.
+    private var taskLinks: [Int32: UInt64] = [:]
+    /// VMs one of whose threads could not be read in the last sample: their threads are listed again.
+    private var threadsGone: Set<Int32> = []
     private var hasSchedFile: Bool?
     private var debugfsDirs: [Int32: String] = [:]
     /// kvm tracepoint counters per vCPU thread, when debugfs is not readable and perf allows them.
     public private(set) var exitCounters: KVMTracepointCounters?
     private var filesRead = 0
+    /// Counter files held open between samples (one per file read each interval on a steady host).
+    public var openFileCount: Int { files.openCount }
     /// Also read each VMM process's own /proc/PID/stat (what virDomainGetInfo reports): one more
     /// file per VM, needed only to validate accounting.
     public var readsProcessTotals = false
@@ -79,6 +90,7 @@ public final class LiveSampler {
         self.fs = fs
         self.ticksPerSecond = ticksPerSecond
         self.discovery = VMDiscovery(fs: fs)
+        self.files = OpenCounterFiles(fs: fs)
         self.mounts = (try? Procfs(fs).mounts()) ?? []
         let procfs = Procfs(fs)
         let flags = (try? procfs.cpuInfo())?.flags ?? []
@@ -98,15 +110,16 @@ public final class LiveSampler {
     public func sample() throws(HostError) -> HostSample {
         let cpuStart = Self.threadCPUNs()
         filesRead = 0
+        let opensBefore = files.opens
         try refresh()
         var sample = HostSample(monotonicNs: Self.clockNs(CLOCK_MONOTONIC), realtimeNs: Self.clockNs(CLOCK_REALTIME))
-        if let text = try? fs.readText("/proc/stat") {
+        if let n = try? files.readAll(.init(owner: 0, file: .hostStat), path: "/proc/stat", into: &hostBuffer) {
             filesRead += 1
-            sample.cpuTicks = ProcParse.procStat(text)
+            sample.cpuTicks = ProcParse.procStat(String(decoding: hostBuffer[0..<n], as: UTF8.self))
         }
-        if let text = try? fs.readText("/proc/interrupts") {
+        if let n = try? files.readAll(.init(owner: 0, file: .hostInterrupts), path: "/proc/interrupts", into: &hostBuffer) {
             filesRead += 1
-            sample.interrupts = InterruptCounts.parse(text)
+            sample.interrupts = InterruptCounts.parse(String(decoding: hostBuffer[0..<n], as: UTF8.self))
         }
         if let exitCounters {
             exitCounters.track(vms)
@@ -115,21 +128,28 @@ public final class LiveSampler {
         sample.threads.reserveCapacity(vms.reduce(0) { $0 + $1.threads.count })
         for vm in vms {
             for thread in vm.threads {
-                if let counters = read(thread) { sample.threads[thread.tid] = counters }
+                if let counters = read(thread) {
+                    sample.threads[thread.tid] = counters
+                } else {
+                    threadsGone.insert(vm.pid)
+                }
             }
-            if let cgroup = vm.cgroup, let counters = read(cgroup) { sample.cgroups[vm.pid] = counters }
-            if readsProcessTotals, let n = try? fs.read("/proc/\(vm.pid)/stat", into: &buffer) {
+            if let cgroup = vm.cgroup, let counters = read(cgroup, of: vm.pid) { sample.cgroups[vm.pid] = counters }
+            if readsProcessTotals,
+               let n = try? files.read(.init(owner: vm.pid, file: .processStat), path: "/proc/\(vm.pid)/stat", into: &buffer) {
                 filesRead += 1
                 var c = ThreadCounters()
                 if ProcParse.stat(buffer[0..<n], into: &c) { sample.processes[vm.pid] = c }
             }
             if let dir = debugfsDirs[vm.pid] {
-                let n = (try? fs.read(dir + "/exits", into: &buffer)) ?? 0
+                let n = (try? files.read(.init(owner: vm.pid, file: .debugfsExits), path: dir + "/exits", into: &buffer)) ?? 0
                 filesRead += 1
                 if n > 0 { ProcParse.forEachToken(buffer[0..<n]) { _, v, _ in sample.debugfsExits[vm.pid] = v; return false } }
             }
         }
-        sample.cost = SamplerCost(cpuNs: Self.threadCPUNs() &- cpuStart, filesRead: filesRead, threadsSampled: sample.threads.count)
+        files.endSample()
+        sample.cost = SamplerCost(cpuNs: Self.threadCPUNs() &- cpuStart, filesRead: filesRead, filesOpened: files.opens - opensBefore,
+                                  threadsSampled: sample.threads.count)
         return sample
     }
 
@@ -142,6 +162,7 @@ public final class LiveSampler {
         vms.removeAll { !alive.contains($0.pid) }
         notVMs.formIntersection(alive)
         vhostOwner = vhostOwner.filter { alive.contains($0.key) }
+        taskLinks = taskLinks.filter { alive.contains($0.key) }
         let known = Set(vms.map(\.pid))
         var vhostChanged = false
         for pid in pids where !known.contains(pid) && !notVMs.contains(pid) && vhostOwner[pid] == nil {
@@ -158,9 +179,14 @@ public final class LiveSampler {
                 notVMs.insert(pid)
             }
         }
-        // Threads come and go (vCPU hotplug, QEMU's worker pool): re-read names only on change.
+        // Threads come and go (vCPU hotplug, QEMU's worker pool): re-read names only on change. A
+        // thread that exited while another started keeps the count; its failed read marked the VM.
         for index in vms.indices {
             let pid = vms[index].pid
+            let links = (try? fs.status("/proc/\(pid)/task"))?.linkCount
+            filesRead += 1
+            if let links, taskLinks[pid] == links, !threadsGone.contains(pid) { continue }
+            taskLinks[pid] = links
             guard let tids = try? fs.list("/proc/\(pid)/task") else { continue }
             filesRead += 1
             let own = vms[index].threads.filter { $0.pid == pid }.map { String($0.tid) }.sorted()
@@ -169,6 +195,8 @@ public final class LiveSampler {
             // Identify again: a process first seen while it was still starting (its command line not
             // yet final, no vCPU threads yet) would otherwise keep that first, partial identity.
             if let comm = try? fs.readValue("/proc/\(pid)/comm"), let again = discovery.identify(pid: pid, comm: comm, mounts: mounts) {
+                // Its cgroup may have changed too (a VM moved into its own scope after it started).
+                if again.cgroup != vms[index].cgroup { files.forget(owner: pid, [.cgroupStat, .cgroupUsage, .cgroupUserSystem]) }
                 vms[index] = again
                 vms[index].threads = again.threads.filter { $0.pid == pid } + vhost
                 filesRead += 1
@@ -187,6 +215,7 @@ public final class LiveSampler {
                 vms[index].threads = vms[index].threads.filter { $0.pid == pid } + vhost
             }
         }
+        threadsGone.removeAll()
         vms.sort { $0.pid < $1.pid }
         let threadIDs = Set(vms.flatMap { $0.threads.map(\.tid) })
         affinity = affinity.filter { threadIDs.contains($0.key) }
@@ -205,17 +234,18 @@ public final class LiveSampler {
     /// is all their group figures use. nil when the thread has gone.
     private func read(_ thread: DiscoveredThread) -> ThreadCounters? {
         var c = ThreadCounters()
-        let base = thread.procPath
-        guard let n = try? fs.read(base + "/schedstat", into: &buffer) else { return nil }
+        let tid = thread.tid
+        guard let n = try? files.read(.init(owner: tid, file: .threadSchedstat), path: thread.procPath + "/schedstat", into: &buffer)
+        else { return nil }
         filesRead += 1
         guard ProcParse.schedstat(buffer[0..<n], into: &c) else { return nil }
         guard thread.role == .vcpu else { return c }
-        if let n = try? fs.read(base + "/stat", into: &buffer) {
+        if let n = try? files.read(.init(owner: tid, file: .threadStat), path: thread.procPath + "/stat", into: &buffer) {
             filesRead += 1
             _ = ProcParse.stat(buffer[0..<n], into: &c)
         }
         if hasSchedFile != false {
-            if let n = try? fs.read(base + "/sched", into: &buffer) {
+            if let n = try? files.read(.init(owner: tid, file: .threadSched), path: thread.procPath + "/sched", into: &buffer) {
                 filesRead += 1
                 hasSchedFile = true
                 ProcParse.sched(buffer[0..<n], into: &c)
@@ -223,25 +253,28 @@ public final class LiveSampler {
             }
             if hasSchedFile == nil { hasSchedFile = false }
         }
-        if let n = try? fs.read(base + "/status", into: &buffer) {
+        if let n = try? files.read(.init(owner: tid, file: .threadStatus), path: thread.procPath + "/status", into: &buffer) {
             filesRead += 1
             ProcParse.status(buffer[0..<n], into: &c)
         }
         return c
     }
 
-    private func read(_ cgroup: CgroupLocation) -> CgroupCounters? {
+    private func read(_ cgroup: CgroupLocation, of pid: Int32) -> CgroupCounters? {
         switch cgroup.version {
         case .v2:
-            guard let n = try? fs.read(cgroup.directory + "/cpu.stat", into: &buffer) else { return nil }
+            guard let n = try? files.read(.init(owner: pid, file: .cgroupStat), path: cgroup.directory + "/cpu.stat", into: &buffer)
+            else { return nil }
             filesRead += 1
             return ProcParse.cgroupV2(buffer[0..<n])
         case .v1:
-            guard let n = try? fs.read(cgroup.directory + "/cpuacct.usage", into: &buffer) else { return nil }
+            guard let n = try? files.read(.init(owner: pid, file: .cgroupUsage), path: cgroup.directory + "/cpuacct.usage", into: &buffer)
+            else { return nil }
             filesRead += 1
             var c = CgroupCounters()
             ProcParse.forEachToken(buffer[0..<n]) { _, v, _ in c.usageNs = v; return false }
-            if let n = try? fs.read(cgroup.directory + "/cpuacct.stat", into: &buffer) {
+            if let n = try? files.read(.init(owner: pid, file: .cgroupUserSystem), path: cgroup.directory + "/cpuacct.stat",
+                                       into: &buffer) {
                 filesRead += 1
                 ProcParse.cpuacctStat(buffer[0..<n], ticksPerSecond: ticksPerSecond, into: &c)
             }

@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
 /// The raw counters of one thread at one instant, from /proc/PID/task/TID/{stat,schedstat,sched|status}.
 public struct ThreadCounters: Sendable, Equatable {
     public var utimeTicks: UInt64 = 0
@@ -85,26 +91,30 @@ public enum ProcParse {
     public static func sched(_ bytes: ArraySlice<UInt8>, into c: inout ThreadCounters) {
         keyValues(bytes) { key, value, micro in
             // `se.statistics.wait_sum` before 5.13, `wait_sum` after; printed only while schedstats are on.
-            if key.count >= 8, key.suffix(8).elementsEqual("wait_sum".utf8), key.count == 8 || key[key.endIndex - 9] == 46 {
+            if key.isField("wait_sum") {
                 c.waitSumNs = value &* 1_000_000 &+ micro
-            } else if key.elementsEqual("se.nr_migrations".utf8) {
+            } else if key.is("se.nr_migrations") {
                 c.migrations = value
-            } else if key.elementsEqual("nr_voluntary_switches".utf8) {
+            } else if key.is("nr_voluntary_switches") {
                 c.voluntarySwitches = value
-            } else if key.elementsEqual("nr_involuntary_switches".utf8) {
+            } else if key.is("nr_involuntary_switches") {
                 c.involuntarySwitches = value
+                return false  // the last of the four (kernel/sched/debug.c prints them in this order)
             }
+            return true
         }
     }
 
     /// /proc/.../status, for kernels without /proc/.../sched: the context switch counts.
     public static func status(_ bytes: ArraySlice<UInt8>, into c: inout ThreadCounters) {
         keyValues(bytes) { key, value, _ in
-            if key.elementsEqual("voluntary_ctxt_switches".utf8) {
+            if key.is("voluntary_ctxt_switches") {
                 c.voluntarySwitches = value
-            } else if key.elementsEqual("nonvoluntary_ctxt_switches".utf8) {
+            } else if key.is("nonvoluntary_ctxt_switches") {
                 c.involuntarySwitches = value
+                return false
             }
+            return true
         }
     }
 
@@ -128,36 +138,60 @@ public enum ProcParse {
     }
 
     /// Lines of `key value`, `key: value` or `key : value`: the key, the first number after it and
-    /// its decimals as millionths (`12.5` -> 12, 500000; 0 without a decimal point).
-    static func keyValues(_ bytes: ArraySlice<UInt8>, _ body: (ArraySlice<UInt8>, UInt64, UInt64) -> Void) {
-        var lineStart = bytes.startIndex
-        let end = bytes.endIndex
-        while lineStart < end {
-            var lineEnd = lineStart
-            while lineEnd < end && bytes[lineEnd] != 10 { lineEnd += 1 }
-            var keyEnd = lineStart
-            while keyEnd < lineEnd && bytes[keyEnd] != 32 && bytes[keyEnd] != 9 && bytes[keyEnd] != 58 { keyEnd += 1 }
-            var i = keyEnd
-            while i < lineEnd && (bytes[i] < 48 || bytes[i] > 57) { i += 1 }
-            var value: UInt64 = 0
-            var any = false
-            while i < lineEnd, bytes[i] >= 48, bytes[i] <= 57 {
-                value = value &* 10 &+ UInt64(bytes[i] - 48)
-                any = true
-                i += 1
-            }
-            var micro: UInt64 = 0
-            if i < lineEnd, bytes[i] == 46 {
-                i += 1
-                var scale: UInt64 = 100_000
-                while i < lineEnd, bytes[i] >= 48, bytes[i] <= 57 {
-                    micro += UInt64(bytes[i] - 48) * scale
-                    scale /= 10
+    /// its decimals as millionths (`12.5` -> 12, 500000; 0 without a decimal point). `body` returns
+    /// false once it has what it wants: /proc/PID/sched is ~60 lines of which the sampler needs four,
+    /// the last of them two thirds in.
+    static func keyValues(_ bytes: ArraySlice<UInt8>, _ body: (LineKey, UInt64, UInt64) -> Bool) {
+        bytes.withUnsafeBufferPointer { buffer in
+            guard let base = buffer.baseAddress else { return }
+            let end = buffer.count
+            var lineStart = 0
+            while lineStart < end {
+                let lineEnd = memchr(base + lineStart, 10, end - lineStart).map { UnsafeRawPointer($0) - UnsafeRawPointer(base) } ?? end
+                var keyEnd = lineStart
+                while keyEnd < lineEnd && base[keyEnd] != 32 && base[keyEnd] != 9 && base[keyEnd] != 58 { keyEnd += 1 }
+                var i = keyEnd
+                while i < lineEnd && base[i] &- 48 > 9 { i += 1 }
+                var value: UInt64 = 0
+                var any = false
+                while i < lineEnd, base[i] &- 48 <= 9 {
+                    value = value &* 10 &+ UInt64(base[i] &- 48)
+                    any = true
                     i += 1
                 }
+                var micro: UInt64 = 0
+                if i < lineEnd, base[i] == 46 {
+                    i += 1
+                    var scale: UInt64 = 100_000
+                    while i < lineEnd, base[i] &- 48 <= 9 {
+                        micro += UInt64(base[i] &- 48) * scale
+                        scale /= 10
+                        i += 1
+                    }
+                }
+                if any && keyEnd > lineStart {
+                    let key = LineKey(bytes: UnsafeBufferPointer(start: base + lineStart, count: keyEnd - lineStart))
+                    if !body(key, value, micro) { return }
+                }
+                lineStart = lineEnd + 1
             }
-            if any && keyEnd > lineStart { body(bytes[lineStart..<keyEnd], value, micro) }
-            lineStart = lineEnd + 1
+        }
+    }
+
+    /// The key of a `key value` line, compared with memcmp rather than through a String.
+    struct LineKey {
+        let bytes: UnsafeBufferPointer<UInt8>
+
+        @inline(__always)
+        func `is`(_ name: StaticString) -> Bool {
+            bytes.count == name.utf8CodeUnitCount && memcmp(bytes.baseAddress!, name.utf8Start, bytes.count) == 0
+        }
+
+        /// `name` itself, or `name` after a dot (`wait_sum`, `se.statistics.wait_sum`).
+        func isField(_ name: StaticString) -> Bool {
+            let n = name.utf8CodeUnitCount
+            guard bytes.count >= n, memcmp(bytes.baseAddress! + (bytes.count - n), name.utf8Start, n) == 0 else { return false }
+            return bytes.count == n || bytes[bytes.count - n - 1] == 46
         }
     }
 
@@ -165,9 +199,10 @@ public enum ProcParse {
     public static func cgroupV2(_ bytes: ArraySlice<UInt8>) -> CgroupCounters {
         var c = CgroupCounters()
         keyValues(bytes) { key, value, _ in
-            if key.elementsEqual("usage_usec".utf8) { c.usageNs = value * 1000 }
-            else if key.elementsEqual("user_usec".utf8) { c.userNs = value * 1000 }
-            else if key.elementsEqual("system_usec".utf8) { c.systemNs = value * 1000 }
+            if key.is("usage_usec") { c.usageNs = value * 1000 }
+            else if key.is("user_usec") { c.userNs = value * 1000 }
+            else if key.is("system_usec") { c.systemNs = value * 1000 }
+            return true
         }
         return c
     }
@@ -176,8 +211,9 @@ public enum ProcParse {
     public static func cpuacctStat(_ bytes: ArraySlice<UInt8>, ticksPerSecond: UInt64, into c: inout CgroupCounters) {
         let nsPerTick = 1_000_000_000 / max(ticksPerSecond, 1)
         keyValues(bytes) { key, value, _ in
-            if key.elementsEqual("user".utf8) { c.userNs = value * nsPerTick }
-            else if key.elementsEqual("system".utf8) { c.systemNs = value * nsPerTick }
+            if key.is("user") { c.userNs = value * nsPerTick }
+            else if key.is("system") { c.systemNs = value * nsPerTick }
+            return true
         }
     }
 

@@ -1,0 +1,129 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// The counter files the live sampler reads every interval, kept open from one sample to the next
+/// and re-read with `pread` at offset 0.
+///
+/// Why: a 100-VM host means ~3,000 small files per sample, and open + read + read(EOF) + close
+/// with a path walk each time was almost all of the sampler's cost. procfs, cgroupfs and debugfs
+/// regenerate a file's text whenever it is read from offset 0 (seq_file restarts on a position
+/// change; simple_attr formats on a read at 0), so one `pread` per file per sample gives a fresh
+/// reading. A file under /proc/PID/task/TID stays bound to its task: once the thread exits, the read
+/// fails with ESRCH, so a recycled tid can never be read through an old descriptor. On a fixture
+/// tree (regular files) `pread` at 0 reads the file as it is now.
+///
+/// Descriptors not read during a sample are closed at the end of it (`endSample`), so a host where
+/// threads come and go does not accumulate them. Not Sendable: it belongs to one sampler.
+public final class OpenCounterFiles {
+    /// Which counter file of which task, cgroup or VM: the key is built without formatting a path,
+    /// which is needed only when the file is first opened.
+    public struct Key: Hashable, Sendable {
+        public enum File: UInt8, Sendable {
+            case threadSchedstat, threadStat, threadSched, threadStatus
+            case processStat, cgroupStat, cgroupUsage, cgroupUserSystem, debugfsExits
+            case hostStat, hostInterrupts
+        }
+
+        /// A tid for thread files, the VM's pid for process, cgroup and debugfs files, 0 for host files.
+        public var owner: Int32
+        public var file: File
+
+        public init(owner: Int32, file: File) {
+            self.owner = owner
+            self.file = file
+        }
+    }
+
+    private struct Entry {
+        var fd: CInt
+        var sample: UInt64
+    }
+
+    public let fs: HostFileSystem
+    private var entries: [Key: Entry] = [:]
+    private var sample: UInt64 = 0
+    /// Descriptors opened over the table's life: with nothing changing on the host, this stops
+    /// growing after the first sample (what the tests check).
+    public private(set) var opens = 0
+
+    public init(fs: HostFileSystem) {
+        self.fs = fs
+    }
+
+    deinit {
+        for entry in entries.values { close(entry.fd) }
+    }
+
+    public var openCount: Int { entries.count }
+
+    /// Reads the file from its start into `buffer` (at most `buffer.count` bytes) and returns how
+    /// many bytes came. On any failure the descriptor is closed, so the next sample opens the path
+    /// again (a cgroup re-created, a tid reused by another thread).
+    public func read(_ key: Key, path: @autoclosure () -> String, into buffer: inout [UInt8]) throws(HostError) -> Int {
+        let fd = try descriptor(key, path)
+        var filled = 0
+        while filled < buffer.count {
+            let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + filled, $0.count - filled, off_t(filled)) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                let failure = HostError(.read, path(), errno: errno)
+                forget(key)
+                throw failure
+            }
+            // procfs and regular files return less than asked only at the end: stop without the
+            // extra read that would confirm it.
+            filled += n
+            if n == 0 || filled < buffer.count { break }
+        }
+        return filled
+    }
+
+    /// The whole file, growing `buffer` as needed (/proc/interrupts on a big host is tens of KiB).
+    public func readAll(_ key: Key, path: @autoclosure () -> String, into buffer: inout [UInt8], limit: Int = 4 << 20)
+        throws(HostError) -> Int
+    {
+        var filled = try read(key, path: path(), into: &buffer)
+        while filled == buffer.count && buffer.count < limit {
+            buffer.append(contentsOf: repeatElement(0, count: buffer.count))
+            filled = try read(key, path: path(), into: &buffer)
+        }
+        return filled
+    }
+
+    /// Closes every descriptor that was not read since the previous call: the files of threads,
+    /// VMs and cgroups that are gone.
+    public func endSample() {
+        let current = sample
+        let stale = entries.filter { $0.value.sample != current }
+        for (key, entry) in stale {
+            close(entry.fd)
+            entries[key] = nil
+        }
+        sample &+= 1
+    }
+
+    private func descriptor(_ key: Key, _ path: () -> String) throws(HostError) -> CInt {
+        if let entry = entries[key] {
+            if entry.sample != sample { entries[key]?.sample = sample }
+            return entry.fd
+        }
+        let hostPath = path()
+        let fd = open(fs.resolve(hostPath), O_RDONLY | O_CLOEXEC)
+        if fd < 0 { throw HostError(.open, hostPath, errno: errno) }
+        entries[key] = Entry(fd: fd, sample: sample)
+        opens += 1
+        return fd
+    }
+
+    /// Closes an owner's files whose path changed (a VM's cgroup), so the next read opens the new one.
+    public func forget(owner: Int32, _ kinds: [Key.File]) {
+        for file in kinds { forget(Key(owner: owner, file: file)) }
+    }
+
+    private func forget(_ key: Key) {
+        if let entry = entries.removeValue(forKey: key) { close(entry.fd) }
+    }
+}

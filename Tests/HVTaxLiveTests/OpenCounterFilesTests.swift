@@ -1,0 +1,159 @@
+import Foundation
+import HVTaxHost
+import HVTaxModel
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The sampler keeps counter files open and re-reads them with pread at offset 0. These tests prove
+/// the two facts that rests on, on the real procfs (a re-read at 0 is a fresh reading; a dead
+/// thread's file fails rather than showing a recycled tid), and the sampler's bookkeeping on a host
+/// tree that changes between samples.
+@Suite("counter files kept open between samples")
+struct OpenCounterFilesTests {
+    /// A thread of this test process that spins on request and ends on request.
+    final class Worker: @unchecked Sendable {
+        private let lock = NSCondition()
+        private var command = 0  // 0 wait, 1 spin once, 2 end
+        private var done = false
+        private(set) var tid: Int32 = 0
+        private var thread: Thread?
+
+        init() {
+            let started = DispatchSemaphore(value: 0)
+            let thread = Thread { [self] in
+                // glibc's gettid() is not imported; /proc/thread-self links to PID/task/TID.
+                let link = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/thread-self")) ?? ""
+                tid = Int32(link.split(separator: "/").last ?? "") ?? 0
+                started.signal()
+                while true {
+                    lock.lock()
+                    while command == 0 { lock.wait() }
+                    let now = command
+                    command = 0
+                    lock.unlock()
+                    if now == 2 { break }
+                    // 30 ms of this thread's own CPU time, however loaded the host is.
+                    let until = Self.threadCPUNs() + 30_000_000
+                    var spin = 0
+                    while Self.threadCPUNs() < until { spin &+= 1 }
+                    lock.lock()
+                    done = true
+                    lock.broadcast()
+                    lock.unlock()
+                }
+                lock.lock()
+                done = true
+                lock.broadcast()
+                lock.unlock()
+            }
+            self.thread = thread
+            thread.start()
+            started.wait()
+        }
+
+        private func send(_ value: Int) {
+            lock.lock()
+            done = false
+            command = value
+            lock.broadcast()
+            while !done { lock.wait() }
+            lock.unlock()
+        }
+
+        func spin() { send(1) }
+
+        static func threadCPUNs() -> UInt64 {
+            var ts = timespec()
+            clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
+            return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+        }
+
+        /// Returns once the thread's task is gone from /proc (a thread reaps itself on exit).
+        func end() {
+            send(2)
+            let path = "/proc/self/task/\(tid)"
+            for _ in 0..<500 where FileManager.default.fileExists(atPath: path) { usleep(2_000) }
+        }
+    }
+
+    static func onCPUNs(_ bytes: ArraySlice<UInt8>) -> UInt64? {
+        UInt64(String(decoding: bytes, as: UTF8.self).split(separator: " ").first ?? "")
+    }
+
+    @Test("real procfs: pread at 0 of an open schedstat is a fresh reading; once the thread ends it fails")
+    func procfsSemantics() throws {
+        let worker = Worker()
+        let files = OpenCounterFiles(fs: .live)
+        let key = OpenCounterFiles.Key(owner: worker.tid, file: .threadSchedstat)
+        let path = "/proc/self/task/\(worker.tid)/schedstat"
+        var buffer = [UInt8](repeating: 0, count: 4096)
+
+        let n0 = try files.read(key, path: path, into: &buffer)
+        let before = try #require(Self.onCPUNs(buffer[0..<n0]), "schedstat: \(String(decoding: buffer[0..<n0], as: UTF8.self))")
+        worker.spin()
+        let n1 = try files.read(key, path: path, into: &buffer)
+        let after = try #require(Self.onCPUNs(buffer[0..<n1]))
+        #expect(files.opens == 1, "the second read used the descriptor of the first")
+        #expect(after >= before + 20_000_000, "the thread spun 30 ms of CPU between the readings: \(before) -> \(after) ns")
+
+        worker.end()
+        #expect(throws: HostError.self, "a dead thread's schedstat must fail, never read as another task") {
+            _ = try files.read(key, path: path, into: &buffer)
+        }
+        #expect(files.openCount == 0, "the failed descriptor was closed")
+    }
+
+    /// A copy of a recorded host tree the test may change.
+    static func copyOfFixture(_ name: String) throws -> String {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("hvtax-open-files-\(UUID().uuidString)").path
+        try FileManager.default.copyItem(atPath: LiveFixtures.root(name, 0), toPath: dir)
+        return dir
+    }
+
+    @Test("host tree: no opens after the first sample, in-place changes seen, threads that come and go followed")
+    func samplerBookkeeping() throws {
+        let root = try Self.copyOfFixture("live-libvirt-v2")
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let sampler = LiveSampler(fs: HostFileSystem(root: root), ticksPerSecond: 100)
+        let first = try sampler.sample()
+        let vm = try #require(sampler.vms.first)
+        let vcpus = vm.threads.filter { $0.role == .vcpu }
+        #expect(vcpus.count >= 2)
+        #expect(first.cost.filesOpened == sampler.openFileCount)
+        let steady = try sampler.sample()
+        #expect(steady.cost.filesOpened == 0, "a steady host re-reads open files")
+        #expect(steady.cost.filesRead < first.cost.filesRead, "discovery read comm, cmdline and cgroup only the first time")
+        let steadyAgain = try sampler.sample()
+        #expect(steadyAgain.cost.filesOpened == 0 && steadyAgain.cost.filesRead == steady.cost.filesRead)
+        #expect(sampler.openFileCount == first.cost.filesOpened)
+
+        // A counter rewritten in place (as the kernel's change between readings): seen.
+        let vcpu0 = vcpus[0]
+        let schedstat = root + vcpu0.procPath + "/schedstat"
+        try "987654321000 5 7\n".write(toFile: schedstat, atomically: false, encoding: .utf8)
+        let changed = try sampler.sample()
+        #expect(changed.threads[vcpu0.tid]?.onCPUNs == 987_654_321_000)
+
+        // A vCPU thread ends: its task folder goes, the link count of the task folder drops.
+        let gone = vcpus[1]
+        try FileManager.default.removeItem(atPath: root + gone.procPath)
+        let openBefore = sampler.openFileCount
+        let afterExit = try sampler.sample()
+        #expect(afterExit.threads[gone.tid] == nil)
+        #expect(sampler.vms.first { $0.pid == vm.pid }?.threads.contains { $0.tid == gone.tid } == false)
+        #expect(sampler.openFileCount < openBefore, "the ended thread's descriptors were closed")
+
+        // A new vCPU thread (hotplug): found without listing every task folder every interval.
+        let newTid = Int32(vm.pid) + 900
+        try FileManager.default.copyItem(atPath: root + vcpu0.procPath, toPath: root + "/proc/\(vm.pid)/task/\(newTid)")
+        try "CPU 7/KVM\n".write(toFile: root + "/proc/\(vm.pid)/task/\(newTid)/comm", atomically: false, encoding: .utf8)
+        let hotplug = try sampler.sample()
+        let found = sampler.vms.first { $0.pid == vm.pid }?.threads.first { $0.tid == newTid }
+        #expect(found?.role == .vcpu && found?.vcpu == 7)
+        #expect(hotplug.threads[newTid] != nil)
+        #expect(hotplug.cost.filesOpened ?? 0 > 0)
+    }
+}
