@@ -104,6 +104,36 @@ public struct HostFileSystem: Sendable, Equatable {
         return names.sorted()
     }
 
+    /// The entries whose names are decimal numbers (pids under /proc, tids under task), in the
+    /// order the directory gives them, parsed from the directory entry without building a String:
+    /// the live sampler lists /proc every interval.
+    public func numericEntries(_ path: String) throws(HostError) -> [Int32] {
+        guard let dir = opendir(resolve(path)) else { throw HostError(.list, path, errno: errno) }
+        defer { closedir(dir) }
+        var numbers: [Int32] = []
+        while true {
+            errno = 0
+            guard let entry = readdir(dir) else {
+                if errno != 0 { throw HostError(.list, path, errno: errno) }
+                break
+            }
+            let number = withUnsafeBytes(of: entry.pointee.d_name) { raw -> Int32? in
+                var value: Int32 = 0
+                var digits = 0
+                for byte in raw {
+                    if byte == 0 { break }
+                    let digit = byte &- 48
+                    guard digit <= 9, digits < 10 else { return nil }
+                    value = value &* 10 &+ Int32(digit)
+                    digits += 1
+                }
+                return digits > 0 ? value : nil
+            }
+            if let number { numbers.append(number) }
+        }
+        return numbers
+    }
+
     // MARK: Metadata
 
     public func status(_ path: String, followSymlinks: Bool = true) throws(HostError) -> FileStatus {

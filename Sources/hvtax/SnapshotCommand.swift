@@ -55,8 +55,10 @@ struct SnapshotCommand: AsyncParsableCommand {
     func run() async throws {
         let loop = try LiveLoop(root: root, thresholds: thresholdOptions.thresholds(), filter: vms)
         let writer = try influx.writer()
-        // The serve metrics' counters run from the first interval, as in hvtax serve.
+        // The serve metrics' counters run from the first interval, as in hvtax serve; built only
+        // when something exports them (they cost more than the sample itself on a big host).
         var metrics = LiveMetrics()
+        let exportsMetrics = output.format == .influx || writer != nil || otlpEndpoint != nil
         // swift-otel exports on its own interval (and once more when stopped): started beside the loop.
         let otlp = try otlpEndpoint.map {
             try OTLPExporter(endpoint: $0, exportIntervalSeconds: Int64(max(1, (interval.nanoseconds + 999_999_999) / 1_000_000_000)))
@@ -65,8 +67,8 @@ struct SnapshotCommand: AsyncParsableCommand {
         let exporting = group.map { group in Task { try await group.run() } }
         if output.format == .csv { print(SnapshotCSVRenderer.header, terminator: "") }
         for _ in 0..<count {
-            let snapshot = try loop.next(after: interval.nanoseconds)
-            let families = metrics.add(snapshot)
+            let snapshot = try await loop.next(after: interval.nanoseconds)
+            let families = exportsMetrics ? metrics.add(snapshot) : []
             otlp?.recorder.record(families)
             switch output.format {
             case .text: print(SnapshotTextRenderer(style: output.style).render(snapshot))
@@ -124,25 +126,42 @@ final class LiveLoop {
     /// Blocks for one interval (the first call also takes the starting sample).
     func next(after intervalNs: UInt64, wait: (UInt64) -> Bool = LiveLoop.sleep) throws -> HostSnapshot {
         while true {
-            if let last = lastSampleNs {
-                let now = monotonicNs()
-                if now < last + intervalNs, !wait(last + intervalNs - now) { throw CancellationError() }
-            }
-            let sample = try sampler.sample()
-            // Read at each sample, so the throttling covers the same interval as the snapshot.
-            let throttling = throttle.sample()
-            let validation = previousSample.map { validator.validate(from: $0, to: sample, vms: sampler.vms) }
-            previousSample = sample
-            lastSampleNs = sample.monotonicNs
-            if var snapshot = analyzer.add(sample, vms: sampler.vms, affinity: sampler.affinity) {
-                if !filter.isEmpty {
-                    snapshot.vms = snapshot.vms.filter { vm in filter.contains { $0 == vm.name || $0 == String(vm.pid) } }
-                }
-                snapshot.throttling = throttling
-                snapshot.advice = advisor.advise(snapshot, validation: validation)
-                return snapshot
-            }
+            if let remaining = untilDue(intervalNs), !wait(remaining) { throw CancellationError() }
+            if let snapshot = try step() { return snapshot }
         }
+    }
+
+    /// The same, waiting with Task.sleep: an async command (snapshot with its OTLP exporter beside
+    /// it) must not hold one of the few cooperative threads in nanosleep for a whole interval.
+    func next(after intervalNs: UInt64) async throws -> HostSnapshot {
+        while true {
+            if let remaining = untilDue(intervalNs) { try await Task.sleep(nanoseconds: remaining) }
+            if let snapshot = try step() { return snapshot }
+        }
+    }
+
+    /// How long until the next sample is due; nil when it is due now (or none was taken yet).
+    private func untilDue(_ intervalNs: UInt64) -> UInt64? {
+        guard let last = lastSampleNs else { return nil }
+        let now = monotonicNs()
+        return now < last + intervalNs ? last + intervalNs - now : nil
+    }
+
+    /// Takes a sample; returns the snapshot of the interval it ends (nil after the first sample).
+    private func step() throws -> HostSnapshot? {
+        let sample = try sampler.sample()
+        // Read at each sample, so the throttling covers the same interval as the snapshot.
+        let throttling = throttle.sample()
+        let validation = previousSample.map { validator.validate(from: $0, to: sample, vms: sampler.vms) }
+        previousSample = sample
+        lastSampleNs = sample.monotonicNs
+        guard var snapshot = analyzer.add(sample, vms: sampler.vms, affinity: sampler.affinity) else { return nil }
+        if !filter.isEmpty {
+            snapshot.vms = snapshot.vms.filter { vm in filter.contains { $0 == vm.name || $0 == String(vm.pid) } }
+        }
+        snapshot.throttling = throttling
+        snapshot.advice = advisor.advise(snapshot, validation: validation)
+        return snapshot
     }
 
     /// Sleeps `ns`; true when the full time passed (a signal may cut it short).

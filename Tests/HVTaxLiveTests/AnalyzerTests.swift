@@ -1,3 +1,4 @@
+import Foundation
 import HVTaxHost
 import HVTaxModel
 import Testing
@@ -122,6 +123,37 @@ struct AnalyzerTests {
         #expect(parsed.lines[1] == .init(irq: "36", device: "virtio1-req.0", perCPU: [0, 215908]))
         #expect(parsed.lines[0].device == "ACPI:Ged")
         #expect(parsed.lines[3].device == "Local timer interrupts" && !parsed.lines[3].isDevice)
+    }
+
+    @Test("this host's /proc/interrupts, /proc/stat and /proc/self/sched: the byte parsers agree with splitting the text")
+    func byteParsersOnThisHost() throws {
+        let interruptsText = try String(contentsOfFile: "/proc/interrupts", encoding: .utf8)
+        let interrupts = InterruptCounts.parse(Array(interruptsText.utf8)[...])
+        let rows = interruptsText.split(separator: "\n").map { $0.split(separator: " ") }
+        let cpus = rows[0].count
+        #expect(interrupts.cpus == cpus)
+        let expected = rows.dropFirst().filter { $0.count > cpus && $0[1...cpus].allSatisfy { UInt64($0) != nil } }
+        #expect(interrupts.lines.map(\.irq) == expected.map { String($0[0].dropLast()) })
+        #expect(interrupts.lines.map(\.perCPU) == expected.map { $0[1...cpus].map { UInt64($0)! } })
+
+        let statText = try String(contentsOfFile: "/proc/stat", encoding: .utf8)
+        let ticks = ProcParse.procStat(Array(statText.utf8)[...])
+        for row in statText.split(separator: "\n").map({ $0.split(separator: " ") }) where row[0].hasPrefix("cpu") {
+            let id = row[0] == "cpu" ? nil : Int(row[0].dropFirst(3))
+            #expect(ticks[id] == row.dropFirst().map { UInt64($0)! }, "\(row[0])")
+        }
+        #expect(ticks.count == statText.split(separator: "\n").filter { $0.hasPrefix("cpu") }.count)
+
+        let schedText = try String(contentsOfFile: "/proc/self/sched", encoding: .utf8)
+        var c = ThreadCounters()
+        ProcParse.sched(Array(schedText.utf8)[...], into: &c)
+        func field(_ key: String) -> UInt64? {
+            schedText.split(separator: "\n").first { $0.split(separator: " ").first == Substring(key) }
+                .flatMap { $0.split(separator: ":").last.flatMap { UInt64($0.trimmingCharacters(in: .whitespaces)) } }
+        }
+        #expect(c.migrations == field("se.nr_migrations"))
+        #expect(c.voluntarySwitches == field("nr_voluntary_switches"))
+        #expect(c.involuntarySwitches == field("nr_involuntary_switches"))
     }
 
     @Test("stat fields are counted from the last ')' even when comm holds spaces and parentheses")

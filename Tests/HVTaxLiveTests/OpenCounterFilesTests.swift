@@ -137,6 +137,17 @@ struct OpenCounterFilesTests {
         let changed = try sampler.sample()
         #expect(changed.threads[vcpu0.tid]?.onCPUNs == 987_654_321_000)
 
+        // Only the start of /proc/.../sched is read after the first time; when its figures move
+        // further in (a kernel printing more lines), the whole file is read again.
+        let sched = root + vcpu0.procPath + "/sched"
+        let padding = (0..<60).map { "padding_line_\($0)                            :                    1" }.joined(separator: "\n")
+        let moved = "CPU 0/KVM (\(vcpu0.tid), #threads: 1)\n" + padding + "\nse.nr_migrations : 77\nnr_voluntary_switches : 4100\n"
+            + "nr_involuntary_switches : 4242\n"
+        try moved.write(toFile: sched, atomically: false, encoding: .utf8)
+        let movedSample = try sampler.sample()
+        #expect(movedSample.threads[vcpu0.tid]?.involuntarySwitches == 4242)
+        #expect(movedSample.threads[vcpu0.tid]?.migrations == 77)
+
         // A vCPU thread ends: its task folder goes, the link count of the task folder drops.
         let gone = vcpus[1]
         try FileManager.default.removeItem(atPath: root + gone.procPath)

@@ -73,6 +73,10 @@ public final class LiveSampler {
     private let files: OpenCounterFiles
     /// The link count of each VM's task folder when its threads were last listed.
     private var taskLinks: [Int32: UInt64] = [:]
+    /// The /proc listing of the last sample: when it has not changed, no process came or went.
+    private var lastPIDs: [Int32] = []
+    /// Per vCPU tid: how many bytes of /proc/.../sched hold the figures read from it.
+    private var schedPrefix: [Int32: Int] = [:]
     /// VMs one of whose threads could not be read in the last sample: their threads are listed again.
     private var threadsGone: Set<Int32> = []
     private var hasSchedFile: Bool?
@@ -115,11 +119,11 @@ public final class LiveSampler {
         var sample = HostSample(monotonicNs: Self.clockNs(CLOCK_MONOTONIC), realtimeNs: Self.clockNs(CLOCK_REALTIME))
         if let n = try? files.readAll(.init(owner: 0, file: .hostStat), path: "/proc/stat", into: &hostBuffer) {
             filesRead += 1
-            sample.cpuTicks = ProcParse.procStat(String(decoding: hostBuffer[0..<n], as: UTF8.self))
+            sample.cpuTicks = ProcParse.procStat(hostBuffer[0..<n])
         }
         if let n = try? files.readAll(.init(owner: 0, file: .hostInterrupts), path: "/proc/interrupts", into: &hostBuffer) {
             filesRead += 1
-            sample.interrupts = InterruptCounts.parse(String(decoding: hostBuffer[0..<n], as: UTF8.self))
+            sample.interrupts = InterruptCounts.parse(hostBuffer[0..<n])
         }
         if let exitCounters {
             exitCounters.track(vms)
@@ -156,8 +160,48 @@ public final class LiveSampler {
     // MARK: Discovery, incrementally
 
     private func refresh() throws(HostError) {
-        let pids = try fs.list("/proc").compactMap { Int32($0) }
+        let pids = try fs.numericEntries("/proc")
         filesRead += 1
+        // The same processes as last time (the common case): nothing to classify or forget.
+        let processesChanged = pids != lastPIDs
+        var vhostChanged = false
+        var threadsChanged = processesChanged
+        if processesChanged {
+            lastPIDs = pids
+            vhostChanged = classify(pids)
+        }
+        // Threads come and go (vCPU hotplug, QEMU's worker pool): re-read names only on change. A
+        // thread that exited while another started keeps the count; its failed read marked the VM.
+        for index in vms.indices {
+            let pid = vms[index].pid
+            let links = try? files.linkCount(.init(owner: pid, file: .taskFolder), path: "/proc/\(pid)/task")
+            filesRead += 1
+            if let links, taskLinks[pid] == links, !threadsGone.contains(pid) { continue }
+            taskLinks[pid] = links
+            threadsChanged = true
+            relist(index)
+        }
+        threadsGone.removeAll()
+        if vhostChanged {
+            for index in vms.indices {
+                let pid = vms[index].pid
+                let vhost = vhostOwner.filter { $0.value == pid }.keys.sorted().compactMap { tid -> DiscoveredThread? in
+                    guard let name = try? fs.readValue("/proc/\(tid)/comm") else { return nil }
+                    return DiscoveredThread(tid: tid, pid: tid, name: name, role: .vhost, vcpu: nil)
+                }
+                vms[index].threads = vms[index].threads.filter { $0.pid == pid } + vhost
+            }
+        }
+        guard threadsChanged || vhostChanged else { return }
+        vms.sort { $0.pid < $1.pid }
+        let threadIDs = Set(vms.flatMap { $0.threads.map(\.tid) })
+        affinity = affinity.filter { threadIDs.contains($0.key) }
+        schedPrefix = schedPrefix.filter { threadIDs.contains($0.key) }
+    }
+
+    /// Forgets processes that are gone and classifies new ones (VM, vhost worker, or neither).
+    /// Returns whether vhost workers changed.
+    private func classify(_ pids: [Int32]) -> Bool {
         let alive = Set(pids)
         vms.removeAll { !alive.contains($0.pid) }
         notVMs.formIntersection(alive)
@@ -179,46 +223,29 @@ public final class LiveSampler {
                 notVMs.insert(pid)
             }
         }
-        // Threads come and go (vCPU hotplug, QEMU's worker pool): re-read names only on change. A
-        // thread that exited while another started keeps the count; its failed read marked the VM.
-        for index in vms.indices {
-            let pid = vms[index].pid
-            let links = (try? fs.status("/proc/\(pid)/task"))?.linkCount
+        return vhostChanged
+    }
+
+    /// Lists a VM's threads again; a VM first seen while starting is identified again.
+    private func relist(_ index: Int) {
+        let pid = vms[index].pid
+        guard let tids = try? fs.list("/proc/\(pid)/task") else { return }
+        filesRead += 1
+        let own = vms[index].threads.filter { $0.pid == pid }.map { String($0.tid) }.sorted()
+        guard own != tids else { return }
+        let vhost = vms[index].threads.filter { $0.pid != pid }
+        // Identify again: a process first seen while it was still starting (its command line not
+        // yet final, no vCPU threads yet) would otherwise keep that first, partial identity.
+        if let comm = try? fs.readValue("/proc/\(pid)/comm"), let again = discovery.identify(pid: pid, comm: comm, mounts: mounts) {
+            // Its cgroup may have changed too (a VM moved into its own scope after it started).
+            if again.cgroup != vms[index].cgroup { files.forget(owner: pid, [.cgroupStat, .cgroupUsage, .cgroupUserSystem]) }
+            vms[index] = again
+            vms[index].threads = again.threads.filter { $0.pid == pid } + vhost
             filesRead += 1
-            if let links, taskLinks[pid] == links, !threadsGone.contains(pid) { continue }
-            taskLinks[pid] = links
-            guard let tids = try? fs.list("/proc/\(pid)/task") else { continue }
-            filesRead += 1
-            let own = vms[index].threads.filter { $0.pid == pid }.map { String($0.tid) }.sorted()
-            guard own != tids else { continue }
-            let vhost = vms[index].threads.filter { $0.pid != pid }
-            // Identify again: a process first seen while it was still starting (its command line not
-            // yet final, no vCPU threads yet) would otherwise keep that first, partial identity.
-            if let comm = try? fs.readValue("/proc/\(pid)/comm"), let again = discovery.identify(pid: pid, comm: comm, mounts: mounts) {
-                // Its cgroup may have changed too (a VM moved into its own scope after it started).
-                if again.cgroup != vms[index].cgroup { files.forget(owner: pid, [.cgroupStat, .cgroupUsage, .cgroupUserSystem]) }
-                vms[index] = again
-                vms[index].threads = again.threads.filter { $0.pid == pid } + vhost
-                filesRead += 1
-            } else if let threads = try? discovery.threads(of: pid) {
-                vms[index].threads = threads + vhost
-            }
-            for thread in vms[index].threads where thread.role == .vcpu && affinity[thread.tid] == nil { readAffinity(thread) }
+        } else if let threads = try? discovery.threads(of: pid) {
+            vms[index].threads = threads + vhost
         }
-        if vhostChanged {
-            for index in vms.indices {
-                let pid = vms[index].pid
-                let vhost = vhostOwner.filter { $0.value == pid }.keys.sorted().compactMap { tid -> DiscoveredThread? in
-                    guard let name = try? fs.readValue("/proc/\(tid)/comm") else { return nil }
-                    return DiscoveredThread(tid: tid, pid: tid, name: name, role: .vhost, vcpu: nil)
-                }
-                vms[index].threads = vms[index].threads.filter { $0.pid == pid } + vhost
-            }
-        }
-        threadsGone.removeAll()
-        vms.sort { $0.pid < $1.pid }
-        let threadIDs = Set(vms.flatMap { $0.threads.map(\.tid) })
-        affinity = affinity.filter { threadIDs.contains($0.key) }
+        for thread in vms[index].threads where thread.role == .vcpu && affinity[thread.tid] == nil { readAffinity(thread) }
     }
 
     private func readAffinity(_ thread: DiscoveredThread) {
@@ -245,10 +272,18 @@ public final class LiveSampler {
             _ = ProcParse.stat(buffer[0..<n], into: &c)
         }
         if hasSchedFile != false {
-            if let n = try? files.read(.init(owner: tid, file: .threadSched), path: thread.procPath + "/sched", into: &buffer) {
+            let key = OpenCounterFiles.Key(owner: tid, file: .threadSched)
+            // The figures end two thirds into the file: after the first read, only that much (with
+            // room for the numbers to grow) is read; the whole file again if they move past it.
+            let prefix = schedPrefix[tid]
+            if let n = try? files.read(key, path: thread.procPath + "/sched", into: &buffer, count: prefix) {
                 filesRead += 1
                 hasSchedFile = true
-                ProcParse.sched(buffer[0..<n], into: &c)
+                if let end = ProcParse.sched(buffer[0..<n], into: &c) {
+                    schedPrefix[tid] = end + 128
+                } else if prefix != nil, n == prefix, let full = try? files.read(key, path: thread.procPath + "/sched", into: &buffer) {
+                    schedPrefix[tid] = ProcParse.sched(buffer[0..<full], into: &c).map { $0 + 128 }
+                }
                 return c
             }
             if hasSchedFile == nil { hasSchedFile = false }

@@ -25,6 +25,8 @@ public final class OpenCounterFiles {
             case threadSchedstat, threadStat, threadSched, threadStatus
             case processStat, cgroupStat, cgroupUsage, cgroupUserSystem, debugfsExits
             case hostStat, hostInterrupts
+            /// A VM's /proc/PID/task folder, held open for its link count (`linkCount`).
+            case taskFolder
         }
 
         /// A tid for thread files, the VM's pid for process, cgroup and debugfs files, 0 for host files.
@@ -62,11 +64,13 @@ public final class OpenCounterFiles {
     /// Reads the file from its start into `buffer` (at most `buffer.count` bytes) and returns how
     /// many bytes came. On any failure the descriptor is closed, so the next sample opens the path
     /// again (a cgroup re-created, a tid reused by another thread).
-    public func read(_ key: Key, path: @autoclosure () -> String, into buffer: inout [UInt8]) throws(HostError) -> Int {
+    /// `count` limits the read to the file's first bytes, when the caller knows what it needs is there.
+    public func read(_ key: Key, path: @autoclosure () -> String, into buffer: inout [UInt8], count: Int? = nil) throws(HostError) -> Int {
         let fd = try descriptor(key, path)
+        let wanted = min(count ?? buffer.count, buffer.count)
         var filled = 0
-        while filled < buffer.count {
-            let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + filled, $0.count - filled, off_t(filled)) }
+        while filled < wanted {
+            let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + filled, wanted - filled, off_t(filled)) }
             if n < 0 {
                 if errno == EINTR { continue }
                 let failure = HostError(.read, path(), errno: errno)
@@ -76,9 +80,22 @@ public final class OpenCounterFiles {
             // procfs and regular files return less than asked only at the end: stop without the
             // extra read that would confirm it.
             filled += n
-            if n == 0 || filled < buffer.count { break }
+            if n == 0 || filled < wanted { break }
         }
         return filled
+    }
+
+    /// The link count of a folder held open (fstat, no path walk). procfs recomputes it on every
+    /// call for /proc/PID/task: two plus the process's threads.
+    public func linkCount(_ key: Key, path: @autoclosure () -> String) throws(HostError) -> UInt64 {
+        let fd = try descriptor(key, path)
+        var st = stat()
+        guard fstat(fd, &st) == 0 else {
+            let failure = HostError(.stat, path(), errno: errno)
+            forget(key)
+            throw failure
+        }
+        return UInt64(st.st_nlink)
     }
 
     /// The whole file, growing `buffer` as needed (/proc/interrupts on a big host is tens of KiB).
@@ -111,7 +128,11 @@ public final class OpenCounterFiles {
             return entry.fd
         }
         let hostPath = path()
-        let fd = open(fs.resolve(hostPath), O_RDONLY | O_CLOEXEC)
+        let resolved = fs.resolve(hostPath)
+        // O_NOATIME: reading a host tree on disk (a fixture, a mounted image of another host) must
+        // not write to it; the kernel allows it only to the owner or root, so fall back without.
+        var fd = open(resolved, O_RDONLY | O_CLOEXEC | Self.noAccessTime)
+        if fd < 0 && errno == EPERM { fd = open(resolved, O_RDONLY | O_CLOEXEC) }
         if fd < 0 { throw HostError(.open, hostPath, errno: errno) }
         entries[key] = Entry(fd: fd, sample: sample)
         opens += 1
@@ -122,6 +143,14 @@ public final class OpenCounterFiles {
     public func forget(owner: Int32, _ kinds: [Key.File]) {
         for file in kinds { forget(Key(owner: owner, file: file)) }
     }
+
+    /// O_NOATIME, which Glibc's Swift overlay does not export (it is behind _GNU_SOURCE): 01000000
+    /// in the generic Linux fcntl.h that x86-64 and arm64 use.
+    #if arch(x86_64) || arch(arm64)
+    static let noAccessTime: CInt = 0o1000000
+    #else
+    static let noAccessTime: CInt = 0
+    #endif
 
     private func forget(_ key: Key) {
         if let entry = entries.removeValue(forKey: key) { close(entry.fd) }

@@ -55,23 +55,35 @@ public enum ProcParse {
     /// last ')'.
     public static func stat(_ bytes: ArraySlice<UInt8>, into c: inout ThreadCounters) -> Bool {
         guard let close = bytes.lastIndex(of: UInt8(ascii: ")")) else { return false }
-        var seen = 0
-        forEachToken(bytes[(close + 1)...]) { index, value, _ in
-            // Token 0 is field 3 (state).
-            switch index + 3 {
-            case 14: c.utimeTicks = value
-            case 15: c.stimeTicks = value
-            case 39: c.lastCPU = Int(value)
-            case 43:
-                c.guestTicks = value
-                seen = 43
-                return false
-            default: break
+        return bytes[(close + 1)...].withUnsafeBufferPointer { buffer -> Bool in
+            guard let base = buffer.baseAddress else { return false }
+            let end = buffer.count
+            var i = 0
+            var field = 2  // the field the last token was; the comm just closed
+            while i < end {
+                while i < end && (base[i] == 32 || base[i] == 10) { i += 1 }
+                guard i < end else { break }
+                field += 1
+                // Fields other than 14, 15, 39 and 43 are skipped without being parsed.
+                if field == 14 || field == 15 || field == 39 || field == 43 {
+                    var value: UInt64 = 0
+                    while i < end, base[i] &- 48 <= 9 {
+                        value = value &* 10 &+ UInt64(base[i] &- 48)
+                        i += 1
+                    }
+                    switch field {
+                    case 14: c.utimeTicks = value
+                    case 15: c.stimeTicks = value
+                    case 39: c.lastCPU = Int(value)
+                    default:
+                        c.guestTicks = value
+                        return true
+                    }
+                }
+                while i < end && base[i] != 32 && base[i] != 10 { i += 1 }
             }
-            seen = index + 3
-            return true
+            return field >= 39
         }
-        return seen >= 39
     }
 
     /// /proc/.../schedstat: on-CPU ns, run-queue wait ns, timeslices.
@@ -88,21 +100,41 @@ public enum ProcParse {
     /// /proc/.../sched (CONFIG_SCHED_DEBUG): `se.nr_migrations`, `nr_voluntary_switches`,
     /// `nr_involuntary_switches`, as `key : value` lines; with CONFIG_SCHEDSTATS (and
     /// kernel.sched_schedstats=1) also `wait_sum`, in ms with six decimals.
-    public static func sched(_ bytes: ArraySlice<UInt8>, into c: inout ThreadCounters) {
-        keyValues(bytes) { key, value, micro in
-            // `se.statistics.wait_sum` before 5.13, `wait_sum` after; printed only while schedstats are on.
-            if key.isField("wait_sum") {
-                c.waitSumNs = value &* 1_000_000 &+ micro
-            } else if key.is("se.nr_migrations") {
-                c.migrations = value
-            } else if key.is("nr_voluntary_switches") {
-                c.voluntarySwitches = value
-            } else if key.is("nr_involuntary_switches") {
-                c.involuntarySwitches = value
-                return false  // the last of the four (kernel/sched/debug.c prints them in this order)
+    /// Returns how many bytes into the file the last of them ended (nil when it was not found): the
+    /// sampler reads only that much of the file afterwards.
+    @discardableResult
+    public static func sched(_ bytes: ArraySlice<UInt8>, into c: inout ThreadCounters) -> Int? {
+        // ~60 lines of which four are wanted, the last two thirds in: a line is looked at only when
+        // its first byte could start one of them, and the scan stops after the last.
+        var lastEnd: Int?
+        forEachLine(bytes) { base, start, end in
+            guard start < end else { return true }
+            switch base[start] {
+            case 115:  // s
+                if line(base, start, end, hasKey: "se.nr_migrations") {
+                    c.migrations = number(base, from: start, to: end)?.0
+                } else if line(base, start, end, hasKey: "se.statistics.wait_sum"), let (ms, micro) = number(base, from: start, to: end) {
+                    // The name before 5.13.
+                    c.waitSumNs = ms &* 1_000_000 &+ micro
+                }
+            case 119:  // w: printed only while schedstats are on, in ms with six decimals
+                if line(base, start, end, hasKey: "wait_sum"), let (ms, micro) = number(base, from: start, to: end) {
+                    c.waitSumNs = ms &* 1_000_000 &+ micro
+                }
+            case 110:  // n
+                if line(base, start, end, hasKey: "nr_voluntary_switches") {
+                    c.voluntarySwitches = number(base, from: start, to: end)?.0 ?? 0
+                } else if line(base, start, end, hasKey: "nr_involuntary_switches") {
+                    c.involuntarySwitches = number(base, from: start, to: end)?.0 ?? 0
+                    lastEnd = end + 1
+                    return false  // the last of the four (kernel/sched/debug.c prints them in this order)
+                }
+            default:
+                break
             }
             return true
         }
+        return lastEnd
     }
 
     /// /proc/.../status, for kernels without /proc/.../sched: the context switch counts.
@@ -139,43 +171,53 @@ public enum ProcParse {
 
     /// Lines of `key value`, `key: value` or `key : value`: the key, the first number after it and
     /// its decimals as millionths (`12.5` -> 12, 500000; 0 without a decimal point). `body` returns
-    /// false once it has what it wants: /proc/PID/sched is ~60 lines of which the sampler needs four,
-    /// the last of them two thirds in.
+    /// false once it has what it wants.
     static func keyValues(_ bytes: ArraySlice<UInt8>, _ body: (LineKey, UInt64, UInt64) -> Bool) {
+        forEachLine(bytes) { base, lineStart, lineEnd in
+            var keyEnd = lineStart
+            while keyEnd < lineEnd && base[keyEnd] != 32 && base[keyEnd] != 9 && base[keyEnd] != 58 { keyEnd += 1 }
+            guard keyEnd > lineStart, let (value, micro) = number(base, from: keyEnd, to: lineEnd) else { return true }
+            return body(LineKey(bytes: UnsafeBufferPointer(start: base + lineStart, count: keyEnd - lineStart)), value, micro)
+        }
+    }
+
+    /// Each line of `bytes` as a range of one buffer (no copies); `body` returns false to stop.
+    @inline(__always)
+    static func forEachLine(_ bytes: ArraySlice<UInt8>, _ body: (UnsafePointer<UInt8>, Int, Int) -> Bool) {
         bytes.withUnsafeBufferPointer { buffer in
             guard let base = buffer.baseAddress else { return }
             let end = buffer.count
             var lineStart = 0
             while lineStart < end {
                 let lineEnd = memchr(base + lineStart, 10, end - lineStart).map { UnsafeRawPointer($0) - UnsafeRawPointer(base) } ?? end
-                var keyEnd = lineStart
-                while keyEnd < lineEnd && base[keyEnd] != 32 && base[keyEnd] != 9 && base[keyEnd] != 58 { keyEnd += 1 }
-                var i = keyEnd
-                while i < lineEnd && base[i] &- 48 > 9 { i += 1 }
-                var value: UInt64 = 0
-                var any = false
-                while i < lineEnd, base[i] &- 48 <= 9 {
-                    value = value &* 10 &+ UInt64(base[i] &- 48)
-                    any = true
-                    i += 1
-                }
-                var micro: UInt64 = 0
-                if i < lineEnd, base[i] == 46 {
-                    i += 1
-                    var scale: UInt64 = 100_000
-                    while i < lineEnd, base[i] &- 48 <= 9 {
-                        micro += UInt64(base[i] &- 48) * scale
-                        scale /= 10
-                        i += 1
-                    }
-                }
-                if any && keyEnd > lineStart {
-                    let key = LineKey(bytes: UnsafeBufferPointer(start: base + lineStart, count: keyEnd - lineStart))
-                    if !body(key, value, micro) { return }
-                }
+                if !body(base, lineStart, lineEnd) { return }
                 lineStart = lineEnd + 1
             }
         }
+    }
+
+    /// The first number in base[from..<to] and its decimals as millionths; nil when there is none.
+    @inline(__always)
+    static func number(_ base: UnsafePointer<UInt8>, from: Int, to end: Int) -> (UInt64, UInt64)? {
+        var i = from
+        while i < end && base[i] &- 48 > 9 { i += 1 }
+        guard i < end else { return nil }
+        var value: UInt64 = 0
+        while i < end, base[i] &- 48 <= 9 {
+            value = value &* 10 &+ UInt64(base[i] &- 48)
+            i += 1
+        }
+        var micro: UInt64 = 0
+        if i < end, base[i] == 46 {
+            i += 1
+            var scale: UInt64 = 100_000
+            while i < end, base[i] &- 48 <= 9 {
+                micro += UInt64(base[i] &- 48) * scale
+                scale /= 10
+                i += 1
+            }
+        }
+        return (value, micro)
     }
 
     /// The key of a `key value` line, compared with memcmp rather than through a String.
@@ -186,13 +228,15 @@ public enum ProcParse {
         func `is`(_ name: StaticString) -> Bool {
             bytes.count == name.utf8CodeUnitCount && memcmp(bytes.baseAddress!, name.utf8Start, bytes.count) == 0
         }
+    }
 
-        /// `name` itself, or `name` after a dot (`wait_sum`, `se.statistics.wait_sum`).
-        func isField(_ name: StaticString) -> Bool {
-            let n = name.utf8CodeUnitCount
-            guard bytes.count >= n, memcmp(bytes.baseAddress! + (bytes.count - n), name.utf8Start, n) == 0 else { return false }
-            return bytes.count == n || bytes[bytes.count - n - 1] == 46
-        }
+    /// Whether the line at base[start..<end] starts with the key `name`, followed by a space, tab or colon.
+    @inline(__always)
+    static func line(_ base: UnsafePointer<UInt8>, _ start: Int, _ end: Int, hasKey name: StaticString) -> Bool {
+        let n = name.utf8CodeUnitCount
+        guard end - start > n, memcmp(base + start, name.utf8Start, n) == 0 else { return false }
+        let after = base[start + n]
+        return after == 32 || after == 9 || after == 58
     }
 
     /// cgroup v2 cpu.stat: usage_usec, user_usec, system_usec -> ns.
@@ -220,12 +264,29 @@ public enum ProcParse {
     /// /proc/stat `cpu` and `cpuN` lines: ticks of user nice system idle iowait irq softirq steal guest guest_nice.
     /// Key nil is the aggregate line.
     public static func procStat(_ text: String) -> [Int?: [UInt64]] {
+        procStat(Array(text.utf8)[...])
+    }
+
+    public static func procStat(_ bytes: ArraySlice<UInt8>) -> [Int?: [UInt64]] {
         var out: [Int?: [UInt64]] = [:]
-        for line in text.split(separator: "\n") where line.hasPrefix("cpu") {
-            let fields = line.split(separator: " ")
-            guard let first = fields.first else { continue }
-            let values = fields.dropFirst().map { UInt64($0) ?? 0 }
-            if first == "cpu" { out[Optional<Int>.none] = values } else if let id = Int(first.dropFirst(3)) { out[id] = values }
+        forEachLine(bytes) { base, start, end in
+            // The cpu lines come first; the first other line ends them.
+            guard end - start > 3, base[start] == 99, base[start + 1] == 112, base[start + 2] == 117 else { return out.isEmpty }
+            var i = start + 3
+            var id: Int?
+            while i < end, base[i] &- 48 <= 9 {
+                id = (id ?? 0) * 10 + Int(base[i] &- 48)
+                i += 1
+            }
+            var values: [UInt64] = []
+            values.reserveCapacity(10)
+            while let (value, _) = number(base, from: i, to: end) {
+                values.append(value)
+                while i < end && base[i] == 32 { i += 1 }
+                while i < end && base[i] != 32 { i += 1 }
+            }
+            out[id] = values
+            return true
         }
         return out
     }
@@ -274,31 +335,52 @@ public struct InterruptCounts: Sendable, Equatable {
     /// then the chip, hwirq and device, or for `LOC:`-style lines a description. `ERR:` and `MIS:`
     /// have a single count and are skipped.
     public static func parse(_ text: String) -> InterruptCounts {
-        var lines = text.split(separator: "\n", omittingEmptySubsequences: true)
-        guard !lines.isEmpty else { return InterruptCounts() }
-        let cpus = lines.removeFirst().split(separator: " ").filter { $0.hasPrefix("CPU") }.count
+        parse(Array(text.utf8)[...])
+    }
+
+    /// On bytes, one pass, tokens located without splitting: /proc/interrupts of a 64-CPU host is
+    /// ~40 KB and read every interval.
+    public static func parse(_ bytes: ArraySlice<UInt8>) -> InterruptCounts {
+        var cpus = -1
         var out: [Line] = []
-        for line in lines {
-            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
-            guard let first = fields.first, first.hasSuffix(":"), fields.count > cpus else { continue }
+        var tokens: [Range<Int>] = []
+        ProcParse.forEachLine(bytes) { base, start, end in
+            tokens.removeAll(keepingCapacity: true)
+            var i = start
+            while i < end {
+                while i < end && (base[i] == 32 || base[i] == 9) { i += 1 }
+                guard i < end else { break }
+                let tokenStart = i
+                while i < end && base[i] != 32 && base[i] != 9 { i += 1 }
+                tokens.append(tokenStart..<i)
+            }
+            if cpus < 0 {
+                cpus = tokens.filter { $0.count > 3 && base[$0.lowerBound] == 67 && base[$0.lowerBound + 1] == 80 && base[$0.lowerBound + 2] == 85 }.count
+                return true
+            }
+            guard let first = tokens.first, first.count > 1, base[first.upperBound - 1] == 58, tokens.count > cpus else { return true }
             var counts: [UInt64] = []
             counts.reserveCapacity(cpus)
-            for field in fields[1...cpus] {
-                guard let value = UInt64(field) else { break }
+            for token in tokens[1...cpus] {
+                var value: UInt64 = 0
+                for j in token {
+                    let digit = base[j] &- 48
+                    guard digit <= 9 else { return true }  // ERR:, MIS: have one count, then text
+                    value = value &* 10 &+ UInt64(digit)
+                }
                 counts.append(value)
             }
-            guard counts.count == cpus else { continue }
-            let irq = String(first.dropLast())
-            let rest = fields.dropFirst(cpus + 1)
-            // Device lines end with the device name after chip and hwirq/trigger ("IO-APIC 5-edge ACPI:Ged").
-            let device: String
-            if irq.first?.isNumber == true, rest.count >= 3 {
-                device = rest.dropFirst(2).joined(separator: " ")
-            } else {
-                device = rest.joined(separator: " ")
+            func text(_ range: Range<Int>) -> String {
+                String(decoding: UnsafeBufferPointer(start: base + range.lowerBound, count: range.count), as: UTF8.self)
             }
+            let irq = text(first.lowerBound..<(first.upperBound - 1))
+            var rest = tokens[(cpus + 1)...]
+            // Device lines end with the device name after chip and hwirq/trigger ("IO-APIC 5-edge ACPI:Ged").
+            if irq.first?.isNumber == true, rest.count >= 3 { rest = rest.dropFirst(2) }
+            let device = rest.map(text).joined(separator: " ")
             out.append(Line(irq: irq, device: device, perCPU: counts))
+            return true
         }
-        return InterruptCounts(cpus: cpus, lines: out)
+        return InterruptCounts(cpus: max(cpus, 0), lines: out)
     }
 }
