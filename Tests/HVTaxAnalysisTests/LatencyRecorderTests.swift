@@ -42,6 +42,22 @@ struct LatencyRecorderTests {
         let last = log2.lastIndex { $0 > 0 }!
         #expect(summary.log2Buckets == Array(log2[...last]))
 
+        // Few values (where rounding the count at a percentile matters most), and the recorder's own
+        // histogram, each against a Histogram that recorded the same values.
+        for size in [1, 2, 3, 7, 10, 101, 1000] {
+            var small = LatencyRecorder()
+            var smallReference = Histogram<UInt64>(lowestDiscernibleValue: 1, highestTrackableValue: 1 << 20, numberOfSignificantValueDigits: .two)
+            smallReference.autoResize = true
+            for value in values.prefix(size) {
+                small.record(value)
+                smallReference.record(value)
+            }
+            for p in [1.0, 25, 50, 90, 99, 99.9, 99.99] {
+                #expect(small.percentile(p) == smallReference.valueAtPercentile(p), "p\(p) of \(size) values")
+                #expect(small.histogram.valueAtPercentile(p) == smallReference.valueAtPercentile(p), "p\(p) of \(size) values")
+            }
+        }
+
         // Merging two recorders is the same as recording everything in one.
         var first = LatencyRecorder(), second = LatencyRecorder()
         for (index, value) in values.enumerated() {

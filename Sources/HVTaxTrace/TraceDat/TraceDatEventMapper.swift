@@ -218,7 +218,10 @@ struct TraceDatEventMapper {
         }
         let w0 = record.base.loadUnaligned(fromByteOffset: field.offset, as: UInt64.self)
         let w1 = record.base.loadUnaligned(fromByteOffset: field.offset + 8, as: UInt64.self)
-        let slot = Int(UInt32(bitPattern: pid) & 4095)
+        // The slot mixes the name in: pid 0 is `swapper/N` on every CPU N, and a slot per pid alone
+        // made the idle task of two CPUs evict each other on every switch.
+        let mixed = (UInt64(UInt32(bitPattern: pid)) ^ (w0 &* 0x9E37_79B9_7F4A_7C15) ^ (w1 &* 0xC2B2_AE3D_27D4_EB4F)) &* 0x1656_67B1_9E37_79F9
+        let slot = Int(truncatingIfNeeded: mixed >> 52)
         if commCache[slot].pid == pid && commCache[slot].w0 == w0 && commCache[slot].w1 == w1 { return commCache[slot].symbol }
         let symbol = symbols.names.intern(record.string(field))
         commCache[slot] = (pid, w0, w1, symbol)
