@@ -19,8 +19,10 @@ public struct ServeApplication {
     public let configuration: ServeConfiguration
     public let logger: Logger
     let store = ViewStore()
-    /// Also push every interval to InfluxDB (`--influx-url`, docs/export.md).
-    public var influx: InfluxWriter?
+    /// Where else every interval goes (InfluxDB, OTLP: docs/export.md), each in its own service.
+    public var pushes: [IntervalPush] = []
+    /// Services the pushes need running beside them (swift-otel's exporter for OTLP).
+    public var companions: [any Service] = []
 
     public init(configuration: ServeConfiguration, logger: Logger) {
         self.configuration = configuration
@@ -55,7 +57,8 @@ public struct ServeApplication {
         let app = Application(
             router: router, server: server,
             configuration: .init(address: .hostname(address.host, port: address.port), serverName: "hvtax"),
-            services: [sampler] + (influx.map { [InfluxPushService(store: store, writer: $0, interval: configuration.sampleInterval, logger: logger)] } ?? []),
+            services: [sampler] + pushes.map { IntervalPushService(store: store, destination: $0, interval: configuration.sampleInterval, logger: logger) }
+                + companions,
             onServerRunning: { channel in
                 let bound = channel.localAddress.map { "\($0.ipAddress ?? address.host):\($0.port ?? address.port)" } ?? listenAddress
                 logger.notice("listening on \(scheme)://\(bound)")

@@ -42,6 +42,8 @@ struct ServeCommand: AsyncParsableCommand {
 
     @OptionGroup var influx: InfluxOptions
 
+    @OptionGroup var otlpOptions: OTLPOptions
+
     func run() async throws {
         var configuration: ServeConfiguration
         do {
@@ -75,8 +77,16 @@ struct ServeCommand: AsyncParsableCommand {
             logger.notice("running as uid \(geteuid()): every collector works unprivileged except exit counts (KVM debugfs and kvm tracepoint counters need root); /api/v1/collectors says which delivered")
         }
         var application = ServeApplication(configuration: configuration, logger: logger)
-        application.influx = try influx.writer()
-        if let target = application.influx?.target { logger.notice("pushing every interval to InfluxDB at \(target.displayURL)") }
+        if let writer = try influx.writer() {
+            application.pushes.append(.influx(writer))
+            logger.notice("pushing every interval to InfluxDB at \(writer.target.displayURL)")
+        }
+        // swift-otel exports on its own timer, set to the sampling interval.
+        if let otlp = try otlpOptions.exporter(intervalNs: configuration.sampleInterval.nanoseconds) {
+            application.pushes.append(IntervalPush(name: "otlp") { view in otlp.recorder.record(view.families) })
+            application.companions.append(otlp.service)
+            logger.notice("exporting every interval as OTLP metrics to \(otlpOptions.otlpEndpoint ?? "")")
+        }
         try await application.run()
     }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import HVTaxOTLP
 import HVTaxExporters
 import HVTaxMetrics
 import HVTaxModel
@@ -80,6 +81,24 @@ struct InfluxOptions: ParsableArguments {
             return InfluxWriter(target: try InfluxTarget(url: influxURL, token: token))
         } catch {
             throw ValidationError("--influx-url \(error)")
+        }
+    }
+}
+
+/// Where `--otlp-endpoint` exports.
+struct OTLPOptions: ParsableArguments {
+    @Option(name: .customLong("otlp-endpoint"), help: ArgumentHelp(
+        "Also export every interval as OTLP metrics (OTLP/HTTP protobuf) to this Collector, e.g. http://127.0.0.1:4318 (docs/export.md).",
+        valueName: "url"))
+    var otlpEndpoint: String?
+
+    /// The exporter, exporting every `intervalNs` rounded up to whole seconds (swift-otel's unit).
+    func exporter(intervalNs: UInt64) throws -> OTLPExporter? {
+        guard let otlpEndpoint else { return nil }
+        do {
+            return try OTLPExporter(endpoint: otlpEndpoint, exportIntervalSeconds: Int64(max(1, (intervalNs + 999_999_999) / 1_000_000_000)))
+        } catch {
+            throw ValidationError("--otlp-endpoint \(otlpEndpoint): \(error)")
         }
     }
 }

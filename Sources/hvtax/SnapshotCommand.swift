@@ -42,10 +42,7 @@ struct SnapshotCommand: AsyncParsableCommand {
 
     @OptionGroup var influx: InfluxOptions
 
-    @Option(name: .customLong("otlp-endpoint"), help: ArgumentHelp(
-        "Also export every interval as OTLP metrics (OTLP/HTTP protobuf) to this Collector, e.g. http://127.0.0.1:4318 (docs/export.md).",
-        valueName: "url"))
-    var otlpEndpoint: String?
+    @OptionGroup var otlpOptions: OTLPOptions
 
     func validate() throws {
         guard count >= 1 else { throw ValidationError("--count must be at least 1") }
@@ -58,11 +55,9 @@ struct SnapshotCommand: AsyncParsableCommand {
         // The serve metrics' counters run from the first interval, as in hvtax serve; built only
         // when something exports them (they cost more than the sample itself on a big host).
         var metrics = LiveMetrics()
-        let exportsMetrics = output.format == .influx || writer != nil || otlpEndpoint != nil
+        let exportsMetrics = output.format == .influx || writer != nil || otlpOptions.otlpEndpoint != nil
         // swift-otel exports on its own interval (and once more when stopped): started beside the loop.
-        let otlp = try otlpEndpoint.map {
-            try OTLPExporter(endpoint: $0, exportIntervalSeconds: Int64(max(1, (interval.nanoseconds + 999_999_999) / 1_000_000_000)))
-        }
+        let otlp = try otlpOptions.exporter(intervalNs: interval.nanoseconds)
         let group = otlp.map { ServiceGroup(services: [$0.service], logger: Logger(label: "hvtax.otlp")) }
         let exporting = group.map { group in Task { try await group.run() } }
         if output.format == .csv { print(SnapshotCSVRenderer.header, terminator: "") }

@@ -90,4 +90,43 @@ import Testing
         }
         #expect(compared > 50)
     }
+
+    /// `hvtax serve --otlp-endpoint`: the same families reach the receiver from the running agent,
+    /// here on a recorded host tree (two libvirt VMs) so the values are known.
+    @Test func serveExportsEveryIntervalAsOTLP() async throws {
+        guard let python = Peers.python, Peers.pythonHas("opentelemetry.proto") else {
+            print("skipped: python3 with opentelemetry-proto (pip install opentelemetry-proto) is not installed")
+            return
+        }
+        let script = Peers.repository.appendingPathComponent("Tests/HVTaxExportersTests/Scripts/otlp_http_receiver.py").path
+        let receiver = try PeerProcess(python, [script])
+        defer { receiver.stop() }
+        let listening = try #require(receiver.readLine())
+        let port = try #require(listening.split(separator: " ").last.flatMap { Int($0) }, "receiver said: \(listening)")
+        let fixture = Peers.repository.appendingPathComponent("Tests/HVTaxLiveTests/Fixtures/live-libvirt-v2/t0").path
+        let serve = try PeerProcess(Peers.hvtax, ["serve", "--listen", "127.0.0.1:0", "--root", fixture, "--interval", "1s",
+                                                  "--otlp-endpoint", "http://127.0.0.1:\(port)"])
+        defer { serve.stop() }
+        // Exports carry the running counter hvtax_samples (cumulative): wait for one that has seen
+        // at least two intervals, then check the VMs' gauges came with it.
+        var received: Received?
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline {
+            guard let line = receiver.readLine(seconds: 0) else {
+                try await Task.sleep(for: .milliseconds(100))
+                continue
+            }
+            guard let record = try? JSONDecoder().decode(Received.self, from: Data(line.utf8)) else { continue }
+            let samples = record.metrics.first { $0.name == "hvtax_samples" }?.points.first?.value ?? 0
+            if samples >= 2 {
+                received = record
+                break
+            }
+        }
+        let export = try #require(received, "no OTLP export with two intervals arrived; serve said: \(serve.rest(seconds: 1))")
+        #expect(export.resource["service.name"] == "hvtax")
+        let vcpus = export.metrics.first { $0.name == "hvtax_vm_vcpus" }
+        #expect(Set(vcpus?.points.compactMap { $0.attributes["vm"] } ?? []) == ["web01", "db,02"])
+        #expect(vcpus?.points.first { $0.attributes["vm"] == "web01" }?.value == 2)
+    }
 }
