@@ -186,10 +186,11 @@ let package = Package(
             swiftSettings: strict),
 
         // The live view: discovery, sampling and deltas on generated host trees
-        // (scripts/gen-proc-tree.py), and on a real QEMU where /dev/kvm and qemu exist.
+        // (scripts/gen-proc-tree.py), and on a real QEMU where /dev/kvm and qemu exist; `hvtax top`
+        // itself (the built executable) in a real terminal under tmux.
         .testTarget(
             name: "HVTaxLiveTests",
-            dependencies: ["HVTaxHost", "HVTaxModel", "HVTaxRender"],
+            dependencies: ["HVTaxHost", "HVTaxModel", "HVTaxRender", "hvtax"],
             exclude: ["Fixtures"],
             swiftSettings: strict),
         // Fixture trees are read through their path (#filePath), not bundled as resources.

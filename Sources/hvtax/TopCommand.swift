@@ -234,49 +234,72 @@ struct FullScreenTop {
 
     enum KeyOutcome { case handled, quit }
 
+    /// One read's worth of keys, taken one at a time: a paste or fast typing brings several in one
+    /// read, and after `/` the rest is the filter's text, not commands (`/web-qs` must not quit).
     mutating func handle(_ bytes: [UInt8], snapshot: HostSnapshot?) -> KeyOutcome {
+        var index = 0
+        while index < bytes.count {
+            let byte = bytes[index]
+            index += 1
+            if let text = state.editingFilter {
+                editFilter(text, byte)
+                continue
+            }
+            // Arrow keys arrive as ESC [ A (up), B (down), D (left).
+            if byte == 27, index + 1 < bytes.count, bytes[index] == 91 {
+                moveSelection(arrow: bytes[index + 1], snapshot: snapshot)
+                index += 2
+                continue
+            }
+            if command(byte, snapshot: snapshot) == .quit { return .quit }
+        }
+        return .handled
+    }
+
+    private mutating func editFilter(_ text: String, _ byte: UInt8) {
+        var text = text
+        switch byte {
+        case 13, 10:
+            state.filter = text
+            state.editingFilter = nil
+            state.selected = 0
+            return
+        case 27:
+            state.filter = ""
+            state.editingFilter = nil
+            return
+        case 127, 8: if !text.isEmpty { text.removeLast() }
+        case 32...126: text.append(Character(Unicode.Scalar(byte)))
+        default: break
+        }
+        state.editingFilter = text
+    }
+
+    private mutating func moveSelection(arrow: UInt8, snapshot: HostSnapshot?) {
         let shown = snapshot.map { state.visible($0.vms) } ?? []
-        if var text = state.editingFilter {
-            for byte in bytes {
-                switch byte {
-                case 13, 10:
-                    state.filter = text
-                    state.editingFilter = nil
-                    state.selected = 0
-                    return .handled
-                case 27:
-                    state.filter = ""
-                    state.editingFilter = nil
-                    return .handled
-                case 127, 8: if !text.isEmpty { text.removeLast() }
-                case 32...126: text.append(Character(Unicode.Scalar(byte)))
-                default: break
-                }
-            }
-            state.editingFilter = text
-            return .handled
+        switch arrow {
+        case UInt8(ascii: "A"): state.selected = max(0, state.selected - 1)
+        case UInt8(ascii: "B"): state.selected = min(max(shown.count - 1, 0), state.selected + 1)
+        case UInt8(ascii: "D"): state.drilledPid = nil
+        default: break
         }
-        // Arrow keys arrive as ESC [ A / ESC [ B.
-        if bytes.count >= 3 && bytes[0] == 27 && bytes[1] == 91 {
-            if bytes[2] == 65 { state.selected = max(0, state.selected - 1) }
-            if bytes[2] == 66 { state.selected = min(max(shown.count - 1, 0), state.selected + 1) }
-            if bytes[2] == 68 { state.drilledPid = nil }
-            return .handled
-        }
-        for byte in bytes {
-            switch byte {
-            case UInt8(ascii: "q"): return .quit
-            case UInt8(ascii: "s"): state.sort = state.sort.next
-            case UInt8(ascii: "/"): state.editingFilter = ""
-            case UInt8(ascii: "k"): state.selected = max(0, state.selected - 1)
-            case UInt8(ascii: "j"): state.selected = min(max(shown.count - 1, 0), state.selected + 1)
-            case 13, 10: if state.selected < shown.count { state.drilledPid = shown[state.selected].pid }
-            case 27, 127, 8: state.drilledPid = nil
-            case UInt8(ascii: "+"): state.intervalNs = min(state.intervalNs * 2, 60_000_000_000)
-            case UInt8(ascii: "-"): state.intervalNs = max(state.intervalNs / 2, 250_000_000)
-            case UInt8(ascii: "h"), UInt8(ascii: "?"): state.showHelp.toggle()
-            default: break
-            }
+    }
+
+    private mutating func command(_ byte: UInt8, snapshot: HostSnapshot?) -> KeyOutcome {
+        // The VMs as shown now: a filter applied earlier in the same read has changed them.
+        let shown = snapshot.map { state.visible($0.vms) } ?? []
+        switch byte {
+        case UInt8(ascii: "q"): return .quit
+        case UInt8(ascii: "s"): state.sort = state.sort.next
+        case UInt8(ascii: "/"): state.editingFilter = ""
+        case UInt8(ascii: "k"): state.selected = max(0, state.selected - 1)
+        case UInt8(ascii: "j"): state.selected = min(max(shown.count - 1, 0), state.selected + 1)
+        case 13, 10: if state.selected < shown.count { state.drilledPid = shown[state.selected].pid }
+        case 27, 127, 8: state.drilledPid = nil
+        case UInt8(ascii: "+"): state.intervalNs = min(state.intervalNs * 2, 60_000_000_000)
+        case UInt8(ascii: "-"): state.intervalNs = max(state.intervalNs / 2, 250_000_000)
+        case UInt8(ascii: "h"), UInt8(ascii: "?"): state.showHelp.toggle()
+        default: break
         }
         return .handled
     }
@@ -301,13 +324,10 @@ struct TopScreen {
 
     func lines(_ snapshot: HostSnapshot?) -> [String] {
         var out: [String] = []
-        func add(_ text: String, _ tone: TerminalStyle.Tone = .plain) {
-            let cut = text.count > columns ? String(text.prefix(columns)) : text
-            out.append(style.apply(tone, cut))
-        }
+        func add(_ text: String, _ tone: TerminalStyle.Tone = .plain) { out.append(style.apply(tone, cut(text))) }
         guard let s = snapshot else {
             add("hvtax top: sampling the first interval (\(Formatting.duration(state.intervalNs, unit: .ns)))...", .heading)
-            return out
+            return withHelp(out)
         }
         let shown = state.visible(s.vms)
         let filter = state.editingFilter.map { "filter: \($0)_" } ?? (state.filter.isEmpty ? "" : "filter: \(state.filter)")
@@ -343,17 +363,37 @@ struct TopScreen {
         notes += (s.advice?.findings ?? []).map { finding in
             ("advice: \(finding.scope): \(finding.title) (\(AdviceTextRenderer.threshold(finding.threshold)))", tone(finding.level))
         }
-        let help = state.showHelp
+        let room = max(0, rows - out.count - helpLines.count - 1)
+        for note in notes.prefix(room) { add(note.0, note.1) }
+        return withHelp(out)
+    }
+
+    var helpLines: [String] {
+        state.showHelp
             ? ["q quit   s sort (steal, cpu, overhead, name, pid)   / filter by VM name, Enter applies, Esc clears",
                "up/down or j/k select   Enter: the VM's vCPUs   Esc/Backspace/left: back   + / - interval x2 / /2   h hide help",
                "colours: steal and VMM overhead against the thresholds (warning yellow, critical red)"]
             : ["q quit  s sort  / filter  ↑↓ select  ⏎ vCPUs  ⌫ back  +/- interval  h help"]
-        let room = max(0, rows - out.count - help.count - 1)
-        for note in notes.prefix(room) { add(note.0, note.1) }
-        while out.count < rows - help.count { out.append("") }
-        for line in help { add(line, .dim) }
-        return Array(out.prefix(rows))
     }
+
+    /// The body cut to what fits above the help, which stays on the bottom rows however small the
+    /// terminal (a drill-down with many exit reasons is taller than 16 rows); a cut says how much
+    /// went.
+    func withHelp(_ body: [String]) -> [String] {
+        var out = body
+        let bodyRows = max(0, rows - helpLines.count)
+        while out.count > bodyRows, out.last == "" { out.removeLast() }
+        if out.count > bodyRows && bodyRows > 0 {
+            let hidden = out.count - bodyRows + 1
+            out.removeLast(hidden)
+            out.append(style.apply(.dim, cut("… \(hidden) more lines: a taller terminal shows them")))
+        }
+        while out.count < bodyRows { out.append("") }
+        out += helpLines.map { style.apply(.dim, cut($0)) }
+        return Array(out.suffix(rows))
+    }
+
+    func cut(_ text: String) -> String { text.count > columns ? String(text.prefix(columns)) : text }
 
     func vcpuLines(_ vm: VMFigures, _ s: HostSnapshot) -> [(String, TerminalStyle.Tone)] {
         var out: [(String, TerminalStyle.Tone)] = []

@@ -8,36 +8,6 @@ import Testing
 /// where /dev/kvm or qemu-system-x86_64 is missing.
 @Suite("live view on a real QEMU", .serialized)
 struct LiveQEMUTests {
-    static let qemu = "/usr/bin/qemu-system-x86_64"
-
-    func skip(_ reason: String) throws -> Never {
-        print("skipped: \(reason)")
-        try Test.cancel(Comment(rawValue: reason))
-    }
-
-    /// A QEMU with two vCPUs and no devices; killed when the test ends, however it ends.
-    final class RunningQEMU {
-        let process = Process()
-        init(name: String) throws {
-            process.executableURL = URL(fileURLWithPath: LiveQEMUTests.qemu)
-            process.arguments = ["-enable-kvm", "-cpu", "qemu64", "-name", "guest=\(name),debug-threads=on", "-display", "none",
-                                 "-nodefaults", "-m", "64", "-smp", "2"]
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
-            try process.run()
-        }
-        var pid: Int32 { process.processIdentifier }
-        deinit { stop() }
-        /// Kills and reaps QEMU (idempotent).
-        func stop() {
-            guard process.isRunning else { return }
-            // SIGKILL, not SIGTERM: QEMU started from the test runner inherits a mask with SIGTERM
-            // blocked and then never exits on it (seen here: SIGTERM pending, the run hung).
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-        }
-    }
-
     func readSchedstat(_ pid: Int32, _ tid: Int32) throws -> UInt64 {
         let text = try String(contentsOfFile: "/proc/\(pid)/task/\(tid)/schedstat", encoding: .utf8)
         return UInt64(text.split(separator: " ")[0])!
@@ -45,10 +15,7 @@ struct LiveQEMUTests {
 
     @Test("discovery finds the QEMU and both vCPU threads; sampled on-CPU time matches /proc; guest time missing is flagged here")
     func realQEMU() throws {
-        guard FileManager.default.fileExists(atPath: "/dev/kvm") else { try skip("no /dev/kvm on this machine") }
-        guard FileManager.default.isExecutableFile(atPath: Self.qemu) else {
-            try skip("\(Self.qemu) not installed (apt-get install qemu-system-x86; .ci/run does)")
-        }
+        if let reason = RunningQEMU.unavailableReason { try skipLiveTest(reason) }
         let name = "hvtax-live-\(getpid())"
         let vm = try RunningQEMU(name: name)
         defer { withExtendedLifetime(vm) {} }
@@ -127,10 +94,7 @@ struct LiveQEMUTests {
 
     @Test("validate on a real QEMU: the emulated guest's time is seen as system time with guest_time zero, detected and explained; stat, process and cgroup figures agree with schedstat")
     func validateRealQEMU() throws {
-        guard FileManager.default.fileExists(atPath: "/dev/kvm") else { try skip("no /dev/kvm on this machine") }
-        guard FileManager.default.isExecutableFile(atPath: Self.qemu) else {
-            try skip("\(Self.qemu) not installed (apt-get install qemu-system-x86; .ci/run does)")
-        }
+        if let reason = RunningQEMU.unavailableReason { try skipLiveTest(reason) }
         let name = "hvtax-validate-\(getpid())"
         let cgroup = OwnCgroup(name: name, mounts: (try? Procfs(.live).mounts()) ?? [])
         if cgroup == nil { print("no cgroup v1 cpuacct hierarchy or not root: the cgroup comparisons are not exercised") }
