@@ -85,11 +85,17 @@ final class TmuxSession {
     /// Polls the screen every 50 ms until `accept` returns a value for it; throws with the last
     /// screen after `timeoutSeconds`.
     func wait<T>(for what: String, timeoutSeconds: Double = 5, escapes: Bool = false, _ accept: ([String]) throws -> T?) throws -> T {
-        let deadline = Date().addingTimeInterval(timeoutSeconds)
+        let start = Date()
+        let deadline = start.addingTimeInterval(timeoutSeconds)
         var last: [String] = []
         repeat {
             last = try screen(escapes: escapes)
-            if let found = try accept(last) { return found }
+            if let found = try accept(last) {
+                let waited = Date().timeIntervalSince(start)
+                // Slow screens on a loaded machine show here, before they become timeouts.
+                if waited > 1 { print("tmux: \(what) took \(String(format: "%.1f", waited)) s") }
+                return found
+            }
             usleep(50_000)
         } while Date() < deadline
         throw LiveTestFailure("no \(what) in \(timeoutSeconds) s; last screen:\n" + last.joined(separator: "\n"))
