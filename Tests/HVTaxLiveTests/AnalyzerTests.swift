@@ -154,6 +154,17 @@ struct AnalyzerTests {
         #expect(c.migrations == field("se.nr_migrations"))
         #expect(c.voluntarySwitches == field("nr_voluntary_switches"))
         #expect(c.involuntarySwitches == field("nr_involuntary_switches"))
+
+        // Read again at the lines found the first time: the same figures; with the lines moved (one
+        // more line on top), the keys are not where they were and the file is scanned again.
+        let bytes = Array(schedText.utf8)[...]
+        var first = ThreadCounters(), again = ThreadCounters(), moved = ThreadCounters()
+        let layout = try #require(ProcParse.sched(bytes, into: &first), "nr_involuntary_switches in /proc/self/sched")
+        #expect(ProcParse.sched(bytes, into: &again, known: layout) == layout)
+        #expect(again == first)
+        let shifted = Array(("extra_line : 1\n" + schedText).utf8)[...]
+        let relocated = try #require(ProcParse.sched(shifted, into: &moved, known: layout))
+        #expect(relocated != layout && moved == first)
     }
 
     @Test("stat fields are counted from the last ')' even when comm holds spaces and parentheses")

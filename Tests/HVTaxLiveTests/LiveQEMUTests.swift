@@ -143,8 +143,10 @@ struct LiveQEMUTests {
             #expect(guest.cause == .emulatedGuestAsSystem)
             #expect(guest.discrepancyRatio == 1)
             #expect(account.figures.vcpuGuestNs == 0)
-            // On-CPU time seen as system time: within the tick allowance of schedstat.
-            #expect(account.figures.vcpuUserNs == 0)
+            // On-CPU time seen as system time: within the tick allowance of schedstat. A user tick
+            // or two may land while a vCPU thread is back in QEMU for an I/O exit (seen under load).
+            #expect(account.figures.vcpuUserNs <= account.figures.vcpuOnCPUNs / 10 + 20_000_000,
+                    "user \(account.figures.vcpuUserNs) ns of \(account.figures.vcpuOnCPUNs) ns on CPU")
             #expect(Double(account.figures.vcpuSystemNs) >= 0.9 * Double(account.figures.vcpuOnCPUNs))
             #expect(validation.verdicts.first { $0.source == .guestTime }?.verdict == .notTrustworthy)
             print("validate on QEMU: \(guest.explanation)")

@@ -8,6 +8,9 @@
 # around each sample: /proc listing, discovery of changes, every counter file, parsing), as a share
 # of one core at the interval. The whole process's user+sys (start-up, JSON rendering) is printed too.
 #
+# Then the floor under that cost: the same files pread once a second by a C loop that parses
+# nothing (scripts/bench/pread-floor.c), the part no reader of these files can avoid.
+#
 # Beside it, in the same run, the peer: kvm_stat (the kernel's tools/kvm/kvm_stat, taken from Debian's
 # linux-source package, or KVM_STAT=path) in its debugfs mode, logging every 1 s, on a generated KVM
 # debugfs of the same VMS x VCPUS (gen-proc-tree.py kvm-debugfs), mounted over /sys/kernel/debug in
@@ -39,6 +42,15 @@ jq -s --arg vms "$vms" --arg vcpus "$vcpus" --arg user "$user" --arg sys "$sys" 
     "= \($c[length / 2 | floor] / $iv * 100 | . * 1000 | round / 1000)% of one core (median), \($c[-1] / $iv * 100 | . * 1000 | round / 1000)% (max); target <= 0.5%",
     "whole process (start-up, first sample, JSON): user \($user) s + sys \($sys) s for \(length + 1) samples"' "$out"
 rm -f "$out" "$out.time"
+
+# The floor: the same files pread once a second by a C loop that parses nothing (pread-floor.c).
+if command -v cc >/dev/null; then
+    floor=${BENCH_DIR:-/tmp/hvtax-live-bench}/pread-floor
+    cc -O2 -o "$floor" scripts/bench/pread-floor.c
+    "$floor" "$dir" "$intervals"
+else
+    echo "pread floor: skipped (no C compiler)"
+fi
 
 # The peer: kvm_stat's debugfs mode over a KVM debugfs of as many VMs and vCPUs.
 kvm_stat=${KVM_STAT:-}

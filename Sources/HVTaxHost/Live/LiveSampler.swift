@@ -66,8 +66,8 @@ public final class LiveSampler {
     private var mounts: [MountEntry]
     private var notVMs: Set<Int32> = []
     private var vhostOwner: [Int32: Int32] = [:]
-    /// 8 KiB: /proc/PID/sched with CONFIG_SCHEDSTATS and NUMA balancing is about 4 KiB.
-    private var buffer = [UInt8](repeating: 0, count: 8192)
+    /// What the counter reader keeps between samples (its buffer, how much of each sched file to read).
+    private var readerState = CounterReader.State.initial()
     /// For /proc/stat and /proc/interrupts, which outgrow 4 KiB on hosts with many CPUs.
     private var hostBuffer = [UInt8](repeating: 0, count: 64 << 10)
     private let files: OpenCounterFiles
@@ -75,11 +75,8 @@ public final class LiveSampler {
     private var taskLinks: [Int32: UInt64] = [:]
     /// The /proc listing of the last sample: when it has not changed, no process came or went.
     private var lastPIDs: [Int32] = []
-    /// Per vCPU tid: how many bytes of /proc/.../sched hold the figures read from it.
-    private var schedPrefix: [Int32: Int] = [:]
     /// VMs one of whose threads could not be read in the last sample: their threads are listed again.
     private var threadsGone: Set<Int32> = []
-    private var hasSchedFile: Bool?
     private var debugfsDirs: [Int32: String] = [:]
     /// kvm tracepoint counters per vCPU thread, when debugfs is not readable and perf allows them.
     public private(set) var exitCounters: KVMTracepointCounters?
@@ -130,27 +127,25 @@ public final class LiveSampler {
             sample.exitCounts = exitCounters.read()
         }
         sample.threads.reserveCapacity(vms.reduce(0) { $0 + $1.threads.count })
+        // The reader is taken out of self for the loop: its buffer and counts are then a local's,
+        // with no dynamic exclusivity check on each of the ~3,000 reads.
+        var reader = CounterReader(files: files, ticksPerSecond: ticksPerSecond)
+        swap(&reader.state, &readerState)
+        defer { swap(&reader.state, &readerState) }
         for vm in vms {
             for thread in vm.threads {
-                if let counters = read(thread) {
+                if let counters = reader.read(thread) {
                     sample.threads[thread.tid] = counters
                 } else {
                     threadsGone.insert(vm.pid)
                 }
             }
-            if let cgroup = vm.cgroup, let counters = read(cgroup, of: vm.pid) { sample.cgroups[vm.pid] = counters }
-            if readsProcessTotals,
-               let n = try? files.read(.init(owner: vm.pid, file: .processStat), path: "/proc/\(vm.pid)/stat", into: &buffer) {
-                filesRead += 1
-                var c = ThreadCounters()
-                if ProcParse.stat(buffer[0..<n], into: &c) { sample.processes[vm.pid] = c }
-            }
-            if let dir = debugfsDirs[vm.pid] {
-                let n = (try? files.read(.init(owner: vm.pid, file: .debugfsExits), path: dir + "/exits", into: &buffer)) ?? 0
-                filesRead += 1
-                if n > 0 { ProcParse.forEachToken(buffer[0..<n]) { _, v, _ in sample.debugfsExits[vm.pid] = v; return false } }
-            }
+            if let cgroup = vm.cgroup, let counters = reader.read(cgroup, of: vm.pid) { sample.cgroups[vm.pid] = counters }
+            if readsProcessTotals, let counters = reader.readProcess(vm.pid) { sample.processes[vm.pid] = counters }
+            if let dir = debugfsDirs[vm.pid], let exits = reader.readDebugfsExits(dir, of: vm.pid) { sample.debugfsExits[vm.pid] = exits }
         }
+        filesRead += reader.state.filesRead
+        reader.state.filesRead = 0
         files.endSample()
         sample.cost = SamplerCost(cpuNs: Self.threadCPUNs() &- cpuStart, filesRead: filesRead, filesOpened: files.opens - opensBefore,
                                   threadsSampled: sample.threads.count)
@@ -196,7 +191,7 @@ public final class LiveSampler {
         vms.sort { $0.pid < $1.pid }
         let threadIDs = Set(vms.flatMap { $0.threads.map(\.tid) })
         affinity = affinity.filter { threadIDs.contains($0.key) }
-        schedPrefix = schedPrefix.filter { threadIDs.contains($0.key) }
+        readerState.schedLayouts = readerState.schedLayouts.filter { threadIDs.contains($0.key) }
     }
 
     /// Forgets processes that are gone and classifies new ones (VM, vhost worker, or neither).
@@ -252,68 +247,6 @@ public final class LiveSampler {
         if let text = try? fs.readText(thread.procPath + "/status") {
             filesRead += 1
             affinity[thread.tid] = ProcParse.allowedCPUs(status: text)
-        }
-    }
-
-    // MARK: Counters
-
-    /// A vCPU thread's stat, schedstat and sched (or status); other threads only schedstat, which
-    /// is all their group figures use. nil when the thread has gone.
-    private func read(_ thread: DiscoveredThread) -> ThreadCounters? {
-        var c = ThreadCounters()
-        let tid = thread.tid
-        guard let n = try? files.read(.init(owner: tid, file: .threadSchedstat), path: thread.procPath + "/schedstat", into: &buffer)
-        else { return nil }
-        filesRead += 1
-        guard ProcParse.schedstat(buffer[0..<n], into: &c) else { return nil }
-        guard thread.role == .vcpu else { return c }
-        if let n = try? files.read(.init(owner: tid, file: .threadStat), path: thread.procPath + "/stat", into: &buffer) {
-            filesRead += 1
-            _ = ProcParse.stat(buffer[0..<n], into: &c)
-        }
-        if hasSchedFile != false {
-            let key = OpenCounterFiles.Key(owner: tid, file: .threadSched)
-            // The figures end two thirds into the file: after the first read, only that much (with
-            // room for the numbers to grow) is read; the whole file again if they move past it.
-            let prefix = schedPrefix[tid]
-            if let n = try? files.read(key, path: thread.procPath + "/sched", into: &buffer, count: prefix) {
-                filesRead += 1
-                hasSchedFile = true
-                if let end = ProcParse.sched(buffer[0..<n], into: &c) {
-                    schedPrefix[tid] = end + 128
-                } else if prefix != nil, n == prefix, let full = try? files.read(key, path: thread.procPath + "/sched", into: &buffer) {
-                    schedPrefix[tid] = ProcParse.sched(buffer[0..<full], into: &c).map { $0 + 128 }
-                }
-                return c
-            }
-            if hasSchedFile == nil { hasSchedFile = false }
-        }
-        if let n = try? files.read(.init(owner: tid, file: .threadStatus), path: thread.procPath + "/status", into: &buffer) {
-            filesRead += 1
-            ProcParse.status(buffer[0..<n], into: &c)
-        }
-        return c
-    }
-
-    private func read(_ cgroup: CgroupLocation, of pid: Int32) -> CgroupCounters? {
-        switch cgroup.version {
-        case .v2:
-            guard let n = try? files.read(.init(owner: pid, file: .cgroupStat), path: cgroup.directory + "/cpu.stat", into: &buffer)
-            else { return nil }
-            filesRead += 1
-            return ProcParse.cgroupV2(buffer[0..<n])
-        case .v1:
-            guard let n = try? files.read(.init(owner: pid, file: .cgroupUsage), path: cgroup.directory + "/cpuacct.usage", into: &buffer)
-            else { return nil }
-            filesRead += 1
-            var c = CgroupCounters()
-            ProcParse.forEachToken(buffer[0..<n]) { _, v, _ in c.usageNs = v; return false }
-            if let n = try? files.read(.init(owner: pid, file: .cgroupUserSystem), path: cgroup.directory + "/cpuacct.stat",
-                                       into: &buffer) {
-                filesRead += 1
-                ProcParse.cpuacctStat(buffer[0..<n], ticksPerSecond: ticksPerSecond, into: &c)
-            }
-            return c
         }
     }
 

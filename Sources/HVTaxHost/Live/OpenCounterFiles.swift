@@ -37,11 +37,22 @@ public final class OpenCounterFiles {
             self.owner = owner
             self.file = file
         }
+
+        /// One combine of one word: the table is looked up ~3,000 times a sample.
+        public func hash(into hasher: inout Hasher) {
+            hasher.combine(UInt64(UInt32(bitPattern: owner)) << 8 | UInt64(file.rawValue))
+        }
     }
 
-    private struct Entry {
-        var fd: CInt
+    /// A class, so marking it read this sample does not write the dictionary (a second hash).
+    private final class Entry {
+        let fd: CInt
         var sample: UInt64
+
+        init(fd: CInt, sample: UInt64) {
+            self.fd = fd
+            self.sample = sample
+        }
     }
 
     public let fs: HostFileSystem
@@ -124,7 +135,7 @@ public final class OpenCounterFiles {
 
     private func descriptor(_ key: Key, _ path: () -> String) throws(HostError) -> CInt {
         if let entry = entries[key] {
-            if entry.sample != sample { entries[key]?.sample = sample }
+            entry.sample = sample
             return entry.fd
         }
         let hostPath = path()

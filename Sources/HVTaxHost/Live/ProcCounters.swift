@@ -54,11 +54,14 @@ public enum ProcParse {
     /// (2) is in parentheses and may itself hold spaces and ')', so fields are counted from the
     /// last ')'.
     public static func stat(_ bytes: ArraySlice<UInt8>, into c: inout ThreadCounters) -> Bool {
-        guard let close = bytes.lastIndex(of: UInt8(ascii: ")")) else { return false }
-        return bytes[(close + 1)...].withUnsafeBufferPointer { buffer -> Bool in
+        bytes.withUnsafeBufferPointer { buffer -> Bool in
             guard let base = buffer.baseAddress else { return false }
             let end = buffer.count
-            var i = 0
+            // The last ')' ends the comm, which may itself hold ')'.
+            var close = end - 1
+            while close >= 0 && base[close] != 41 { close -= 1 }
+            guard close >= 0 else { return false }
+            var i = close + 1
             var field = 2  // the field the last token was; the comm just closed
             while i < end {
                 while i < end && (base[i] == 32 || base[i] == 10) { i += 1 }
@@ -97,36 +100,59 @@ public enum ProcParse {
         return count >= 2
     }
 
+    /// Where the wanted lines of one thread's /proc/.../sched start: the kernel prints every value
+    /// right-aligned in a fixed-width column, so the lines stay where they were from one sample to
+    /// the next, and a re-read checks the keys there instead of scanning ~40 lines. -1: absent.
+    public struct SchedLayout: Sendable, Equatable {
+        var migrations = -1
+        var waitSum = -1
+        /// `se.statistics.wait_sum` (before 5.13) rather than `wait_sum`.
+        var waitSumOld = false
+        var voluntary = -1
+        var involuntary = -1
+        /// Bytes up to the end of the last wanted line: how much of the file a re-read needs.
+        public internal(set) var end = 0
+    }
+
     /// /proc/.../sched (CONFIG_SCHED_DEBUG): `se.nr_migrations`, `nr_voluntary_switches`,
     /// `nr_involuntary_switches`, as `key : value` lines; with CONFIG_SCHEDSTATS (and
-    /// kernel.sched_schedstats=1) also `wait_sum`, in ms with six decimals.
-    /// Returns how many bytes into the file the last of them ended (nil when it was not found): the
-    /// sampler reads only that much of the file afterwards.
+    /// kernel.sched_schedstats=1) also `wait_sum`, in ms with six decimals. Returns where the lines
+    /// were (nil when `nr_involuntary_switches` was not found): given back as `known`, the lines are
+    /// read where they were if their keys are still there, else the file is scanned again.
     @discardableResult
-    public static func sched(_ bytes: ArraySlice<UInt8>, into c: inout ThreadCounters) -> Int? {
+    public static func sched(_ bytes: ArraySlice<UInt8>, into c: inout ThreadCounters, known: SchedLayout? = nil) -> SchedLayout? {
+        if let known, let found = schedAt(known, bytes, into: &c) { return found }
         // ~60 lines of which four are wanted, the last two thirds in: a line is looked at only when
         // its first byte could start one of them, and the scan stops after the last.
-        var lastEnd: Int?
+        var layout = SchedLayout()
+        var complete = false
         forEachLine(bytes) { base, start, end in
             guard start < end else { return true }
             switch base[start] {
             case 115:  // s
                 if line(base, start, end, hasKey: "se.nr_migrations") {
                     c.migrations = number(base, from: start, to: end)?.0
+                    layout.migrations = start
                 } else if line(base, start, end, hasKey: "se.statistics.wait_sum"), let (ms, micro) = number(base, from: start, to: end) {
                     // The name before 5.13.
                     c.waitSumNs = ms &* 1_000_000 &+ micro
+                    layout.waitSum = start
+                    layout.waitSumOld = true
                 }
             case 119:  // w: printed only while schedstats are on, in ms with six decimals
                 if line(base, start, end, hasKey: "wait_sum"), let (ms, micro) = number(base, from: start, to: end) {
                     c.waitSumNs = ms &* 1_000_000 &+ micro
+                    layout.waitSum = start
                 }
             case 110:  // n
                 if line(base, start, end, hasKey: "nr_voluntary_switches") {
                     c.voluntarySwitches = number(base, from: start, to: end)?.0 ?? 0
+                    layout.voluntary = start
                 } else if line(base, start, end, hasKey: "nr_involuntary_switches") {
                     c.involuntarySwitches = number(base, from: start, to: end)?.0 ?? 0
-                    lastEnd = end + 1
+                    layout.involuntary = start
+                    layout.end = end + 1
+                    complete = true
                     return false  // the last of the four (kernel/sched/debug.c prints them in this order)
                 }
             default:
@@ -134,7 +160,40 @@ public enum ProcParse {
             }
             return true
         }
-        return lastEnd
+        return complete ? layout : nil
+    }
+
+    /// The figures read at the lines of `layout`; nil (and nothing written) if any key moved.
+    private static func schedAt(_ layout: SchedLayout, _ bytes: ArraySlice<UInt8>, into c: inout ThreadCounters) -> SchedLayout? {
+        bytes.withUnsafeBufferPointer { buffer -> SchedLayout? in
+            guard let base = buffer.baseAddress, layout.involuntary >= 0 else { return nil }
+            let count = buffer.count
+            /// The value of the line at `start` if it begins a line with `name`.
+            func value(at start: Int, _ name: StaticString) -> (UInt64, UInt64)? {
+                guard start >= 0, start < count, start == 0 || base[start - 1] == 10 else { return nil }
+                let end = memchr(base + start, 10, count - start).map { UnsafeRawPointer($0) - UnsafeRawPointer(base) } ?? count
+                guard line(base, start, end, hasKey: name) else { return nil }
+                return number(base, from: start + name.utf8CodeUnitCount, to: end)
+            }
+            guard let involuntary = value(at: layout.involuntary, "nr_involuntary_switches"),
+                  let voluntary = value(at: layout.voluntary, "nr_voluntary_switches") else { return nil }
+            var migrations: UInt64?
+            if layout.migrations >= 0 {
+                guard let found = value(at: layout.migrations, "se.nr_migrations") else { return nil }
+                migrations = found.0
+            }
+            var waitSumNs: UInt64?
+            if layout.waitSum >= 0 {
+                guard let (ms, micro) = layout.waitSumOld ? value(at: layout.waitSum, "se.statistics.wait_sum")
+                    : value(at: layout.waitSum, "wait_sum") else { return nil }
+                waitSumNs = ms &* 1_000_000 &+ micro
+            }
+            c.involuntarySwitches = involuntary.0
+            c.voluntarySwitches = voluntary.0
+            if let migrations { c.migrations = migrations }
+            if let waitSumNs { c.waitSumNs = waitSumNs }
+            return layout
+        }
     }
 
     /// /proc/.../status, for kernels without /proc/.../sched: the context switch counts.
