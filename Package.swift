@@ -190,7 +190,7 @@ let package = Package(
         // itself (the built executable) in a real terminal under tmux.
         .testTarget(
             name: "HVTaxLiveTests",
-            dependencies: ["HVTaxHost", "HVTaxModel", "HVTaxRender", "hvtax"],
+            dependencies: ["HVTaxHost", "HVTaxModel", "HVTaxRender", "HVTaxMetrics", "hvtax"],
             exclude: ["Fixtures"],
             swiftSettings: strict),
         // Fixture trees are read through their path (#filePath), not bundled as resources.

@@ -61,7 +61,9 @@ public struct LiveMetrics: Sendable {
                 add(C.vmCgroupCPU, count(C.vmCgroupCPU, [name, "user"], Double(cgroup.userNs) / 1e9))
                 add(C.vmCgroupCPU, count(C.vmCgroupCPU, [name, "system"], Double(cgroup.systemNs) / 1e9))
             }
-            if !vm.exitReasons.isEmpty {
+            // KVM debugfs's counters by kind overlap (insn_emulation, hypercalls) and do not cover
+            // every exit: from debugfs only the total is exposed, as reason="all".
+            if !vm.exitReasons.isEmpty && snapshot.exitRates.kind != .debugfs {
                 // A tracepoint counted both in total and by reason (kvm_userspace_exit and
                 // kvm_userspace_exit:IO) is exposed by reason only, so that sum() over reasons counts
                 // each exit once.

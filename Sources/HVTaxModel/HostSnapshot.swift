@@ -200,7 +200,8 @@ public struct VMFigures: Codable, Sendable, Equatable {
     /// Exits per second where a source allows (see `HostSnapshot.exitRates`); nil otherwise, and
     /// nil with tracepoint counters where kvm_exit does not fire (then `exitReasons` has what does).
     public var exitsPerSecond: Double?
-    /// Per reason, highest first, from kvm tracepoint counters; empty with other sources.
+    /// Per reason, highest first: from kvm tracepoint counters, or from KVM debugfs's per-VM
+    /// counters by kind (`io_exits`, `halt_exits`, ...); empty when neither is available.
     public var exitReasons: [ExitReasonRate] = []
     /// Host CPUs its vCPUs ran on or may run on (last CPU and affinity).
     public var cpus: [Int]

@@ -99,12 +99,21 @@ struct CounterReader {
         return ProcParse.stat(state.buffer[0..<n], into: &c) ? c : nil
     }
 
-    /// A VM's exit count from its KVM debugfs folder (`PID-FD/exits`).
-    mutating func readDebugfsExits(_ dir: String, of pid: Int32) -> UInt64? {
-        let n = (try? files.read(.init(owner: pid, file: .debugfsExits), path: dir + "/exits", into: &state.buffer)) ?? 0
-        state.filesRead += 1
-        var exits: UInt64?
-        if n > 0 { ProcParse.forEachToken(state.buffer[0..<n]) { _, v, _ in exits = v; return false } }
-        return exits
+    /// A VM's exit count from its KVM debugfs folder (`PID-FD/exits`) and its counters by reason.
+    mutating func readDebugfsExits(_ dir: String, of pid: Int32, reasons: [String]) -> (total: UInt64?, byReason: [String: UInt64]) {
+        func value(_ file: String, part: UInt8) -> UInt64? {
+            let key = OpenCounterFiles.Key(owner: pid, file: .debugfsExits, part: part)
+            guard let n = try? files.read(key, path: dir + "/" + file, into: &state.buffer) else { return nil }
+            state.filesRead += 1
+            var found: UInt64?
+            if n > 0 { ProcParse.forEachToken(state.buffer[0..<n]) { _, v, _ in found = v; return false } }
+            return found
+        }
+        let total = value("exits", part: 0)
+        var byReason: [String: UInt64] = [:]
+        for (index, reason) in reasons.enumerated() {
+            if let count = value(reason, part: UInt8(truncatingIfNeeded: index + 1)) { byReason[reason] = count }
+        }
+        return (total, byReason)
     }
 }

@@ -78,6 +78,8 @@ public final class LiveSampler {
     /// VMs one of whose threads could not be read in the last sample: their threads are listed again.
     private var threadsGone: Set<Int32> = []
     private var debugfsDirs: [Int32: String] = [:]
+    /// The per-reason exit counters this kernel's KVM debugfs has (of `debugfsExitReasons`).
+    private var debugfsReasons: [String] = []
     /// kvm tracepoint counters per vCPU thread, when debugfs is not readable and perf allows them.
     public private(set) var exitCounters: KVMTracepointCounters?
     private var filesRead = 0
@@ -99,6 +101,7 @@ public final class LiveSampler {
         let sysfs = Sysfs(fs)
         backend = KVMBackend.detect(cpuFlags: flags) { sysfs.moduleState($0, loadedModules: modules ?? nil) }
         (exitRateSource, debugfsDirs, exitCounters) = Self.probeExitSource(fs, backend: backend, mounts: mounts)
+        if exitRateSource.kind == .debugfs { debugfsReasons = Self.debugfsExitReasons.filter { fs.exists(Self.kvmDebugfs + "/" + $0) } }
     }
 
     /// CLK_TCK, the unit of /proc/PID/stat times (USER_HZ, 100 almost everywhere).
@@ -142,7 +145,11 @@ public final class LiveSampler {
             }
             if let cgroup = vm.cgroup, let counters = reader.read(cgroup, of: vm.pid) { sample.cgroups[vm.pid] = counters }
             if readsProcessTotals, let counters = reader.readProcess(vm.pid) { sample.processes[vm.pid] = counters }
-            if let dir = debugfsDirs[vm.pid], let exits = reader.readDebugfsExits(dir, of: vm.pid) { sample.debugfsExits[vm.pid] = exits }
+            if let dir = debugfsDirs[vm.pid] {
+                let (total, byReason) = reader.readDebugfsExits(dir, of: vm.pid, reasons: debugfsReasons)
+                if let total { sample.debugfsExits[vm.pid] = total }
+                if !byReason.isEmpty { sample.exitCounts[vm.pid] = byReason }
+            }
         }
         filesRead += reader.state.filesRead
         reader.state.filesRead = 0
@@ -164,6 +171,11 @@ public final class LiveSampler {
         if processesChanged {
             lastPIDs = pids
             vhostChanged = classify(pids)
+        }
+        // A VM gets its PID-FD folder in KVM's debugfs when it creates its KVM VM, which may be after
+        // it was first seen: list the folder again while a VM has none.
+        if exitRateSource.kind == .debugfs && (processesChanged || vms.contains { debugfsDirs[$0.pid] == nil }) {
+            debugfsDirs = Self.debugfsFolders((try? fs.list(Self.kvmDebugfs)) ?? [])
         }
         // Threads come and go (vCPU hotplug, QEMU's worker pool): re-read names only on change. A
         // thread that exited while another started keeps the count; its failed read marked the VM.
@@ -259,17 +271,16 @@ public final class LiveSampler {
         -> (ExitRateSource, [Int32: String], KVMTracepointCounters?)
     {
         var reasons: [String] = []
-        let kvmDir = "/sys/kernel/debug/kvm"
+        let kvmDir = kvmDebugfs
         do {
             let entries = try fs.list(kvmDir)
-            var dirs: [Int32: String] = [:]
-            for entry in entries {
-                guard let dash = entry.firstIndex(of: "-"), let pid = Int32(entry[..<dash]) else { continue }
-                dirs[pid] = kvmDir + "/" + entry
-            }
+            let dirs = debugfsFolders(entries)
             do {
                 _ = try fs.read(kvmDir + "/exits", limit: 64)
-                return (ExitRateSource(kind: .debugfs, detail: "KVM debugfs per-VM counters (\(kvmDir)/PID-FD/exits)"), dirs, nil)
+                let reasons = debugfsExitReasons.filter { entries.contains($0) }
+                let detail = "KVM debugfs per-VM counters (\(kvmDir)/PID-FD/exits"
+                    + (reasons.isEmpty ? ")" : "; by reason: " + reasons.joined(separator: ", ") + ")")
+                return (ExitRateSource(kind: .debugfs, detail: detail), dirs, nil)
             } catch {
                 reasons.append("debugfs \(error.errno == EPERM ? "EPERM" : error.errno == EACCES ? "EACCES" : "unreadable") (\(error))")
             }
@@ -306,6 +317,25 @@ public final class LiveSampler {
             break
         }
         return (ExitRateSource(kind: .none, detail: "none available: " + reasons.joined(separator: "; ")), [:], nil)
+    }
+
+    static let kvmDebugfs = "/sys/kernel/debug/kvm"
+
+    /// KVM's x86 per-VM debugfs counters that count exits of one kind or the work of one exit path
+    /// (the stats descriptors of arch/x86/kvm/x86.c, as kvm_stat shows them); `exits` is the total.
+    static let debugfsExitReasons = [
+        "io_exits", "mmio_exits", "halt_exits", "irq_exits", "irq_window_exits", "nmi_window_exits", "signal_exits",
+        "request_irq_exits", "notify_window_exits", "hypercalls", "insn_emulation",
+    ]
+
+    /// The per-VM folders (`PID-FD`) of KVM's debugfs by VM pid.
+    static func debugfsFolders(_ entries: [String]) -> [Int32: String] {
+        var dirs: [Int32: String] = [:]
+        for entry in entries {
+            guard let dash = entry.firstIndex(of: "-"), let pid = Int32(entry[..<dash]) else { continue }
+            dirs[pid] = kvmDebugfs + "/" + entry
+        }
+        return dirs
     }
 
     // MARK: Clocks

@@ -32,15 +32,18 @@ public final class OpenCounterFiles {
         /// A tid for thread files, the VM's pid for process, cgroup and debugfs files, 0 for host files.
         public var owner: Int32
         public var file: File
+        /// Which of several files of the same kind (a VM's debugfs counters by reason).
+        public var part: UInt8
 
-        public init(owner: Int32, file: File) {
+        public init(owner: Int32, file: File, part: UInt8 = 0) {
             self.owner = owner
             self.file = file
+            self.part = part
         }
 
         /// One combine of one word: the table is looked up ~3,000 times a sample.
         public func hash(into hasher: inout Hasher) {
-            hasher.combine(UInt64(UInt32(bitPattern: owner)) << 8 | UInt64(file.rawValue))
+            hasher.combine(UInt64(UInt32(bitPattern: owner)) << 16 | UInt64(file.rawValue) << 8 | UInt64(part))
         }
     }
 
