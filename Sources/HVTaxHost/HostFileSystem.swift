@@ -87,18 +87,9 @@ public struct HostFileSystem: Sendable, Equatable {
 
     /// Directory entries, sorted, without "." and "..".
     public func list(_ path: String) throws(HostError) -> [String] {
-        guard let dir = opendir(resolve(path)) else { throw HostError(.list, path, errno: errno) }
-        defer { closedir(dir) }
         var names: [String] = []
-        while true {
-            errno = 0
-            guard let entry = readdir(dir) else {
-                if errno != 0 { throw HostError(.list, path, errno: errno) }
-                break
-            }
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
-            }
+        try forEachEntry(path) { raw in
+            let name = String(decoding: raw, as: UTF8.self)
             if name != "." && name != ".." { names.append(name) }
         }
         return names.sorted()
@@ -108,30 +99,31 @@ public struct HostFileSystem: Sendable, Equatable {
     /// order the directory gives them, parsed from the directory entry without building a String:
     /// the live sampler lists /proc every interval.
     public func numericEntries(_ path: String) throws(HostError) -> [Int32] {
+        var numbers: [Int32] = []
+        try forEachEntry(path) { raw in
+            var value: Int32 = 0
+            for byte in raw {
+                let digit = byte &- 48
+                guard digit <= 9, value < 100_000_000 else { return }
+                value = value &* 10 &+ Int32(digit)
+            }
+            if !raw.isEmpty { numbers.append(value) }
+        }
+        return numbers
+    }
+
+    /// Each entry's name as the bytes of its directory entry (up to its NUL), in directory order.
+    private func forEachEntry(_ path: String, _ body: (UnsafeRawBufferPointer.SubSequence) -> Void) throws(HostError) {
         guard let dir = opendir(resolve(path)) else { throw HostError(.list, path, errno: errno) }
         defer { closedir(dir) }
-        var numbers: [Int32] = []
         while true {
             errno = 0
             guard let entry = readdir(dir) else {
                 if errno != 0 { throw HostError(.list, path, errno: errno) }
-                break
+                return
             }
-            let number = withUnsafeBytes(of: entry.pointee.d_name) { raw -> Int32? in
-                var value: Int32 = 0
-                var digits = 0
-                for byte in raw {
-                    if byte == 0 { break }
-                    let digit = byte &- 48
-                    guard digit <= 9, digits < 10 else { return nil }
-                    value = value &* 10 &+ Int32(digit)
-                    digits += 1
-                }
-                return digits > 0 ? value : nil
-            }
-            if let number { numbers.append(number) }
+            withUnsafeBytes(of: entry.pointee.d_name) { raw in body(raw.prefix { $0 != 0 }) }
         }
-        return numbers
     }
 
     // MARK: Metadata

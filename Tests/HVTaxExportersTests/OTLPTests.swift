@@ -25,16 +25,24 @@ import Testing
         var metrics: [Metric]
     }
 
-    @Test func familiesReachAnOTLPReceiverWithTheirValues() async throws {
+    /// The OTLP/HTTP receiver and the port it listens on; nil (saying why) without opentelemetry-proto.
+    static func startReceiver() throws -> (PeerProcess, Int)? {
         guard let python = Peers.python, Peers.pythonHas("opentelemetry.proto") else {
             print("skipped: python3 with opentelemetry-proto (pip install opentelemetry-proto) is not installed")
-            return
+            return nil
         }
         let script = Peers.repository.appendingPathComponent("Tests/HVTaxExportersTests/Scripts/otlp_http_receiver.py").path
         let receiver = try PeerProcess(python, [script])
+        guard let listening = receiver.readLine(), let port = listening.split(separator: " ").last.flatMap({ Int($0) }) else {
+            receiver.stop()
+            throw PeerProcess.PeerError(message: "the OTLP receiver did not say its port")
+        }
+        return (receiver, port)
+    }
+
+    @Test func familiesReachAnOTLPReceiverWithTheirValues() async throws {
+        guard let (receiver, port) = try Self.startReceiver() else { return }
         defer { receiver.stop() }
-        let listening = try #require(receiver.readLine())
-        let port = try #require(listening.split(separator: " ").last.flatMap { Int($0) }, "receiver said: \(listening)")
 
         let (_, families) = try ExportFixtures.families()
         let exporter = try OTLPExporter(endpoint: "http://127.0.0.1:\(port)", exportIntervalSeconds: 1)
@@ -94,15 +102,8 @@ import Testing
     /// `hvtax serve --otlp-endpoint`: the same families reach the receiver from the running agent,
     /// here on a recorded host tree (two libvirt VMs) so the values are known.
     @Test func serveExportsEveryIntervalAsOTLP() async throws {
-        guard let python = Peers.python, Peers.pythonHas("opentelemetry.proto") else {
-            print("skipped: python3 with opentelemetry-proto (pip install opentelemetry-proto) is not installed")
-            return
-        }
-        let script = Peers.repository.appendingPathComponent("Tests/HVTaxExportersTests/Scripts/otlp_http_receiver.py").path
-        let receiver = try PeerProcess(python, [script])
+        guard let (receiver, port) = try Self.startReceiver() else { return }
         defer { receiver.stop() }
-        let listening = try #require(receiver.readLine())
-        let port = try #require(listening.split(separator: " ").last.flatMap { Int($0) }, "receiver said: \(listening)")
         let fixture = Peers.repository.appendingPathComponent("Tests/HVTaxLiveTests/Fixtures/live-libvirt-v2/t0").path
         let serve = try PeerProcess(Peers.hvtax, ["serve", "--listen", "127.0.0.1:0", "--root", fixture, "--interval", "1s",
                                                   "--otlp-endpoint", "http://127.0.0.1:\(port)"])

@@ -22,6 +22,15 @@ struct TopTerminalTests {
         if let reason = TmuxSession.unavailableReason ?? RunningQEMU.unavailableReason { try skipLiveTest(reason) }
     }
 
+    /// One real QEMU under a unique name, its vCPU threads up (skips without tmux, QEMU or /dev/kvm).
+    func startVM() throws -> (String, RunningQEMU) {
+        try requireTmuxAndQEMU()
+        let name = Self.uniqueName()
+        let vm = try RunningQEMU(name: name)
+        _ = try vm.vcpuThreads()
+        return (name, vm)
+    }
+
     /// A VM name no other suite uses, short enough for top's 19-column VM column. Its `s` is also
     /// top's sort key: typed after `/` it must go into the filter.
     static func uniqueName() -> String { "tops-" + String(UInt32.random(in: 0...UInt32.max), radix: 36) }
@@ -143,10 +152,7 @@ struct TopTerminalTests {
 
     @Test("a signal to hvtax top ends it with status 0 and the terminal restored; rows coloured by the thresholds given", arguments: signalCases)
     func signal(_ signalCase: SignalCase) throws {
-        try requireTmuxAndQEMU()
-        let name = Self.uniqueName()
-        let vm = try RunningQEMU(name: name)
-        _ = try vm.vcpuThreads()
+        let (name, vm) = try startVM()
         defer { withExtendedLifetime(vm) {} }
         let top = try TopRun(arguments: ["top", "--interval", "500ms", "--vm", name] + signalCase.thresholds)
         let frame = try top.frame(for: "the VM's row", escapes: true) { $0.vmRows.first?.pid == vm.pid ? $0 : nil }
@@ -165,10 +171,7 @@ struct TopTerminalTests {
 
     @Test("not a terminal: `hvtax top --count 2 | cat` prints the header and one plain line per VM and interval")
     func plainLines() throws {
-        try requireTmuxAndQEMU()
-        let name = Self.uniqueName()
-        let vm = try RunningQEMU(name: name)
-        _ = try vm.vcpuThreads()
+        let (name, vm) = try startVM()
         defer { withExtendedLifetime(vm) {} }
         // In a tmux pane, so that stdin is a terminal and only stdout is not, as in a shell.
         let directory = try TmuxSession.makeDirectory()
@@ -197,10 +200,7 @@ struct TopTerminalTests {
     /// the main thread's mask at start: checked here, on the process people run).
     @Test("plain lines: SIGTERM ends hvtax top with status 0 and a whole last line, even when started with SIGTERM, SIGINT and SIGHUP blocked")
     func plainLinesSignal() throws {
-        try requireTmuxAndQEMU()
-        let name = Self.uniqueName()
-        let vm = try RunningQEMU(name: name)
-        _ = try vm.vcpuThreads()
+        let (name, vm) = try startVM()
         defer { withExtendedLifetime(vm) {} }
         let directory = try TmuxSession.makeDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }

@@ -79,7 +79,7 @@ public final class LiveSampler {
     private var threadsGone: Set<Int32> = []
     private var debugfsDirs: [Int32: String] = [:]
     /// The per-reason exit counters this kernel's KVM debugfs has (of `debugfsExitReasons`).
-    private var debugfsReasons: [String] = []
+    private let debugfsReasons: [String]
     /// kvm tracepoint counters per vCPU thread, when debugfs is not readable and perf allows them.
     public private(set) var exitCounters: KVMTracepointCounters?
     private var filesRead = 0
@@ -100,8 +100,7 @@ public final class LiveSampler {
         let modules = try? procfs.loadedModules()
         let sysfs = Sysfs(fs)
         backend = KVMBackend.detect(cpuFlags: flags) { sysfs.moduleState($0, loadedModules: modules ?? nil) }
-        (exitRateSource, debugfsDirs, exitCounters) = Self.probeExitSource(fs, backend: backend, mounts: mounts)
-        if exitRateSource.kind == .debugfs { debugfsReasons = Self.debugfsExitReasons.filter { fs.exists(Self.kvmDebugfs + "/" + $0) } }
+        (exitRateSource, debugfsDirs, debugfsReasons, exitCounters) = Self.probeExitSource(fs, backend: backend, mounts: mounts)
     }
 
     /// CLK_TCK, the unit of /proc/PID/stat times (USER_HZ, 100 almost everywhere).
@@ -268,7 +267,7 @@ public final class LiveSampler {
     /// perf_event_open (live host only); otherwise the reason none is used, from what was really
     /// tried, so an absent exit rate is never shown as zero.
     static func probeExitSource(_ fs: HostFileSystem, backend: KVMBackend, mounts: [MountEntry])
-        -> (ExitRateSource, [Int32: String], KVMTracepointCounters?)
+        -> (ExitRateSource, [Int32: String], [String], KVMTracepointCounters?)
     {
         var reasons: [String] = []
         let kvmDir = kvmDebugfs
@@ -280,7 +279,7 @@ public final class LiveSampler {
                 let reasons = debugfsExitReasons.filter { entries.contains($0) }
                 let detail = "KVM debugfs per-VM counters (\(kvmDir)/PID-FD/exits"
                     + (reasons.isEmpty ? ")" : "; by reason: " + reasons.joined(separator: ", ") + ")")
-                return (ExitRateSource(kind: .debugfs, detail: detail), dirs, nil)
+                return (ExitRateSource(kind: .debugfs, detail: detail), dirs, reasons, nil)
             } catch {
                 reasons.append("debugfs \(error.errno == EPERM ? "EPERM" : error.errno == EACCES ? "EACCES" : "unreadable") (\(error))")
             }
@@ -301,7 +300,7 @@ public final class LiveSampler {
                 let notCounted = counters.skipped.filter { $0.hasPrefix("kvm_exit") }
                 if !notCounted.isEmpty { detail += "; not counted: " + notCounted.joined(separator: "; ") }
                 detail += "; debugfs not used: " + reasons.joined(separator: "; ")
-                return (ExitRateSource(kind: .tracepointCounters, detail: detail), [:], counters)
+                return (ExitRateSource(kind: .tracepointCounters, detail: detail), [:], [], counters)
             } catch {
                 reasons.append("kvm tracepoint counters unavailable (\(error))")
             }
@@ -316,7 +315,7 @@ public final class LiveSampler {
         case .intelVMX, .amdSVM:
             break
         }
-        return (ExitRateSource(kind: .none, detail: "none available: " + reasons.joined(separator: "; ")), [:], nil)
+        return (ExitRateSource(kind: .none, detail: "none available: " + reasons.joined(separator: "; ")), [:], [], nil)
     }
 
     static let kvmDebugfs = "/sys/kernel/debug/kvm"
