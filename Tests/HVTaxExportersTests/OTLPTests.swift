@@ -110,8 +110,10 @@ import Testing
         defer { serve.stop() }
         // Exports carry the running counter hvtax_samples (cumulative): wait for one that has seen
         // at least two intervals, then check the VMs' gauges came with it.
+        // Up to two minutes, as for the exporter alone: on a loaded machine (the whole suite at
+        // once) exports were seen to take over a minute to start arriving; alone, about two seconds.
         var received: Received?
-        let deadline = Date().addingTimeInterval(60)
+        let deadline = Date().addingTimeInterval(120)
         while Date() < deadline {
             guard let line = receiver.readLine(seconds: 0) else {
                 try await Task.sleep(for: .milliseconds(100))
