@@ -106,8 +106,10 @@ let package = Package(
             dependencies: ["CKVM", "HVTaxModel", "HVTaxHost"],
             swiftSettings: strict),
         // analysis: the advice rules (one data file) applied to any report's figures -> findings.
+        // The rules are compiled into the binary: a resource bundle made hvtax depend on its build
+        // folder (or a bundle installed beside it), and finding it listed the executable's folder.
         .target(name: "HVTaxAdvice", dependencies: ["HVTaxModel"],
-                resources: [.copy("Resources/advice-rules.json")], swiftSettings: strict),
+                resources: [.embedInCode("Resources/advice-rules.json")], swiftSettings: strict),
         // exporters beyond Prometheus, on the same metric families: InfluxDB line protocol (and its
         // HTTP write API), the net-snmp pass_persist subtree.
         .target(name: "HVTaxExporters", dependencies: ["HVTaxMetrics", "HVTaxModel"], swiftSettings: strict),

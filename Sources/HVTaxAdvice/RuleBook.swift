@@ -54,12 +54,9 @@ public struct RuleBook: Sendable, Decodable {
     public var figures: [String: FigureInfo]
     public var rules: [Rule]
 
-    /// The rules shipped with hvtax.
+    /// The rules shipped with hvtax, compiled into it (Resources/advice-rules.json).
     public static func standard() throws -> RuleBook {
-        guard let url = Bundle.module.url(forResource: "advice-rules", withExtension: "json") else {
-            throw RuleBookError(origin: "advice-rules.json", problem: "not found in hvtax's resource bundle (hvtax_HVTaxAdvice.resources next to the executable)")
-        }
-        return try load(Data(contentsOf: url), origin: url.path)
+        try load(Data(PackageResources.advice_rules_json), origin: "hvtax's built-in advice-rules.json")
     }
 
     /// Reads and checks a rules file: every figure a rule names must be in the catalogue, and every
