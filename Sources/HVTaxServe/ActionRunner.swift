@@ -63,9 +63,6 @@ public actor ActionRunner {
     private func count(_ outcome: String) { outcomes[outcome, default: 0] += 1 }
 
     private func run(_ command: [String], event: ThresholdEvent, json: Data, metadata: Logger.Metadata) async {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: command[0])
-        process.arguments = Array(command.dropFirst())
         var environment = ProcessInfo.processInfo.environment
         environment["HVTAX_SCOPE"] = event.scope
         environment["HVTAX_VM"] = event.vm ?? ""
@@ -73,17 +70,34 @@ public actor ActionRunner {
         environment["HVTAX_FIGURE"] = event.figure.rawValue
         environment["HVTAX_LEVEL"] = event.to.rawValue
         environment["HVTAX_VALUE"] = String(event.value)
-        process.environment = environment
-        let stdin = Pipe()
-        process.standardInput = stdin
         let finished = AsyncStream<Int32>.makeStream()
-        process.terminationHandler = { finished.continuation.yield($0.terminationStatus); finished.continuation.finish() }
-        do {
-            try process.run()
-        } catch {
-            count("failed")
-            logger.error("action command \(command[0]) did not start: \(error)", metadata: metadata)
-            return
+        var process = Process()
+        let stdin = Pipe()
+        // ETXTBSY: the script was written a moment ago and a process forked meanwhile (by this
+        // service or anyone) still holds it open for writing until it execs; that passes within
+        // milliseconds, so the launch is tried again a few times before it counts as failed.
+        var attempt = 0
+        while true {
+            process = Process()
+            process.executableURL = URL(fileURLWithPath: command[0])
+            process.arguments = Array(command.dropFirst())
+            process.environment = environment
+            process.standardInput = stdin
+            process.terminationHandler = { finished.continuation.yield($0.terminationStatus); finished.continuation.finish() }
+            do {
+                try process.run()
+                break
+            } catch {
+                attempt += 1
+                if Self.isTextFileBusy(error) && attempt < Self.busyAttempts {
+                    try? await Task.sleep(for: .milliseconds(20 * attempt))
+                    continue
+                }
+                count("failed")
+                logger.error("action command \(command[0]) did not start (after \(attempt) attempt\(attempt == 1 ? "" : "s")): \(error)",
+                             metadata: metadata)
+                return
+            }
         }
         // The command may not read its stdin; a full pipe must not block us.
         try? stdin.fileHandleForWriting.write(contentsOf: json)
@@ -106,6 +120,19 @@ public actor ActionRunner {
             count("failed")
             logger.error("action command \(command.joined(separator: " ")) exited \(status) for \(event.key)", metadata: metadata)
         }
+    }
+
+    /// Launches tried while the executable is busy (ETXTBSY), 20 ms more apart each time (~1 s in all).
+    static let busyAttempts = 10
+
+    /// Whether a launch failed with ETXTBSY, which Foundation wraps as the underlying error.
+    static func isTextFileBusy(_ error: any Error) -> Bool {
+        var current: NSError? = error as NSError
+        while let e = current {
+            if e.domain == NSPOSIXErrorDomain && e.code == Int(ETXTBSY) { return true }
+            current = e.userInfo[NSUnderlyingErrorKey] as? NSError
+        }
+        return false
     }
 
     private func post(_ webhook: ActionConfiguration.Webhook, json: Data, metadata: Logger.Metadata) async {

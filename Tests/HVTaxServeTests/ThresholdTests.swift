@@ -114,6 +114,37 @@ struct ThresholdTests {
         #expect(await dry.outcomes == ["dry-run": 1])
     }
 
+    @Test("a script still open for writing (ETXTBSY) runs once it is closed; one never closed fails, counted")
+    func busyScript() async throws {
+        let dir = try ServeTestSupport.temporaryDirectory("busy")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let script = dir + "/act.sh"
+        try "#!/bin/sh\necho ran >> \"\(dir)/calls\"\n".write(toFile: script, atomically: false, encoding: .utf8)
+        chmod(script, 0o755)
+        var configuration = ActionConfiguration()
+        configuration.command = [script]
+        // Held open for writing, as by a process forked while the script was being written: exec
+        // fails with ETXTBSY until the descriptor is closed, 100 ms later.
+        let writer = open(script, O_WRONLY)
+        #expect(writer >= 0)
+        let closer = Task {
+            try await Task.sleep(for: .milliseconds(100))
+            close(writer)
+        }
+        let runner = ActionRunner(configuration: configuration, logger: Logger(label: "test"))
+        await runner.handle(Self.event())
+        try await closer.value
+        #expect(await runner.outcomes == ["ran": 1])
+        #expect(try String(contentsOfFile: dir + "/calls", encoding: .utf8) == "ran\n")
+
+        let stuck = open(script, O_WRONLY)
+        defer { close(stuck) }
+        let failing = ActionRunner(configuration: configuration, logger: Logger(label: "test"))
+        await failing.handle(Self.event(vm: "other"))
+        #expect(await failing.outcomes == ["failed": 1])
+        #expect(try String(contentsOfFile: dir + "/calls", encoding: .utf8) == "ran\n")
+    }
+
     @Test("a webhook receives the evidence as a JSON POST")
     func webhook() async throws {
         let receiver = try WebhookReceiver()
