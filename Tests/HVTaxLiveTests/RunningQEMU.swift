@@ -44,7 +44,7 @@ final class RunningQEMU {
 
     /// vCPU index -> thread id, read from /proc/PID/task/*/comm (`CPU N/KVM`) without any hvtax code,
     /// once QEMU has named all its vCPU threads (it does when the machine is set up); at most `timeoutSeconds`.
-    func vcpuThreads(timeoutSeconds: Double = 10) throws -> [Int: Int32] {
+    func vcpuThreads(timeoutSeconds: Double = 30) throws -> [Int: Int32] {
         let deadline = Date().addingTimeInterval(timeoutSeconds)
         var found: [Int: Int32] = [:]
         while Date() < deadline {

@@ -84,7 +84,7 @@ final class TmuxSession {
 
     /// Polls the screen every 50 ms until `accept` returns a value for it; throws with the last
     /// screen after `timeoutSeconds`.
-    func wait<T>(for what: String, timeoutSeconds: Double = 5, escapes: Bool = false, _ accept: ([String]) throws -> T?) throws -> T {
+    func wait<T>(for what: String, timeoutSeconds: Double = 20, escapes: Bool = false, _ accept: ([String]) throws -> T?) throws -> T {
         let start = Date()
         let deadline = start.addingTimeInterval(timeoutSeconds)
         var last: [String] = []
@@ -102,7 +102,7 @@ final class TmuxSession {
     }
 
     /// Polls a pane format until it has `expected`; throws with its last value after `timeoutSeconds`.
-    func wait(until format: String, is expected: String, timeoutSeconds: Double = 5) throws {
+    func wait(until format: String, is expected: String, timeoutSeconds: Double = 20) throws {
         let deadline = Date().addingTimeInterval(timeoutSeconds)
         var last = ""
         repeat {

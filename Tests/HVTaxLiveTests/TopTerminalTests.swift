@@ -177,7 +177,7 @@ struct TopTerminalTests {
         let directory = try TmuxSession.makeDirectory()
         let script = "{ \"$0\" top --count 2 --interval 300ms --vm \(name); echo $? > \(directory)/status; } | cat > \(directory)/out"
         let tmux = try TmuxSession(command: ["/bin/sh", "-c", script, Self.hvtax], columns: 150, rows: 30, directory: directory)
-        try tmux.wait(until: "#{pane_dead}", is: "1", timeoutSeconds: 10)
+        try tmux.wait(until: "#{pane_dead}", is: "1", timeoutSeconds: 30)
         #expect(try String(contentsOfFile: directory + "/status", encoding: .utf8) == "0\n")
         #expect(try tmux.value("#{alternate_on}") == "0")
         let output = try String(contentsOfFile: directory + "/out", encoding: .utf8)
@@ -210,12 +210,12 @@ struct TopTerminalTests {
                                      blocked: [SIGTERM, SIGINT, SIGHUP])
         defer { top.kill() }
         func text() -> String { String(decoding: FileManager.default.contents(atPath: output) ?? Data(), as: UTF8.self) }
-        let deadline = Date().addingTimeInterval(10)
+        let deadline = Date().addingTimeInterval(30)
         while Date() < deadline, !text().contains(" \(name) ") { usleep(50_000) }
         #expect(text().contains(" \(name) \(vm.pid) qemu 2 "), "\(text())")
         #expect(kill(top.pid, SIGTERM) == 0)
-        let status = try top.wait(timeoutSeconds: 5)
-        #expect(status == 0, "wait status \(status.map { String($0) } ?? "none: hvtax top still runs 5 s after SIGTERM")")
+        let status = try top.wait(timeoutSeconds: 20)
+        #expect(status == 0, "wait status \(status.map { String($0) } ?? "none: hvtax top still runs 20 s after SIGTERM")")
         #expect(text().hasSuffix("\n"), "the last line is whole")
     }
 
@@ -278,7 +278,7 @@ final class TopRun {
         tmux = try TmuxSession(command: ["/bin/sh", wrapper, TopTerminalTests.hvtax] + arguments, columns: 150, rows: 30, directory: directory)
     }
 
-    func frame(for what: String, escapes: Bool = false, timeoutSeconds: Double = 10, _ accept: (TopFrame) -> TopFrame?) throws -> TopFrame {
+    func frame(for what: String, escapes: Bool = false, timeoutSeconds: Double = 30, _ accept: (TopFrame) -> TopFrame?) throws -> TopFrame {
         try tmux.wait(for: what, timeoutSeconds: timeoutSeconds, escapes: escapes) { accept(TopFrame(captured: $0)) }
     }
 
@@ -318,12 +318,12 @@ final class TopRun {
     /// After top has gone: its exit status, canonical mode and echo back, the main screen and the cursor.
     func expectRestored(exitStatus: Int32, sourceLocation: SourceLocation = #_sourceLocation) throws {
         let statusFile = directory + "/status"
-        let deadline = Date().addingTimeInterval(5)
+        let deadline = Date().addingTimeInterval(20)
         while Date() < deadline, !((try? String(contentsOfFile: statusFile, encoding: .utf8))?.hasSuffix("\n") ?? false) { usleep(50_000) }
         let status = try? String(contentsOfFile: statusFile, encoding: .utf8)
         #expect(status == "\(exitStatus)\n", "hvtax top's exit status", sourceLocation: sourceLocation)
         guard status != nil else {
-            throw LiveTestFailure("hvtax top did not exit in 5 s; screen:\n" + ((try? tmux.screen())?.joined(separator: "\n") ?? ""))
+            throw LiveTestFailure("hvtax top did not exit in 20 s; screen:\n" + ((try? tmux.screen())?.joined(separator: "\n") ?? ""))
         }
         let after = Self.settings(try String(contentsOfFile: directory + "/stty-after", encoding: .utf8))
         #expect(after.isSuperset(of: ["icanon", "echo"]), "\(after)", sourceLocation: sourceLocation)
