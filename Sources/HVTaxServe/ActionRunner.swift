@@ -71,21 +71,22 @@ public actor ActionRunner {
         environment["HVTAX_LEVEL"] = event.to.rawValue
         environment["HVTAX_VALUE"] = String(event.value)
         let finished = AsyncStream<Int32>.makeStream()
-        var process = Process()
         let stdin = Pipe()
         // ETXTBSY: the script was written a moment ago and a process forked meanwhile (by this
         // service or anyone) still holds it open for writing until it execs; that passes within
         // milliseconds, so the launch is tried again a few times before it counts as failed.
         var attempt = 0
+        let process: Process
         while true {
-            process = Process()
-            process.executableURL = URL(fileURLWithPath: command[0])
-            process.arguments = Array(command.dropFirst())
-            process.environment = environment
-            process.standardInput = stdin
-            process.terminationHandler = { finished.continuation.yield($0.terminationStatus); finished.continuation.finish() }
+            let candidate = Process()
+            candidate.executableURL = URL(fileURLWithPath: command[0])
+            candidate.arguments = Array(command.dropFirst())
+            candidate.environment = environment
+            candidate.standardInput = stdin
+            candidate.terminationHandler = { finished.continuation.yield($0.terminationStatus); finished.continuation.finish() }
             do {
-                try process.run()
+                try candidate.run()
+                process = candidate
                 break
             } catch {
                 attempt += 1
