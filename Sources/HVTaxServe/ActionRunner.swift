@@ -17,6 +17,10 @@ public actor ActionRunner {
     public init(configuration: ActionConfiguration, logger: Logger) {
         self.configuration = configuration
         self.logger = logger
+        // The evidence goes to the command's stdin. A command that exits without reading it (most
+        // scripts ignore stdin) closes the pipe, and writing to it then raises SIGPIPE, whose
+        // default action would end the whole service. Ignored, the write fails with EPIPE instead.
+        if configuration.command != nil && !configuration.dryRun { signal(SIGPIPE, SIG_IGN) }
     }
 
     /// Logs the event and, when it is a rise to `on_level` or above, acts (subject to the rate limit).
@@ -71,13 +75,14 @@ public actor ActionRunner {
         environment["HVTAX_LEVEL"] = event.to.rawValue
         environment["HVTAX_VALUE"] = String(event.value)
         let finished = AsyncStream<Int32>.makeStream()
-        let stdin = Pipe()
         // ETXTBSY: the script was written a moment ago and a process forked meanwhile (by this
         // service or anyone) still holds it open for writing until it execs; that passes within
         // milliseconds, so the launch is tried again a few times before it counts as failed.
         var attempt = 0
         let process: Process
+        var stdin: Pipe
         while true {
+            stdin = Pipe()
             let candidate = Process()
             candidate.executableURL = URL(fileURLWithPath: command[0])
             candidate.arguments = Array(command.dropFirst())

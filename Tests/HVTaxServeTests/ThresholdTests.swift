@@ -124,16 +124,17 @@ struct ThresholdTests {
         var configuration = ActionConfiguration()
         configuration.command = [script]
         // Held open for writing, as by a process forked while the script was being written: exec
-        // fails with ETXTBSY until the descriptor is closed, 100 ms later.
+        // fails with ETXTBSY until the descriptor is closed, 100 ms later. Closed from a thread of
+        // its own: under the whole suite's load a task could wait on the busy pool past the retries.
         let writer = open(script, O_WRONLY)
         #expect(writer >= 0)
-        let closer = Task {
-            try await Task.sleep(for: .milliseconds(100))
+        let closer = Thread {
+            usleep(100_000)
             close(writer)
         }
+        closer.start()
         let runner = ActionRunner(configuration: configuration, logger: Logger(label: "test"))
         await runner.handle(Self.event())
-        try await closer.value
         #expect(await runner.outcomes == ["ran": 1])
         #expect(try String(contentsOfFile: dir + "/calls", encoding: .utf8) == "ran\n")
 
@@ -143,6 +144,25 @@ struct ThresholdTests {
         await failing.handle(Self.event(vm: "other"))
         #expect(await failing.outcomes == ["failed": 1])
         #expect(try String(contentsOfFile: dir + "/calls", encoding: .utf8) == "ran\n")
+    }
+
+    @Test("a command that exits without reading its stdin cannot end the service: SIGPIPE is ignored")
+    func commandIgnoringStdin() async throws {
+        let dir = try ServeTestSupport.temporaryDirectory("nostdin")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let script = dir + "/quick.sh"
+        try "#!/bin/sh\nexec 0<&-\nexit 0\n".write(toFile: script, atomically: false, encoding: .utf8)
+        chmod(script, 0o755)
+        var configuration = ActionConfiguration()
+        configuration.command = [script]
+        let runner = ActionRunner(configuration: configuration, logger: Logger(label: "test"))
+        var disposition = sigaction()
+        sigaction(SIGPIPE, nil, &disposition)
+        #expect(unsafeBitCast(disposition.__sigaction_handler.sa_handler, to: Int.self) == unsafeBitCast(SIG_IGN, to: Int.self))
+        // Each write of the evidence races the command's exit; with SIGPIPE at its default, one that
+        // lost the race ended this test process (it did, before the fix).
+        for index in 0..<20 { await runner.handle(Self.event(vm: "quick\(index)")) }
+        #expect(await runner.outcomes == ["ran": 20])
     }
 
     @Test("a webhook receives the evidence as a JSON POST")
