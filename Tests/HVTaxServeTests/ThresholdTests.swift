@@ -81,19 +81,29 @@ struct ThresholdTests {
             .first { $0.key == "vm/\(vm)/steal" }!
     }
 
-    @Test("a command gets the evidence JSON on stdin and HVTAX_* variables; the rate limit holds the second; dry run runs nothing")
-    func command() async throws {
-        let dir = try ServeTestSupport.temporaryDirectory("action")
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        let script = dir + "/migrate.sh"
-        try """
-            #!/bin/sh
-            cat > "\(dir)/evidence-$HVTAX_VM.json"
-            echo "$HVTAX_SCOPE $HVTAX_VM $HVTAX_FIGURE $HVTAX_LEVEL" >> "\(dir)/calls"
-            """.write(toFile: script, atomically: true, encoding: .utf8)
+    /// A temporary folder holding an executable script (its text given the folder) and a command
+    /// action that runs it. The caller removes the folder.
+    static func scriptAction(_ label: String, _ text: (String) -> String) throws -> (dir: String, configuration: ActionConfiguration) {
+        let dir = try ServeTestSupport.temporaryDirectory(label)
+        let script = dir + "/action.sh"
+        try text(dir).write(toFile: script, atomically: false, encoding: .utf8)
         chmod(script, 0o755)
         var configuration = ActionConfiguration()
         configuration.command = [script]
+        return (dir, configuration)
+    }
+
+    @Test("a command gets the evidence JSON on stdin and HVTAX_* variables; the rate limit holds the second; dry run runs nothing")
+    func command() async throws {
+        let (dir, scripted) = try Self.scriptAction("action") { dir in
+            """
+            #!/bin/sh
+            cat > "\(dir)/evidence-$HVTAX_VM.json"
+            echo "$HVTAX_SCOPE $HVTAX_VM $HVTAX_FIGURE $HVTAX_LEVEL" >> "\(dir)/calls"
+            """
+        }
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var configuration = scripted
         let runner = ActionRunner(configuration: configuration, logger: Logger(label: "test"))
         await runner.handle(Self.event())
         await runner.handle(Self.event())
@@ -116,13 +126,9 @@ struct ThresholdTests {
 
     @Test("a script still open for writing (ETXTBSY) runs once it is closed; one never closed fails, counted")
     func busyScript() async throws {
-        let dir = try ServeTestSupport.temporaryDirectory("busy")
+        let (dir, configuration) = try Self.scriptAction("busy") { "#!/bin/sh\necho ran >> \"\($0)/calls\"\n" }
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let script = dir + "/act.sh"
-        try "#!/bin/sh\necho ran >> \"\(dir)/calls\"\n".write(toFile: script, atomically: false, encoding: .utf8)
-        chmod(script, 0o755)
-        var configuration = ActionConfiguration()
-        configuration.command = [script]
+        let script = configuration.command![0]
         // Held open for writing, as by a process forked while the script was being written: exec
         // fails with ETXTBSY until the descriptor is closed, 100 ms later. Closed from a thread of
         // its own: under the whole suite's load a task could wait on the busy pool past the retries.
@@ -148,13 +154,8 @@ struct ThresholdTests {
 
     @Test("a command that exits without reading its stdin cannot end the service: SIGPIPE is ignored")
     func commandIgnoringStdin() async throws {
-        let dir = try ServeTestSupport.temporaryDirectory("nostdin")
+        let (dir, configuration) = try Self.scriptAction("nostdin") { _ in "#!/bin/sh\nexec 0<&-\nexit 0\n" }
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let script = dir + "/quick.sh"
-        try "#!/bin/sh\nexec 0<&-\nexit 0\n".write(toFile: script, atomically: false, encoding: .utf8)
-        chmod(script, 0o755)
-        var configuration = ActionConfiguration()
-        configuration.command = [script]
         let runner = ActionRunner(configuration: configuration, logger: Logger(label: "test"))
         var disposition = sigaction()
         sigaction(SIGPIPE, nil, &disposition)

@@ -80,7 +80,7 @@ struct CounterReader {
             else { return nil }
             state.filesRead += 1
             var c = CgroupCounters()
-            ProcParse.forEachToken(state.buffer[0..<n]) { _, v, _ in c.usageNs = v; return false }
+            if let usage = ProcParse.firstNumber(state.buffer[0..<n]) { c.usageNs = usage }
             if let n = try? files.read(.init(owner: pid, file: .cgroupUserSystem), path: cgroup.directory + "/cpuacct.stat",
                                        into: &state.buffer) {
                 state.filesRead += 1
@@ -105,9 +105,7 @@ struct CounterReader {
             let key = OpenCounterFiles.Key(owner: pid, file: .debugfsExits, part: part)
             guard let n = try? files.read(key, path: dir + "/" + file, into: &state.buffer) else { return nil }
             state.filesRead += 1
-            var found: UInt64?
-            if n > 0 { ProcParse.forEachToken(state.buffer[0..<n]) { _, v, _ in found = v; return false } }
-            return found
+            return ProcParse.firstNumber(state.buffer[0..<n])
         }
         let total = value("exits", part: 0)
         var byReason: [String: UInt64] = [:]

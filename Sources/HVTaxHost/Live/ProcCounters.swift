@@ -27,6 +27,13 @@ public struct ThreadCounters: Sendable, Equatable {
 /// sampler reads a few thousand of these files per interval, and splitting Strings would cost
 /// more than the reads (STYLE.md: "turn only what is needed into numbers").
 public enum ProcParse {
+    /// The first number of a one-value file (cpuacct.usage, a KVM debugfs counter); nil when empty.
+    static func firstNumber(_ bytes: ArraySlice<UInt8>) -> UInt64? {
+        var found: UInt64?
+        forEachToken(bytes) { _, value, _ in found = value; return false }
+        return found
+    }
+
     /// The whitespace-separated unsigned numbers of `bytes`, parsed as they are met; a token that
     /// is not a number is 0, so callers index fields by position as the kernel documents them.
     @inline(__always)
