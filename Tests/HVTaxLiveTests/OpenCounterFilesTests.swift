@@ -106,6 +106,39 @@ struct OpenCounterFilesTests {
         #expect(files.openCount == 0, "the failed descriptor was closed")
     }
 
+    @Test("the request order is only a hint: reordered, repeated and forgotten files still read the right file")
+    func requestOrderIsOnlyAHint() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("hvtax-order-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        try FileManager.default.createDirectory(atPath: root + "/proc", withIntermediateDirectories: true)
+        for tid in 1...3 { try "\(tid)000 0 0\n".write(toFile: root + "/proc/\(tid)", atomically: false, encoding: .utf8) }
+        let files = OpenCounterFiles(fs: HostFileSystem(root: root))
+        var buffer = [UInt8](repeating: 0, count: 64)
+        func value(_ tid: Int32) throws -> UInt64? {
+            let n = try files.read(.init(owner: tid, file: .threadSchedstat), path: "/proc/\(tid)", into: &buffer)
+            return Self.onCPUNs(buffer[0..<n])
+        }
+        // The same order twice, then reversed, then with a repeat, then a file skipped.
+        for order: [Int32] in [[1, 2, 3], [1, 2, 3], [3, 2, 1], [1, 1, 2, 3], [1, 3]] {
+            for tid in order { #expect(try value(tid) == UInt64(tid) * 1000, "tid \(tid) in order \(order)") }
+            files.endSample()
+        }
+        #expect(files.opens == 3, "every file stayed open while it was read each sample")
+        #expect(files.openCount == 2, "the file not read in the last sample was closed")
+        // A forgotten file (a cgroup that moved) is opened again, never read through its closed descriptor.
+        try "4000 0 0\n".write(toFile: root + "/proc/9", atomically: false, encoding: .utf8)
+        #expect(try value(1) == 1000)
+        files.forget(owner: 1, [.threadSchedstat])
+        try FileManager.default.removeItem(atPath: root + "/proc/1")
+        try FileManager.default.createSymbolicLink(atPath: root + "/proc/1", withDestinationPath: root + "/proc/9")
+        files.endSample()
+        #expect(try value(1) == 4000)
+        #expect(files.opens == 4)
+        // The file that came after it in the order is still its own file: 2 was skipped, so the
+        // entry at this position is no longer a match and the dictionary answers.
+        #expect(try value(3) == 3000)
+    }
+
     /// A copy of a recorded host tree the test may change.
     static func copyOfFixture(_ name: String) throws -> String {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("hvtax-open-files-\(UUID().uuidString)").path
