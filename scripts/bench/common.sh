@@ -1,12 +1,17 @@
 # Sourced by the benchmark scripts after they set `events` and `runs`: goes to the repository root,
-# builds hvtax in release mode (`$hvtax`), makes the trace folder (`$dir`, BENCH_DIR), picks the CPU
+# builds hvtax in release mode (`$hvtax`, or HVTAX_BIN), makes the trace folder (`$dir`, BENCH_DIR), picks the CPU
 # (`$cpu`, BENCH_CPU), and defines `measure` and `measure_header`.
 cpu=${BENCH_CPU:-1}
 dir=${BENCH_DIR:-/tmp/hvtax-bench}
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 export PATH=/opt/swift/usr/bin:$PATH
-swift build -c release --product hvtax >/dev/null
-hvtax=$(swift build -c release --show-bin-path)/hvtax
+# HVTAX_BIN: measure that binary instead of building this checkout (an A/B of two commits).
+if [ -n "${HVTAX_BIN:-}" ]; then
+    hvtax=$HVTAX_BIN
+else
+    swift build -c release --product hvtax >/dev/null
+    hvtax=$(swift build -c release --show-bin-path)/hvtax
+fi
 mkdir -p "$dir"
 
 # `measure NAME COMMAND...` runs COMMAND $runs times pinned to

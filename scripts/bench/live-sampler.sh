@@ -25,8 +25,13 @@ dir=${BENCH_DIR:-/tmp/hvtax-live-bench}/tree-$vms-$vcpus
 cd "$(dirname "$0")/../.."
 export PATH=/opt/swift/usr/bin:$PATH
 
-swift build -c release --product hvtax >/dev/null
-hvtax=$(swift build -c release --show-bin-path)/hvtax
+# HVTAX_BIN: measure that binary instead of building this checkout (an A/B of two commits).
+if [ -n "${HVTAX_BIN:-}" ]; then
+    hvtax=$HVTAX_BIN
+else
+    swift build -c release --product hvtax >/dev/null
+    hvtax=$(swift build -c release --show-bin-path)/hvtax
+fi
 if [ ! -d "$dir/proc" ]; then
     python3 scripts/gen-proc-tree.py bench "$dir" "$vms" "$vcpus"
 fi
@@ -74,12 +79,19 @@ else
         python3 scripts/gen-proc-tree.py kvm-debugfs "$debugfs_tree" "$vms" "$vcpus"
     fi
     # Everything below happens in a private mount namespace that ends with the command.
+    # kvm_stat looks for a mount of type debugfs in /proc/mounts and uses its path: a debugfs is
+    # mounted there first when the host has none, then the generated tree over it.
     unshare -m --propagation private sh -c '
+        grep -q " debugfs " /proc/mounts || mount -t debugfs debugfs /sys/kernel/debug || exit 1
         mount -t tmpfs hvtax-bench /sys/kernel/debug && cp -a "$1/kvm" /sys/kernel/debug/ \
             && mount --bind "$1/cpuinfo" /proc/cpuinfo || exit 1
-        python3 "$2" --debugfs --log --set-delay 1 >/dev/null &
+        python3 "$2" --debugfs --log --set-delay 1 >/dev/null 2>"$1/kvm_stat.err" &
         peer=$!
         sleep 2
+        if ! kill -0 "$peer" 2>/dev/null; then
+            echo "kvm_stat: failed to start: $(cat "$1/kvm_stat.err")"
+            exit 1
+        fi
         ticks() { awk "{ print \$14 + \$15 }" "/proc/$peer/stat"; }
         first=$(ticks); sleep 10; last=$(ticks)
         kill -TERM "$peer"; wait "$peer" 2>/dev/null  # a background job of sh ignores SIGINT
