@@ -4,14 +4,8 @@
 cpu=${BENCH_CPU:-1}
 dir=${BENCH_DIR:-/tmp/hvtax-bench}
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
-export PATH=/opt/swift/usr/bin:$PATH
-# HVTAX_BIN: measure that binary instead of building this checkout (an A/B of two commits).
-if [ -n "${HVTAX_BIN:-}" ]; then
-    hvtax=$HVTAX_BIN
-else
-    swift build -c release --product hvtax >/dev/null
-    hvtax=$(swift build -c release --show-bin-path)/hvtax
-fi
+# shellcheck source=hvtax-binary.sh
+source scripts/bench/hvtax-binary.sh
 mkdir -p "$dir"
 
 # `measure NAME COMMAND...` runs COMMAND $runs times pinned to

@@ -23,15 +23,8 @@ vcpus=${2:-8}
 intervals=${3:-10}
 dir=${BENCH_DIR:-/tmp/hvtax-live-bench}/tree-$vms-$vcpus
 cd "$(dirname "$0")/../.."
-export PATH=/opt/swift/usr/bin:$PATH
-
-# HVTAX_BIN: measure that binary instead of building this checkout (an A/B of two commits).
-if [ -n "${HVTAX_BIN:-}" ]; then
-    hvtax=$HVTAX_BIN
-else
-    swift build -c release --product hvtax >/dev/null
-    hvtax=$(swift build -c release --show-bin-path)/hvtax
-fi
+# shellcheck source=hvtax-binary.sh
+source scripts/bench/hvtax-binary.sh
 if [ ! -d "$dir/proc" ]; then
     python3 scripts/gen-proc-tree.py bench "$dir" "$vms" "$vcpus"
 fi

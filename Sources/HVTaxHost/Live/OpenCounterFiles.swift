@@ -58,6 +58,13 @@ public final class OpenCounterFiles {
             self.fd = fd
             self.sample = sample
         }
+
+        /// Closes the descriptor and marks the entry closed, so a stale place in the request order
+        /// is never read through it.
+        func closeDescriptor() {
+            close(fd)
+            fd = -1
+        }
     }
 
     public let fs: HostFileSystem
@@ -139,8 +146,7 @@ public final class OpenCounterFiles {
         let current = sample
         let stale = entries.filter { $0.value.sample != current }
         for (key, entry) in stale {
-            close(entry.fd)
-            entry.fd = -1
+            entry.closeDescriptor()
             entries[key] = nil
         }
         order.removeLast(order.count - position)
@@ -193,9 +199,6 @@ public final class OpenCounterFiles {
     #endif
 
     private func forget(_ key: Key) {
-        if let entry = entries.removeValue(forKey: key) {
-            close(entry.fd)
-            entry.fd = -1
-        }
+        entries.removeValue(forKey: key)?.closeDescriptor()
     }
 }
