@@ -176,4 +176,59 @@ struct AnalyzerTests {
         #expect(ProcParse.stat(ArraySlice(Array(line.utf8)), into: &c))
         #expect(c.utimeTicks == 7 && c.stimeTicks == 8 && c.lastCPU == 3 && c.guestTicks == 6)
     }
+
+    /// The last ')' is found eight bytes at a time: every place it can fall within a word, and comms
+    /// full of ')' (the bytes after a word's first match are flagged falsely by the zero-byte test).
+    @Test("stat: the comm's closing ')' is found wherever it falls, with ')' inside the comm")
+    func statCommAnywhere() {
+        let comms = ["", "a", ")", ") ", "x)y", "((()))", String(repeating: ")", count: 15), "kworker/u8:3-events_unbound)",
+                     String(repeating: ") 1 2 3 ", count: 8)]
+        for comm in comms {
+            for pid in ["1", "42", "4104", "1234567"] {
+                var fields = (3...52).map { String($0 * 11) }
+                fields[14 - 3] = "7"; fields[15 - 3] = "8"; fields[39 - 3] = "3"; fields[43 - 3] = "6"
+                let line = "\(pid) (\(comm)) " + fields.joined(separator: " ") + "\n"
+                var c = ThreadCounters()
+                #expect(ProcParse.stat(ArraySlice(Array(line.utf8)), into: &c), "\(line)")
+                #expect(c.utimeTicks == 7 && c.stimeTicks == 8 && c.lastCPU == 3 && c.guestTicks == 6, "\(line)")
+            }
+        }
+        var c = ThreadCounters()
+        #expect(!ProcParse.stat(ArraySlice(Array("4104 no parenthesis at all 1 2 3".utf8)), into: &c))
+    }
+
+    /// With CONFIG_SCHEDSTATS the file has ~40 more lines and `wait_sum` in ms with six decimals; a
+    /// re-read at the known lines (values found from the line's end) gives what the full scan gave,
+    /// and a line whose value is not at its end is read by the full scan instead.
+    @Test("sched with schedstats: the re-read at known lines gives the full scan's figures")
+    func schedWithSchedstats() throws {
+        func line(_ key: String, _ value: String) -> String {
+            key.padding(toLength: 45, withPad: " ", startingAt: 0) + ":" + String(repeating: " ", count: max(1, 21 - value.count)) + value + "\n"
+        }
+        func file(migrations: String, wait: String, voluntary: String, involuntary: String, tail: String = "") -> [UInt8] {
+            var text = "CPU 0/KVM (10010, #threads: 12)\n" + String(repeating: "-", count: 67) + "\n"
+            text += line("se.exec_start", "5012345.123456") + line("se.vruntime", "12.000001") + line("se.sum_exec_runtime", "400.5")
+            text += line("se.nr_migrations", migrations)
+            for i in 0..<8 { text += line("sum_sleep_runtime_\(i)", "1.5") }
+            text += line("wait_sum", wait) + line("wait_count", "77") + line("iowait_sum", "3052229.434812")
+            for i in 0..<16 { text += line("nr_wakeups_\(i)", "\(i)") }
+            text += line("nr_switches", "1200") + line("nr_voluntary_switches", voluntary)
+            text += line("nr_involuntary_switches", involuntary).dropLast() + tail + "\n"
+            text += line("se.load.weight", "1048576") + line("policy", "0")
+            return Array(text.utf8)
+        }
+        var first = ThreadCounters()
+        let layout = try #require(ProcParse.sched(file(migrations: "30", wait: "412.533912", voluntary: "1000", involuntary: "200")[...], into: &first))
+        #expect(first.migrations == 30 && first.waitSumNs == 412_533_912 && first.voluntarySwitches == 1000 && first.involuntarySwitches == 200)
+        // Later values, same widths: read where they were.
+        var again = ThreadCounters()
+        let later = file(migrations: "31", wait: "512.000007", voluntary: "1001", involuntary: "201")
+        #expect(ProcParse.sched(later[...], into: &again, known: layout) == layout)
+        #expect(again.migrations == 31 && again.waitSumNs == 512_000_007 && again.voluntarySwitches == 1001 && again.involuntarySwitches == 201)
+        // A value with something after it: not taken from the line's end; the full scan reads it.
+        var trailing = ThreadCounters()
+        let odd = file(migrations: "31", wait: "512.000007", voluntary: "1001", involuntary: "201", tail: " (x)")
+        #expect(ProcParse.sched(odd[...], into: &trailing, known: layout) != nil)
+        #expect(trailing.involuntarySwitches == 201 && trailing.waitSumNs == 512_000_007)
+    }
 }

@@ -137,6 +137,19 @@ struct OpenCounterFilesTests {
         // The file that came after it in the order is still its own file: 2 was skipped, so the
         // entry at this position is no longer a match and the dictionary answers.
         #expect(try value(3) == 3000)
+        files.endSample()
+        #expect(files.openCount == 2, "2 was not read in that sample")
+        // endSample walks the table only when fewer files were read than are open: a file forgotten
+        // and opened again in a sample counts once, and so does a file read twice.
+        let opensBefore = files.opens
+        for tid: Int32 in [1, 3] { _ = try value(tid) }
+        files.forget(owner: 3, [.threadSchedstat])
+        #expect(try value(3) == 3000)
+        files.endSample()
+        #expect(files.openCount == 2 && files.opens == opensBefore + 1)
+        for _ in 0..<2 { _ = try value(3) }
+        files.endSample()
+        #expect(files.openCount == 1, "1 was not read in the last sample: closed")
     }
 
     /// A copy of a recorded host tree the test may change.

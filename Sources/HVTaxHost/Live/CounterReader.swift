@@ -33,12 +33,16 @@ struct CounterReader {
     mutating func read(_ thread: DiscoveredThread) -> ThreadCounters? {
         var c = ThreadCounters()
         let tid = thread.tid
-        guard let n = try? files.read(.init(owner: tid, file: .threadSchedstat), path: thread.procPath + "/schedstat", into: &state.buffer)
+        // The paths (needed only to open a file) from the two ids: an autoclosure over `thread`
+        // copied the whole value, its name retained and released, on every read.
+        let (pid, isVCPU) = (thread.pid, thread.role == .vcpu)
+        func path(_ file: String) -> String { DiscoveredThread.procPath(pid: pid, tid: tid) + "/" + file }
+        guard let n = try? files.read(.init(owner: tid, file: .threadSchedstat), path: path("schedstat"), into: &state.buffer)
         else { return nil }
         state.filesRead += 1
         guard ProcParse.schedstat(state.buffer[0..<n], into: &c) else { return nil }
-        guard thread.role == .vcpu else { return c }
-        if let n = try? files.read(.init(owner: tid, file: .threadStat), path: thread.procPath + "/stat", into: &state.buffer) {
+        guard isVCPU else { return c }
+        if let n = try? files.read(.init(owner: tid, file: .threadStat), path: path("stat"), into: &state.buffer) {
             state.filesRead += 1
             _ = ProcParse.stat(state.buffer[0..<n], into: &c)
         }
@@ -48,19 +52,19 @@ struct CounterReader {
             // read, only that much (with room for the numbers to grow) is read and the keys checked
             // where they were; the whole file is read and scanned again if they moved.
             let known = state.schedLayouts[tid]
-            if let n = try? files.read(key, path: thread.procPath + "/sched", into: &state.buffer, count: known.map { $0.end + 128 }) {
+            if let n = try? files.read(key, path: path("sched"), into: &state.buffer, count: known.map { $0.end + 128 }) {
                 state.filesRead += 1
                 state.hasSchedFile = true
                 if let layout = ProcParse.sched(state.buffer[0..<n], into: &c, known: known) {
                     if layout != known { state.schedLayouts[tid] = layout }
-                } else if known != nil, let full = try? files.read(key, path: thread.procPath + "/sched", into: &state.buffer) {
+                } else if known != nil, let full = try? files.read(key, path: path("sched"), into: &state.buffer) {
                     state.schedLayouts[tid] = ProcParse.sched(state.buffer[0..<full], into: &c)
                 }
                 return c
             }
             if state.hasSchedFile == nil { state.hasSchedFile = false }
         }
-        if let n = try? files.read(.init(owner: tid, file: .threadStatus), path: thread.procPath + "/status", into: &state.buffer) {
+        if let n = try? files.read(.init(owner: tid, file: .threadStatus), path: path("status"), into: &state.buffer) {
             state.filesRead += 1
             ProcParse.status(state.buffer[0..<n], into: &c)
         }

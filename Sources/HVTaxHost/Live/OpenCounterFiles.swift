@@ -77,6 +77,9 @@ public final class OpenCounterFiles {
     private var order: [(key: Key, entry: Entry)] = []
     private var position = 0
     private var sample: UInt64 = 0
+    /// Entries read during this sample: when that is all of them, nothing is stale and `endSample`
+    /// need not walk the table (copying it through a filter every interval cost more than a parse).
+    private var touched = 0
     /// Descriptors opened over the table's life: with nothing changing on the host, this stops
     /// growing after the first sample (what the tests check).
     public private(set) var opens = 0
@@ -144,11 +147,14 @@ public final class OpenCounterFiles {
     /// VMs and cgroups that are gone.
     public func endSample() {
         let current = sample
-        let stale = entries.filter { $0.value.sample != current }
-        for (key, entry) in stale {
-            entry.closeDescriptor()
-            entries[key] = nil
+        if touched != entries.count {
+            let stale = entries.filter { $0.value.sample != current }
+            for (key, entry) in stale {
+                entry.closeDescriptor()
+                entries[key] = nil
+            }
         }
+        touched = 0
         order.removeLast(order.count - position)
         position = 0
         sample &+= 1
@@ -158,7 +164,7 @@ public final class OpenCounterFiles {
         if position < order.count, order[position].key == key, order[position].entry.fd >= 0 {
             let entry = order[position].entry
             position += 1
-            entry.sample = sample
+            mark(entry)
             return entry.fd
         }
         let entry = try lookUpOrOpen(key, path)
@@ -169,7 +175,7 @@ public final class OpenCounterFiles {
 
     private func lookUpOrOpen(_ key: Key, _ path: () -> String) throws(HostError) -> Entry {
         if let entry = entries[key] {
-            entry.sample = sample
+            mark(entry)
             return entry
         }
         let hostPath = path()
@@ -181,8 +187,17 @@ public final class OpenCounterFiles {
         if fd < 0 { throw HostError(.open, hostPath, errno: errno) }
         let entry = Entry(fd: fd, sample: sample)
         entries[key] = entry
+        touched += 1
         opens += 1
         return entry
+    }
+
+    @inline(__always)
+    private func mark(_ entry: Entry) {
+        if entry.sample != sample {
+            entry.sample = sample
+            touched += 1
+        }
     }
 
     /// Closes an owner's files whose path changed (a VM's cgroup), so the next read opens the new one.
@@ -199,6 +214,8 @@ public final class OpenCounterFiles {
     #endif
 
     private func forget(_ key: Key) {
-        entries.removeValue(forKey: key)?.closeDescriptor()
+        guard let entry = entries.removeValue(forKey: key) else { return }
+        if entry.sample == sample { touched -= 1 }
+        entry.closeDescriptor()
     }
 }

@@ -19,7 +19,9 @@ public struct DiscoveredThread: Sendable, Equatable {
     }
 
     /// The thread's /proc directory.
-    public var procPath: String { "/proc/\(pid)/task/\(tid)" }
+    public var procPath: String { Self.procPath(pid: pid, tid: tid) }
+
+    public static func procPath(pid: Int32, tid: Int32) -> String { "/proc/\(pid)/task/\(tid)" }
 }
 
 /// Where a VM's own cgroup is, read from /proc/PID/cgroup and the mount table.
