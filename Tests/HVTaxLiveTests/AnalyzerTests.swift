@@ -199,7 +199,7 @@ struct AnalyzerTests {
 
     /// With CONFIG_SCHEDSTATS the file has ~40 more lines and `wait_sum` in ms with six decimals; a
     /// re-read at the known lines (values found from the line's end) gives what the full scan gave,
-    /// and a line whose value is not at its end is read by the full scan instead.
+    /// and a line whose value is not at its end is read from after its key instead.
     @Test("sched with schedstats: the re-read at known lines gives the full scan's figures")
     func schedWithSchedstats() throws {
         func line(_ key: String, _ value: String) -> String {
@@ -225,7 +225,7 @@ struct AnalyzerTests {
         let later = file(migrations: "31", wait: "512.000007", voluntary: "1001", involuntary: "201")
         #expect(ProcParse.sched(later[...], into: &again, known: layout) == layout)
         #expect(again.migrations == 31 && again.waitSumNs == 512_000_007 && again.voluntarySwitches == 1001 && again.involuntarySwitches == 201)
-        // A value with something after it: not taken from the line's end; the full scan reads it.
+        // A value with something after it: not taken from the line's end but from after its key.
         var trailing = ThreadCounters()
         let odd = file(migrations: "31", wait: "512.000007", voluntary: "1001", involuntary: "201", tail: " (x)")
         #expect(ProcParse.sched(odd[...], into: &trailing, known: layout) != nil)
