@@ -13,7 +13,11 @@ import Histogram
 /// power-of-two buckets are exact too. Memory grows with vCPUs x reasons x the latency range (a few
 /// KB each), never with the trace length.
 struct LatencyRecorder {
-    private var counts: [UInt64] = []
+    /// 32-bit counts: half the memory of 64-bit ones, and the histograms of a trace's vCPUs and
+    /// reasons together outgrow the L2 cache, so each exit's increment was a cache miss more often.
+    /// A slot that wraps past UInt32.max carries into `carries` (2^32 each), which no real trace needs.
+    private var counts: [UInt32] = []
+    private var carries: [Int: UInt64] = [:]
     private(set) var count: UInt64 = 0
     private(set) var sum: Double = 0
     private(set) var min: UInt64 = .max
@@ -42,20 +46,53 @@ struct LatencyRecorder {
         return UInt64(subBucket) << UInt64(bucket)
     }
 
+    /// The count of one slot, with what it carried past 32 bits.
+    private subscript(slot: Int) -> UInt64 {
+        UInt64(counts[slot]) + (carries.isEmpty ? 0 : carries[slot] ?? 0)
+    }
+
     @inline(__always) mutating func record(_ value: UInt64) {
         let index = Self.slot(value)
-        if index >= counts.count { counts.append(contentsOf: repeatElement(0, count: index + 1 - counts.count)) }
-        counts.withUnsafeMutableBufferPointer { $0[index] += 1 }
+        if index >= counts.count { grow(to: index + 1) }
+        let wrapped = counts.withUnsafeMutableBufferPointer { slots in
+            slots[index] &+= 1
+            return slots[index] == 0
+        }
+        if wrapped { carries[index, default: 0] += 1 << 32 }
         count += 1
         sum += Double(value)
         if value < min { min = value }
         if value > max { max = value }
     }
 
+    /// `n` values of `value` at once (HdrHistogram's `record(_:count:)`), any count.
+    mutating func record(_ value: UInt64, count n: UInt64) {
+        guard n > 0 else { return }
+        let index = Self.slot(value)
+        if index >= counts.count { grow(to: index + 1) }
+        add(n, toSlot: index)
+        count += n
+        sum += Double(value) * Double(n)
+        if value < min { min = value }
+        if value > max { max = value }
+    }
+
+    private mutating func grow(to slots: Int) {
+        counts.append(contentsOf: repeatElement(0, count: slots - counts.count))
+    }
+
+    /// Adds to one slot's count, carrying what passes 32 bits.
+    private mutating func add(_ n: UInt64, toSlot index: Int) {
+        let (low, overflow) = counts[index].addingReportingOverflow(UInt32(truncatingIfNeeded: n))
+        counts[index] = low
+        let carry = ((n >> 32) + (overflow ? 1 : 0)) << 32
+        if carry > 0 { carries[index, default: 0] += carry }
+    }
+
     mutating func add(_ other: LatencyRecorder) {
         guard other.count > 0 else { return }
-        if other.counts.count > counts.count { counts.append(contentsOf: repeatElement(0, count: other.counts.count - counts.count)) }
-        for index in other.counts.indices { counts[index] += other.counts[index] }
+        if other.counts.count > counts.count { grow(to: other.counts.count) }
+        for index in other.counts.indices { add(other[index], toSlot: index) }
         count += other.count
         sum += other.sum
         min = Swift.min(min, other.min)
@@ -73,8 +110,8 @@ struct LatencyRecorder {
         let requested = Swift.min(Swift.max(p.nextDown, 0), 100)
         let wanted = Swift.max(1, UInt64((requested * Double(count) / 100).rounded(.up)))
         var running: UInt64 = 0
-        for (slot, n) in counts.enumerated() {
-            running += n
+        for slot in counts.indices {
+            running += self[slot]
             if running >= wanted { return Swift.max(Swift.min(Self.value(ofSlot: slot + 1) - 1, max), min) }
         }
         return max
@@ -89,8 +126,8 @@ struct LatencyRecorder {
         histogram.autoResize = true
         guard count > 0 else { return histogram }
         let minSlot = Self.slot(min), maxSlot = Self.slot(max)
-        for (slot, n) in counts.enumerated() where n > 0 {
-            var left = n
+        for slot in counts.indices where self[slot] > 0 {
+            var left = self[slot]
             if slot == minSlot {
                 histogram.record(min)
                 left -= 1
@@ -107,7 +144,8 @@ struct LatencyRecorder {
     var summary: LatencySummary {
         guard count > 0 else { return .empty }
         var log2Buckets = [UInt64](repeating: 0, count: 64)
-        for (slot, n) in counts.enumerated() where n > 0 {
+        for slot in counts.indices where self[slot] > 0 {
+            let n = self[slot]
             let value = Self.value(ofSlot: slot)
             log2Buckets[value <= 1 ? 0 : 63 - value.leadingZeroBitCount] += n
         }

@@ -66,4 +66,33 @@ struct LatencyRecorderTests {
         first.add(second)
         #expect(first.summary == summary)
     }
+
+    @Test("a slot counts past 32 bits, by single records, bulk records and merges")
+    func countsPastThirtyTwoBits() {
+        // The counts are 32-bit for cache footprint; a slot that passes UInt32.max carries.
+        let value: UInt64 = 1000, bucket = 63 - value.leadingZeroBitCount
+        var recorder = LatencyRecorder()
+        recorder.record(value, count: UInt64(UInt32.max))
+        recorder.record(value)  // wraps the 32-bit count to 0
+        recorder.record(value)
+        #expect(recorder.count == (1 << 32) + 1)
+        #expect(recorder.summary.log2Buckets[bucket] == (1 << 32) + 1)
+        #expect(recorder.summary.p50 == value)
+
+        // A bulk count above 32 bits, then a merge of two such recorders.
+        var big = LatencyRecorder()
+        big.record(value, count: 3_000_000_000)
+        big.record(2 * value, count: 5_000_000_000)
+        var merged = big
+        merged.add(big)
+        merged.add(recorder)
+        let summary = merged.summary
+        #expect(summary.count == 16_000_000_000 + (1 << 32) + 1)
+        #expect(summary.log2Buckets[bucket] == 6_000_000_000 + (1 << 32) + 1)
+        #expect(summary.log2Buckets[bucket + 1] == 10_000_000_000)
+        // Half the values are at 2000: the median sits in 1000's slot, p90 in 2000's.
+        #expect(LatencyRecorder.slot(summary.p50) == LatencyRecorder.slot(value))
+        #expect(LatencyRecorder.slot(summary.p90) == LatencyRecorder.slot(2 * value))
+        #expect(merged.histogram.totalCount == summary.count)
+    }
 }
