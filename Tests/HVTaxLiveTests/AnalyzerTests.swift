@@ -197,6 +197,41 @@ struct AnalyzerTests {
         #expect(!ProcParse.stat(ArraySlice(Array("4104 no parenthesis at all 1 2 3".utf8)), into: &c))
     }
 
+    /// Fields are found by counting single spaces eight bytes at a time; a line spaced otherwise
+    /// (runs of spaces, a newline inside) goes to the byte walk. Both must give what splitting the
+    /// text after the last ')' on blanks gives, wherever the fields fall within a word.
+    @Test("stat: fields found by counting spaces agree with splitting on blanks, for any spacing")
+    func statFieldsAnySpacing() {
+        var state: UInt64 = 0x9e37_79b9_7f4a_7c15
+        func random(_ bound: UInt64) -> UInt64 {
+            state ^= state << 13
+            state ^= state >> 7
+            state ^= state << 17
+            return state % bound
+        }
+        for round in 0..<4000 {
+            let fieldCount = 40 + Int(random(13))  // 40...52 fields: some lines end before guest_time (43)
+            var text = "\(1 + random(4_000_000)) (" + String(repeating: "x", count: Int(random(17))) + ") R"
+            for _ in 4...fieldCount {
+                // Mostly the kernel's single space; every fourth line also has runs and newlines.
+                let odd = round % 4 == 3 && random(6) == 0
+                text += odd ? [" \n", "  ", "   ", "\n"][Int(random(4))] : " "
+                let digits = random(3) == 0 ? 1 + random(19) : 1 + random(3)
+                text += String(random(UInt64(pow(10, Double(min(digits, 18))))))
+            }
+            text += random(2) == 0 ? "\n" : ""
+            let fields = text[text.index(after: text.lastIndex(of: ")")!)...].split(whereSeparator: { $0 == " " || $0 == "\n" })
+            // fields[0] is field 3 (the state).
+            func reference(_ n: Int) -> UInt64? { n - 3 < fields.count ? UInt64(fields[n - 3]) : nil }
+            var c = ThreadCounters()
+            let parsed = ProcParse.stat(ArraySlice(Array(text.utf8)), into: &c)
+            #expect(parsed == (fields.count + 2 >= 39), "\(text)")
+            #expect(c.utimeTicks == reference(14) && c.stimeTicks == reference(15), "\(text)")
+            #expect(c.lastCPU == Int(reference(39) ?? 0), "\(text)")
+            #expect(c.guestTicks == (reference(43) ?? 0), "\(text)")
+        }
+    }
+
     /// With CONFIG_SCHEDSTATS the file has ~40 more lines and `wait_sum` in ms with six decimals; a
     /// re-read at the known lines (values found from the line's end) gives what the full scan gave,
     /// and a line whose value is not at its end is read from after its key instead.

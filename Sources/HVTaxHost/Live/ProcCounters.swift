@@ -66,32 +66,119 @@ public enum ProcParse {
             let end = buffer.count
             // The last ')' ends the comm, which may itself hold ')'.
             guard let close = lastIndex(of: 41, base, count: end) else { return false }
-            var i = close + 1
-            var field = 2  // the field the last token was; the comm just closed
-            while i < end {
-                while i < end && (base[i] == 32 || base[i] == 10) { i += 1 }
-                guard i < end else { break }
-                field += 1
-                // Fields other than 14, 15, 39 and 43 are skipped without being parsed.
-                if field == 14 || field == 15 || field == 39 || field == 43 {
-                    var value: UInt64 = 0
-                    while i < end, base[i] &- 48 <= 9 {
-                        value = value &* 10 &+ UInt64(base[i] &- 48)
-                        i += 1
-                    }
-                    switch field {
-                    case 14: c.utimeTicks = value
-                    case 15: c.stimeTicks = value
-                    case 39: c.lastCPU = Int(value)
-                    default:
-                        c.guestTicks = value
-                        return true
-                    }
-                }
-                while i < end && base[i] != 32 && base[i] != 10 { i += 1 }
-            }
-            return field >= 39
+            return statFieldsBySpaces(base, after: close, end: end, into: &c)
+                || statFieldsByWalk(base, after: close, end: end, into: &c)
         }
+    }
+
+    /// The wanted fields found by counting single spaces eight bytes at a time, as the kernel
+    /// writes the line (`do_task_stat`: one space before each field): walking it a byte at a time
+    /// mispredicted a branch at nearly every byte of a line of short numbers, most of its parse.
+    /// false (and nothing written) when a wanted field does not start with a digit where the count
+    /// puts it, so any other spacing goes to the byte walk.
+    @inline(__always)
+    private static func statFieldsBySpaces(_ base: UnsafePointer<UInt8>, after close: Int, end: Int,
+                                           into c: inout ThreadCounters) -> Bool {
+        // Field n (n >= 3) starts after the (n - 2)th space past the ')'.
+        var at = close + 1
+        func field(after spaces: Int) -> UInt64? {
+            guard let start = afterSpaces(spaces, base, from: at, end: end), start < end, base[start] &- 48 <= 9 else { return nil }
+            var value: UInt64 = 0
+            at = start
+            while at < end, base[at] &- 48 <= 9 {
+                value = value &* 10 &+ UInt64(base[at] &- 48)
+                at += 1
+            }
+            return value
+        }
+        guard let utime = field(after: 12), let stime = field(after: 1), let processor = field(after: 24),
+              let guest = field(after: 4) else { return false }
+        c.utimeTicks = utime
+        c.stimeTicks = stime
+        c.lastCPU = Int(processor)
+        c.guestTicks = guest
+        return true
+    }
+
+    /// Where the byte after the `n`th space (n >= 1) at or after `from` is; nil when there are
+    /// fewer, or when two spaces meet or a newline comes on the way (a count of spaces is then no
+    /// count of fields; the kernel's line has its only newline at its end).
+    @inline(__always)
+    static func afterSpaces(_ n: Int, _ base: UnsafePointer<UInt8>, from: Int, end: Int) -> Int? {
+        let spaces: UInt64 = 0x2020_2020_2020_2020
+        let newlines: UInt64 = 0x0a0a_0a0a_0a0a_0a0a
+        var left = n
+        var i = from
+        // The high bit set when the byte before the current word was a space.
+        var spaceBefore: UInt64 = from > 0 && base[from - 1] == 32 ? 0x80 : 0
+        while i + 8 <= end {
+            let bytes = UInt64(littleEndian: UnsafeRawPointer(base + i).loadUnaligned(as: UInt64.self))
+            let matches = zeroBytes(bytes ^ spaces)
+            // Spaces whose previous byte was a space too, and newlines: either makes the count wrong.
+            let broken = matches & ((matches << 8) | spaceBefore) | zeroBytes(bytes ^ newlines)
+            let found = matches.nonzeroBitCount
+            if found >= left {
+                var wanted = matches
+                for _ in 1..<left { wanted &= wanted &- 1 }
+                let bit = wanted & (~wanted &+ 1)
+                // Only the spaces up to the wanted one must be single, with no newline before it.
+                guard broken & ((bit << 1) &- 1) == 0 else { return nil }
+                return i + bit.trailingZeroBitCount / 8 + 1
+            }
+            guard broken == 0 else { return nil }
+            spaceBefore = matches >> 56
+            left -= found
+            i += 8
+        }
+        while i < end {
+            if base[i] == 10 { return nil }
+            if base[i] == 32 {
+                if i > from ? base[i - 1] == 32 : spaceBefore != 0 { return nil }
+                left -= 1
+                if left == 0 { return i + 1 }
+            }
+            i += 1
+        }
+        return nil
+    }
+
+    /// The high bit of each zero byte of `x`, exactly: a byte's low seven bits carry into its bit 7
+    /// unless they are all zero (no false matches, unlike the cheaper test `lastIndex` uses).
+    @inline(__always)
+    static func zeroBytes(_ x: UInt64) -> UInt64 {
+        let low7: UInt64 = 0x7f7f_7f7f_7f7f_7f7f
+        return ~(((x & low7) &+ low7) | x | low7)
+    }
+
+    /// The wanted fields by walking the line a byte at a time, taking any run of spaces and
+    /// newlines as one separator.
+    private static func statFieldsByWalk(_ base: UnsafePointer<UInt8>, after close: Int, end: Int,
+                                         into c: inout ThreadCounters) -> Bool {
+        var i = close + 1
+        var field = 2  // the field the last token was; the comm just closed
+        while i < end {
+            while i < end && (base[i] == 32 || base[i] == 10) { i += 1 }
+            guard i < end else { break }
+            field += 1
+            // Fields other than 14, 15, 39 and 43 are skipped without being parsed.
+            if field == 14 || field == 15 || field == 39 || field == 43 {
+                var value: UInt64 = 0
+                while i < end, base[i] &- 48 <= 9 {
+                    value = value &* 10 &+ UInt64(base[i] &- 48)
+                    i += 1
+                }
+                switch field {
+                case 14: c.utimeTicks = value
+                case 15: c.stimeTicks = value
+                case 39: c.lastCPU = Int(value)
+                default:
+                    c.guestTicks = value
+                    return true
+                }
+            }
+            while i < end && base[i] != 32 && base[i] != 10 { i += 1 }
+        }
+        return field >= 39
     }
 
     /// The index of the last `byte` in `base[0..<count]`, eight bytes at a time: the comm that ends
