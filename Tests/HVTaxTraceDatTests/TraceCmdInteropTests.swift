@@ -39,11 +39,22 @@ struct ReportLine: Equatable, CustomStringConvertible {
         guard let dash = head.lastIndex(of: "-"), let pid = Int32(head[head.index(after: dash)...]) else { return nil }
         let rest = line[line.index(after: close)...].drop { $0 == " " }
         guard let colon = rest.firstIndex(of: ":") else { return nil }
+        // `SECONDS.NANOS` with -t; but Debian's trace-cmd 3.1.6, merging a host and a guest file,
+        // now and then prints the guest's times as bare nanoseconds (`4900002001` for
+        // `4.900002001`): 2 runs in 300 on the same two files, a different rendering of the same
+        // time from one run to the next. Both are read as the nanoseconds they are.
         let stamp = rest[..<colon].split(separator: ".")
-        guard stamp.count == 2, let seconds = UInt64(stamp[0]), let nanos = UInt64(stamp[1]) else { return nil }
+        let timeNs: UInt64
+        if stamp.count == 2, let seconds = UInt64(stamp[0]), let nanos = UInt64(stamp[1]), stamp[1].count == 9 {
+            timeNs = seconds * 1_000_000_000 + nanos
+        } else if stamp.count == 1, let nanoseconds = UInt64(stamp[0]) {
+            timeNs = nanoseconds
+        } else {
+            return nil
+        }
         let after = rest[rest.index(after: colon)...].drop { $0 == " " }
         guard let end = after.firstIndex(of: ":") else { return nil }
-        self.init(cpu: cpu, timeNs: seconds * 1_000_000_000 + nanos, pid: pid, event: String(after[..<end]))
+        self.init(cpu: cpu, timeNs: timeNs, pid: pid, event: String(after[..<end]))
     }
 }
 
@@ -70,6 +81,20 @@ func readerLines(_ path: String) throws -> [ReportLine] {
 @Suite("trace-cmd interoperability")
 struct TraceCmdInteropTests {
     static let hasTraceCmd = (try? run(["trace-cmd", "--version"])) != nil
+
+    /// Lines as Debian's trace-cmd printed them merging a host and a guest file: the same guest
+    /// event with its time as `SECONDS.NANOS` in most runs and as bare nanoseconds in a few.
+    @Test("report lines: a time as seconds.nanoseconds and as bare nanoseconds is the same time")
+    func reportLineTimeForms() throws {
+        let dotted = try #require(ReportLine("guest.dat:           <idle>-0     [000]     4.900002001: sched_switch:         <idle>:0 [120] S ==> postgres:301 [120]"))
+        let bare = try #require(ReportLine("guest.dat:           <idle>-0     [000]  4900002001: sched_switch:         <idle>:0 [120] S ==> postgres:301 [120]"))
+        #expect(dotted == ReportLine(cpu: 0, timeNs: 4_900_002_001, pid: 0, event: "sched_switch"))
+        #expect(bare == dotted)
+        let host = try #require(ReportLine(" host.dat:        CPU 0/KVM-2001  [001]    12.000000777: kvm_entry:             vcpu 0 rip 0x0"))
+        #expect(host == ReportLine(cpu: 1, timeNs: 12_000_000_777, pid: 2001, event: "kvm_entry"))
+        // Microseconds (a report without -t) are not taken for nanoseconds.
+        #expect(ReportLine("bash-4104  [000]  4.900002: sched_switch: x") == nil)
+    }
 
     @Test("Debian's trace-cmd reads the files hvtax writes, event for event",
           arguments: [TraceDatVersion.v6, .v7(.none), .v7(.zstd)])
