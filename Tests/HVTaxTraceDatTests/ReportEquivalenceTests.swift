@@ -65,16 +65,10 @@ func analysis(_ report: TraceReport) -> (vms: [VMReport], host: HostSummary, eve
 
 @Suite("same report from trace.dat and from trace-cmd report text")
 struct ReportEquivalenceTests {
-    /// Whether the first event line's time (the column before `: EVENT:`) has no decimal point.
+    /// Whether the first event line's time has no decimal point.
     static func hasBareTimes(_ path: String) -> Bool {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return false }
-        for line in text.split(separator: "\n") {
-            guard let open = line.range(of: "] "), let colon = line[open.upperBound...].firstIndex(of: ":") else { continue }
-            let stamp = line[open.upperBound..<colon].trimmingCharacters(in: .whitespaces)
-            guard !stamp.isEmpty, stamp.allSatisfy({ $0.isNumber || $0 == "." }) else { continue }
-            return !stamp.contains(".")
-        }
-        return false
+        return text.split(separator: "\n").lazy.compactMap(ReportLine.timeIsBare).first ?? false
     }
 
     func compare(datPath: String) throws {

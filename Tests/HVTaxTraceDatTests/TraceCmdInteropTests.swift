@@ -30,7 +30,8 @@ struct ReportLine: Equatable, CustomStringConvertible {
         self.event = event
     }
 
-    init?(_ line: Substring) {
+    /// The CPU, the pid, the time's text and what follows its colon, or nil for no event line.
+    private static func columns(_ line: Substring) -> (cpu: Int32, pid: Int32, stamp: Substring, rest: Substring)? {
         // The comm may hold spaces and dashes: anchor on the " [CPU] " column.
         guard let open = line.range(of: " ["), let close = line[open.upperBound...].firstIndex(of: "]"),
               let cpu = Int32(line[open.upperBound..<close]) else { return nil }
@@ -39,11 +40,23 @@ struct ReportLine: Equatable, CustomStringConvertible {
         guard let dash = head.lastIndex(of: "-"), let pid = Int32(head[head.index(after: dash)...]) else { return nil }
         let rest = line[line.index(after: close)...].drop { $0 == " " }
         guard let colon = rest.firstIndex(of: ":") else { return nil }
+        return (cpu, pid, rest[..<colon], rest[rest.index(after: colon)...])
+    }
+
+    /// Whether an event line's time is bare nanoseconds (no decimal point); nil for a line that is
+    /// no event.
+    static func timeIsBare(_ line: Substring) -> Bool? {
+        guard ReportLine(line) != nil, let stamp = columns(line)?.stamp else { return nil }
+        return !stamp.contains(".")
+    }
+
+    init?(_ line: Substring) {
+        guard let (cpu, pid, text, rest) = Self.columns(line) else { return nil }
         // `SECONDS.NANOS` with -t; but Debian's trace-cmd 3.1.6, merging a host and a guest file,
         // now and then prints the guest's times as bare nanoseconds (`4900002001` for
         // `4.900002001`): 2 runs in 300 on the same two files, a different rendering of the same
         // time from one run to the next. Both are read as the nanoseconds they are.
-        let stamp = rest[..<colon].split(separator: ".")
+        let stamp = text.split(separator: ".")
         let timeNs: UInt64
         if stamp.count == 2, let seconds = UInt64(stamp[0]), let nanos = UInt64(stamp[1]), stamp[1].count == 9 {
             timeNs = seconds * 1_000_000_000 + nanos
@@ -52,7 +65,7 @@ struct ReportLine: Equatable, CustomStringConvertible {
         } else {
             return nil
         }
-        let after = rest[rest.index(after: colon)...].drop { $0 == " " }
+        let after = rest.drop { $0 == " " }
         guard let end = after.firstIndex(of: ":") else { return nil }
         self.init(cpu: cpu, timeNs: timeNs, pid: pid, event: String(after[..<end]))
     }
