@@ -98,5 +98,52 @@ extension LiveKVM {
                 #expect(end.vcpus[vcpu].exits == total)
             }
         }
+
+        /// An installed copy may carry a version in its name (`hvtax-1.2`): the kernel names the
+        /// process after that file, and `hvtax snapshot`/`top` must still see the VM it runs.
+        @Test("an hvtax installed under another name is still discovered as a VM, with its vCPU threads")
+        func renamedExecutable() throws {
+            let binary = KVMTestSupport.hvtaxExecutable.path
+            try #require(FileManager.default.isExecutableFile(atPath: binary), "build hvtax first: \(binary)")
+            let folder = FileManager.default.temporaryDirectory.appendingPathComponent("hvtax-renamed-\(getpid())")
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(at: folder) }
+            let copy = folder.appendingPathComponent("hvtax-1.2")
+            try FileManager.default.copyItem(atPath: binary, toPath: copy.path)
+            let name = "renamed-\(getpid())"
+            let truth = folder.appendingPathComponent("truth.jsonl").path
+
+            let process = Process()
+            process.executableURL = copy
+            process.arguments = ["workload", "--vcpus", "2", "--duty", "20%", "--duration", "1m", "--name", name, "--truth", truth]
+            process.standardOutput = FileHandle.nullDevice
+            try process.run()
+            defer {
+                if process.isRunning {
+                    process.terminate()
+                    process.waitUntilExit()
+                }
+            }
+            let pid = process.processIdentifier
+            // The truth's start record comes after the re-exec and the vCPU threads are running.
+            let deadline = Date().addingTimeInterval(20)
+            var started = false
+            while Date() < deadline && !started {
+                let text = (try? String(contentsOfFile: truth, encoding: .utf8)) ?? ""
+                if case .start? = (try? WorkloadTruthRenderer.records(fromJSONLines: text))?.first { started = true } else { usleep(100_000) }
+            }
+            try #require(started, "hvtax-1.2 workload wrote no start record within 20 s")
+            let comm = try String(contentsOfFile: "/proc/\(pid)/comm", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+            #expect(comm == "hvtax-1.2", "the re-executed process keeps the copy's name")
+
+            // What hvtax snapshot and top do: the sampler's discovery from /proc, then one sample.
+            let sampler = LiveSampler(fs: .live)
+            let sample = try sampler.sample()
+            let vm = try #require(sampler.vms.first { $0.pid == pid }, "the renamed hvtax workload was not discovered")
+            #expect(vm.kind == .hvtaxWorkload)
+            #expect(vm.name == name)
+            #expect(vm.vcpuThreads.map(\.vcpu) == [0, 1])
+            for thread in vm.vcpuThreads { #expect(sample.threads[thread.tid] != nil, "no counters for \(thread.name)") }
+        }
     }
 }

@@ -105,6 +105,9 @@ struct DiscoveryFixtureTests {
         (["/usr/bin/firecracker", "--api-sock", "/x"], "firecracker firecracker-9"),
         (["/usr/bin/hvtax", "workload", "guest=w1"], "hvtax-workload w1"),
         (["/usr/bin/hvtax", "top"], "none"),
+        // An installed copy under another name is still hvtax; a file named workload is not a workload.
+        (["/opt/hvtax-1.2/bin/hvtax-1.2", "workload", "--vcpus", "2", "-name", "guest=w2,debug-threads=on"], "hvtax-workload w2"),
+        (["/usr/bin/hvtax", "report", "workload"], "none"),
         (["/usr/bin/python3", "qemu-system-x86_64"], "none"),
     ])
     func classify(arguments: [String], expected: String) {

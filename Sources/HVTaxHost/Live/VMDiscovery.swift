@@ -129,10 +129,11 @@ public struct VMDiscovery: Sendable {
     // MARK: Rules, as static functions over text so tests give them literal names
 
     /// Executables whose processes are worth reading a command line for. comm is at most 15 bytes
-    /// (`qemu-system-x86` for qemu-system-x86_64).
+    /// (`qemu-system-x86` for qemu-system-x86_64). hvtax by prefix: an installed copy may carry a
+    /// version or a suffix (`hvtax-1.2`), and the kernel names the process after the file.
     static func mayBeVMM(comm: String) -> Bool {
         comm.hasPrefix("qemu") || comm == "kvm" || comm == "firecracker" || comm == "cloud-hyperviso"
-            || comm == "cloud-hypervisor" || comm == "crosvm" || comm == "hvtax"
+            || comm == "cloud-hypervisor" || comm == "crosvm" || comm.hasPrefix("hvtax")
     }
 
     /// The VMM kind, name and UUID from a command line; nil when it is not a VM.
@@ -155,7 +156,8 @@ public struct VMDiscovery: Sendable {
         if program == "crosvm" || comm == "crosvm" {
             return (.crosvm, "crosvm-\(pid)", nil)
         }
-        if program == "hvtax" || comm == "hvtax", args.contains("workload") {
+        // `workload` as the subcommand, not anywhere: `hvtax report workload` reads a file.
+        if program.hasPrefix("hvtax") || comm.hasPrefix("hvtax"), args.dropFirst().first == "workload" {
             // `hvtax workload` carries its identity as guest=NAME, as QEMU's -name does.
             let identity = args.first { $0.hasPrefix("guest=") || $0.contains(",guest=") || $0.hasPrefix("--name=guest=") }
             let name = identity.map(qemuGuestName) ?? "workload-\(pid)"
@@ -187,14 +189,9 @@ public struct VMDiscovery: Sendable {
         return name
     }
 
-    /// The role and vCPU index a thread's name says. Names are each VMM's own:
-    /// QEMU `CPU 0/KVM` (with debug-threads=on), Firecracker `fc_vcpu 0`, Cloud Hypervisor `vcpu0`,
-    /// crosvm `crosvm_vcpu0`; hvtax workload uses QEMU's.
+    /// The role and vCPU index a thread's name says (each VMM's vCPU names: `VCPUThreadName`).
     public static func role(ofThread name: String) -> (ThreadRole, Int?) {
-        if name.hasPrefix("CPU "), name.hasSuffix("/KVM"), let id = Int(name.dropFirst(4).dropLast(4)) { return (.vcpu, id) }
-        for prefix in ["fc_vcpu ", "fc_vcpu", "crosvm_vcpu", "vcpu"] where name.hasPrefix(prefix) {
-            if let id = Int(name.dropFirst(prefix.count)) { return (.vcpu, id) }
-        }
+        if let id = VCPUThreadName.index(name) { return (.vcpu, id) }
         if vhostOwner(name) != nil { return (.vhost, nil) }
         let lower = name.lowercased()
         if name.hasPrefix("IO ") || lower.contains("iothread") || lower.hasPrefix("worker") || lower.hasPrefix("_disk")
