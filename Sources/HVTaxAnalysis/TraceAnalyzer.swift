@@ -162,17 +162,30 @@ public final class TraceAnalyzer {
         }
         if let index = lookup(key) {
             if trackers[index].tgid < 0, event.tgid >= 0 { trackers[index].tgid = event.tgid }
-            if event.comm != 0 { trackers[index].comm = event.comm }
+            if event.comm != 0, event.comm != trackers[index].comm {
+                trackers[index].comm = event.comm
+                if trackers[index].vcpu < 0 || trackers[index].vcpuFromThreadName { nameVCPU(&trackers[index]) }
+            }
             body(&trackers[index], false)
         } else {
             var keyed = event
             keyed.tid = key
             var tracker = VCPUTracker(event: keyed, initialState: initial)
             tracker.timeline = fanOut
+            if tracker.vcpu < 0 { nameVCPU(&tracker) }
             body(&tracker, true)
             trackerIndex.set(key, Int32(trackers.count))
             trackers.append(tracker)
         }
+    }
+
+    /// A vCPU thread whose events carry no vcpu_id (kvm_entry/kvm_exit not recorded, or a KVM backend
+    /// that does not fire them: only kvm_userspace_exit names the thread) gets the id its name
+    /// gives, as live discovery does; an event's vcpu_id replaces it.
+    private func nameVCPU(_ tracker: inout VCPUTracker) {
+        guard let id = VCPUThreadName.index(symbols.names.string(tracker.comm)) else { return }
+        tracker.vcpu = Int32(truncatingIfNeeded: id)
+        tracker.vcpuFromThreadName = true
     }
 
     private func reasonFlags(_ reason: UInt32) -> (halt: Bool, interrupt: Bool) {
@@ -211,6 +224,11 @@ public final class TraceAnalyzer {
                 let name = symbols.reasons.string(reason)
                 if !ExitReasonTable.isKnown(name) { quality.unknownReasons[name, default: 0] += accumulator.count }
             }
+        }
+        let named = trackers.filter(\.vcpuFromThreadName).count
+        if named > 0 {
+            quality.notes.append("vCPU ids of \(named) thread\(named == 1 ? "" : "s") come from the thread names (QEMU's CPU N/KVM, "
+                + "Firecracker's fc_vcpu N): no kvm_entry or kvm_exit of theirs carried a vcpu_id")
         }
         for (tid, name) in pendingNames.pairs where processNames[tid] == nil { processNames[tid] = UInt32(bitPattern: name) }
         return (trackers, quality)

@@ -16,6 +16,8 @@ struct VCPUTracker {
     var firstTime: UInt64
     var lastTime: UInt64
     var lastCPU: Int32
+    /// `vcpu` came from the thread's name (`VCPUThreadName`): none of its events has carried one yet.
+    var vcpuFromThreadName = false
 
     /// Receives every interval; nil unless a timeline was asked for.
     var timeline: TimelineSink?
@@ -104,7 +106,10 @@ struct VCPUTracker {
         }
         sawEntry = true
         afterLoss = false
-        if event.vcpu >= 0 { vcpu = event.vcpu }
+        if event.vcpu >= 0 {
+            vcpu = event.vcpu
+            vcpuFromThreadName = false
+        }
         lastCPU = event.cpu
         state = .guest
     }
@@ -118,6 +123,7 @@ struct VCPUTracker {
         }
         if event.vcpu >= 0 {
             vcpu = event.vcpu
+            vcpuFromThreadName = false
         } else if sawEntry && vcpu >= 0 {
             quality.exitsWithInferredVCPU += 1
         } else {

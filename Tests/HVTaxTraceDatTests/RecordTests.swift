@@ -3,6 +3,7 @@ import Testing
 import HVTaxTrace
 import HVTaxTracefs
 import HVTaxEvents
+import HVTaxPipeline
 
 /// A guest of 17 bytes of real-mode code, as a 64 KiB -bios image: the reset vector jumps to
 /// F000:0000, which loops `out 0x99, al; mov [0], al; inc ax`. Every iteration is one port write
@@ -118,6 +119,15 @@ struct RecordTests {
         // The recording may stop between a kvm_pio and its kvm_userspace_exit.
         #expect(abs(pio - userspaceExits) <= 1)
         #expect(reader.diagnostics.malformedLines == 0)
+
+        // The report names the vCPU: from kvm_entry's vcpu_id where it fires, else (paravirtual KVM,
+        // as on this machine) from QEMU's thread name, saying so.
+        let report = try TraceReportPipeline.run(paths: [path])
+        let reported = try #require(report.vms.flatMap(\.vcpus).first { $0.tid == vcpu }, "the vCPU thread is not in the report")
+        #expect(reported.vcpu == 0)
+        #expect(reported.thread == "CPU 0/KVM")
+        let fromName = report.quality.notes.contains { $0.hasPrefix("vCPU ids of 1 thread come from the thread names") }
+        #expect(fromName == (report.quality.eventsByKind["kvm_entry", default: 0] == 0))
 
         // trace-cmd agrees event for event, and the port values count up as the guest's loop does.
         guard let (status, text) = try run(["trace-cmd", "report", path]) else {
