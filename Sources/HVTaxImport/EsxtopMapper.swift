@@ -1,7 +1,7 @@
 import HVTaxModel
 
 /// esxtop's `Group Cpu` and `Vcpu` columns onto the capture model
-/// (../shared/reference/other-hypervisors.md).
+/// (docs/sources.md, "Other hypervisors").
 enum EsxtopMapper {
     static let groupObject = "group cpu"
     static let vcpuObject = "vcpu"

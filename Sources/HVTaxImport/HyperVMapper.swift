@@ -1,6 +1,6 @@
 import HVTaxModel
 
-/// Hyper-V's hypervisor counter sets onto the capture model (../shared/reference/other-hypervisors.md).
+/// Hyper-V's hypervisor counter sets onto the capture model (docs/sources.md, "Other hypervisors").
 enum HyperVMapper {
     static let logicalProcessorObject = "hyper-v hypervisor logical processor"
     static let virtualProcessorObject = "hyper-v hypervisor virtual processor"

@@ -25,7 +25,7 @@ public struct AboveThreshold: Codable, Sendable, Equatable {
 }
 
 /// The thresholds a capture report applies: the same tax and steal levels as the trace report,
-/// plus each hypervisor's own rules (../shared/reference/accounting.md, "Thresholds people use").
+/// plus each hypervisor's own rules (docs/sources.md, "Thresholds").
 /// Applied to per-vCPU (or per-processor) means over the capture.
 public struct CaptureThresholds: Codable, Sendable, Equatable {
     public var tax: ThresholdPair

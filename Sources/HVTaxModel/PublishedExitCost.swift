@@ -20,7 +20,7 @@ public struct PublishedExitCost: Codable, Sendable, Equatable {
 
     public var middleCycles: Double { (lowCycles + highCycles) / 2 }
 
-    /// The table of the reference (kvm-api.md, "Published exit costs").
+    /// The table of the reference (docs/sources.md, "Published exit costs").
     public static let anchors: [PublishedExitCost] = [
         PublishedExitCost(source: "blog \"The Cost of Virtualization Exits\" (VMExit-Delay)", cpu: "i7-3960X, pinned",
                           measured: "KVM VMCALL round trip", lowCycles: 1600, highCycles: 1700, comparableKind: .hypercall),

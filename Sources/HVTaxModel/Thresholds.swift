@@ -35,7 +35,7 @@ public struct ThresholdPair: Codable, Sendable, Equatable {
 }
 
 /// The thresholds every report applies. The defaults are the levels operators use: overhead or
-/// steal above 5% is worth a look, above 10% a problem (../shared/reference/accounting.md).
+/// steal above 5% is worth a look, above 10% a problem (docs/sources.md, "Thresholds").
 public struct Thresholds: Codable, Sendable, Equatable {
     public var tax: ThresholdPair
     public var steal: ThresholdPair

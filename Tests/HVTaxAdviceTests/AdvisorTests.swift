@@ -133,4 +133,20 @@ import Testing
         for rule in book.rules { #expect(text.contains("`\(rule.id)`"), "docs/advice.md does not name rule \(rule.id)") }
         for figure in book.figures.keys { #expect(text.contains("`\(figure)`"), "docs/advice.md does not name figure \(figure)") }
     }
+
+    /// A rule's "see" lines are printed to users: a repository file they name must be in the
+    /// repository (not a path outside it), so that a reader of the finding can open it.
+    @Test func referencesNameFilesThatExist() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let book = try RuleBook.standard()
+        for rule in book.rules {
+            for reference in rule.references {
+                #expect(!reference.contains("../"), "rule \(rule.id) points outside the repository: \(reference)")
+                guard reference.hasPrefix("docs/") else { continue }
+                let file = String(reference.prefix { $0 != " " && $0 != ":" && $0 != "#" })
+                #expect(FileManager.default.fileExists(atPath: root.appendingPathComponent(file).path),
+                        "rule \(rule.id) names \(file), which is not in the repository")
+            }
+        }
+    }
 }

@@ -4,7 +4,7 @@ import HVTaxEvents
 import HVTaxModel
 import HVTaxTrace
 
-/// babeltrace2 text written by hand in the shapes of trace-formats.md section 5 and of
+/// babeltrace2 text written by hand in the shapes of docs/sources.md ("KVM trace formats", LTTng) and of
 /// lttng-modules' kvm, sched and irq events.
 enum LTTngFixtures {
     static let session = """

@@ -5,7 +5,7 @@ import HVTaxPipeline
 import HVTaxTrace
 import Testing
 
-/// One row per format generation of trace-formats.md. Every fixture encodes the same scenario (see
+/// One row per format generation of docs/sources.md ("KVM trace formats"). Every fixture encodes the same scenario (see
 /// Fixtures/README.md), whose true split was computed by hand, so every reader must agree on it.
 struct GoldenFormatTests {
     struct Golden: CustomTestStringConvertible, Sendable {

@@ -22,7 +22,7 @@ enum ParsedLine {
 ///     [COMM] [PID/]TID [FLAGS] [CPU] TIMESTAMP: SYSTEM:EVENT: BODY perf script
 ///
 /// then hands the body to the event's parser. One parser serves all three formats because they
-/// differ only in the task column and the `system:` prefix (../shared/reference/trace-formats.md).
+/// differ only in the task column and the `system:` prefix (docs/sources.md, "KVM trace formats").
 struct TextLineParser {
     let symbols: SymbolTable
     /// Event name symbol -> kind; grows as new names appear.
