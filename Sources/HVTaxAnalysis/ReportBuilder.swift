@@ -80,7 +80,8 @@ extension TraceAnalyzer {
                     + "the host's GUEST option maps to no vCPU thread: they are counted, not attributed")
             }
         }
-        if let series = sinks.lazy.compactMap({ $0 as? TimeSeriesSink }).first {
+        // Tax over time needs the same exit events as the tax itself.
+        if quality.hasExitEvents, let series = sinks.lazy.compactMap({ $0 as? TimeSeriesSink }).first {
             report.timeSeries = series.series(traceStart: max(start, window.start), thresholds: thresholds)
         }
         return report
@@ -121,7 +122,9 @@ extension TraceAnalyzer {
 
     private func addNotes(to quality: inout TraceQuality, grouping: VMGrouping) {
         if !quality.hasExitEvents {
-            quality.notes.append("No kvm_exit/kvm_entry events: guest time cannot be told apart from hypervisor time. "
+            quality.notes.append("No kvm_exit/kvm_entry events: nothing marks where a vCPU goes back into the guest, so its time "
+                + "on a CPU cannot be split into guest, hypervisor and VMM: it is counted as unknown and the tax is not measured "
+                + "(preempted and halted still come from sched_switch). "
                 + "Record kvm:kvm_exit and kvm:kvm_entry (on nested or paravirtual KVM they may not fire).")
         }
         if !quality.hasSchedSwitch {

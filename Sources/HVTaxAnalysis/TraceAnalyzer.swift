@@ -210,6 +210,20 @@ public final class TraceAnalyzer {
                 trackers[index].split.halted += moved
             }
         }
+        // Without kvm_entry and kvm_exit nothing marks where a vCPU goes back into the guest: from
+        // its first kvm_userspace_exit on, a thread would stay "in the VMM" whenever it is on a CPU,
+        // and the report would call guest, hypervisor and VMM time alike VMM overhead (a 100% tax).
+        // That time is unknown, and the tax is not measured; preempted and halted still come from
+        // sched_switch.
+        if !quality.hasExitEvents {
+            for index in trackers.indices {
+                let onCPU = trackers[index].split.onCPUForGuest
+                trackers[index].split.guest = 0
+                trackers[index].split.hypervisor = 0
+                trackers[index].split.vmm = 0
+                trackers[index].split.unknown += onCPU
+            }
+        }
         quality.events = EventKind.allCases.reduce(0) { $0 + eventCounts[Int($1.rawValue)] }
         for kind in EventKind.allCases where eventCounts[Int(kind.rawValue)] > 0 {
             quality.eventsByKind[kind.name] = eventCounts[Int(kind.rawValue)]
