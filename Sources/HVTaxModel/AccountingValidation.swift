@@ -45,7 +45,8 @@ public struct AccountingValidation: Codable, Sendable, Equatable {
     }
 }
 
-/// The accounting sources of a KVM host (docs/sources.md, "CPU accounting sources"), each a figure some tool reports.
+/// The accounting sources of a KVM host (docs/sources.md, "CPU accounting sources"), each a
+/// figure some tool reports.
 public enum AccountingSource: String, Codable, Sendable, CaseIterable {
     /// /proc/PID/task/TID/schedstat field 1: precise on-CPU ns per thread. The reference.
     case schedstat

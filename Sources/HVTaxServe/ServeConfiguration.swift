@@ -20,8 +20,9 @@ public struct ServeConfiguration: Codable, Sendable, Equatable {
     /// swift-log level: trace, debug, info, notice, warning, error, critical.
     public var logLevel: String = "info"
 
-    /// 9100 is node_exporter's and 9177 the libvirt exporters' (docs/sources.md, "Prometheus names and ports"); 9847 is in the
-    /// exporters' 9xxx range, away from both and from Prometheus' own 9090-9094.
+    /// 9100 is node_exporter's and 9177 the libvirt exporters' (docs/sources.md, "Prometheus names
+    /// and ports"); 9847 is in the exporters' 9xxx range, away from both and from Prometheus' own
+    /// 9090-9094.
     public static let defaultPort = 9847
 
     public init() {}

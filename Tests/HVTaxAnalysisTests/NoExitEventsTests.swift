@@ -1,6 +1,4 @@
-import Foundation
 import HVTaxModel
-import HVTaxPipeline
 import Testing
 
 /// A trace without kvm_entry and kvm_exit (a KVM that does not fire them, as a paravirtual nested
@@ -23,10 +21,7 @@ struct NoExitEventsTests {
 
     @Test("on-CPU time is unknown and the tax is not measured; preempted and halted are exact")
     func unknownOnCPU() throws {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("hvtax-no-exits-\(getpid()).txt").path
-        try Self.trace.write(toFile: path, atomically: true, encoding: .utf8)
-        defer { try? FileManager.default.removeItem(atPath: path) }
-        let report = try TraceReportPipeline.run(paths: [path])
+        let report = try traceReport(ofText: Self.trace)
         let vcpu = try #require(report.vms.flatMap(\.vcpus).first { $0.tid == 3001 })
         var expected = TimeSplit()
         expected.preempted = 200_000

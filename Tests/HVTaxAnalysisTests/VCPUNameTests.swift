@@ -1,6 +1,4 @@
-import Foundation
 import HVTaxModel
-import HVTaxPipeline
 import Testing
 
 /// Where no event of a vCPU thread carries a vcpu_id (kvm_entry/kvm_exit not recorded, or a KVM
@@ -23,10 +21,7 @@ struct VCPUNameTests {
 
     @Test("vCPU ids from QEMU's and Firecracker's thread names when no event carries one")
     func idsFromNames() throws {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("hvtax-vcpu-names-\(getpid()).txt").path
-        try Self.trace.write(toFile: path, atomically: true, encoding: .utf8)
-        defer { try? FileManager.default.removeItem(atPath: path) }
-        let report = try TraceReportPipeline.run(paths: [path])
+        let report = try traceReport(ofText: Self.trace)
         let ids = Dictionary(uniqueKeysWithValues: report.vms.flatMap(\.vcpus).map { ($0.tid, $0.vcpu ?? -1) })
         #expect(ids == [3002: 1, 4003: 2, 3001: 5, 5001: -1], "names give 1 and 2, the event's vcpu_id 5 beats the name's 0, worker has none")
         #expect(report.quality.notes.contains { $0.hasPrefix("vCPU ids of 2 threads come from the thread names") })

@@ -4,8 +4,8 @@ import HVTaxEvents
 import HVTaxModel
 import HVTaxTrace
 
-/// babeltrace2 text written by hand in the shapes of docs/sources.md ("KVM trace formats", LTTng) and of
-/// lttng-modules' kvm, sched and irq events.
+/// babeltrace2 text written by hand in the shapes of docs/sources.md ("KVM trace formats", LTTng)
+/// and of lttng-modules' kvm, sched and irq events.
 enum LTTngFixtures {
     static let session = """
     [19:01:16.525090000] (+?.?????????) myhost kvm_x86_entry: { cpu_id = 3 }, { tid = 812, vtid = 812, pid = 800, procname = "CPU 0/KVM" }, { vcpu_id = 0 }

@@ -5,8 +5,9 @@ import HVTaxPipeline
 import HVTaxTrace
 import Testing
 
-/// One row per format generation of docs/sources.md ("KVM trace formats"). Every fixture encodes the same scenario (see
-/// Fixtures/README.md), whose true split was computed by hand, so every reader must agree on it.
+/// One row per format generation of docs/sources.md ("KVM trace formats"). Every fixture encodes
+/// the same scenario (see Fixtures/README.md), whose true split was computed by hand, so every
+/// reader must agree on it.
 struct GoldenFormatTests {
     struct Golden: CustomTestStringConvertible, Sendable {
         var file: String

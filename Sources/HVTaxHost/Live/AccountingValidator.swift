@@ -1,9 +1,9 @@
 import HVTaxModel
 
 /// Compares every CPU-accounting source over the interval between two samples: each source
-/// against the figure it should match (docs/sources.md, "CPU accounting sources"), with a tolerance that allows for tick
-/// truncation, read skew and rounding; explains each disagreement from the figures and the host's
-/// KVM backend; and gives each source a verdict. No I/O and no state: `hvtax validate` and
+/// against the figure it should match (docs/sources.md, "CPU accounting sources"), with a
+/// tolerance that allows for tick truncation, read skew and rounding; explains each disagreement
+/// from the figures and the host's KVM backend; and gives each source a verdict. No I/O and no state: `hvtax validate` and
 /// `hvtax serve` call it on whatever pair of samples they hold.
 public struct AccountingValidator: Sendable {
     public var ticksPerSecond: UInt64

@@ -1,7 +1,8 @@
 import Foundation
 
 /// libvirt's own CPU figures for one domain at one instant, as `virsh domstats --cpu-total --vcpu`
-/// prints them (all ns, cumulative). Which kernel counter each one is: docs/sources.md, "What libvirt reports".
+/// prints them (all ns, cumulative). Which kernel counter each one is: docs/sources.md, "What
+/// libvirt reports".
 public struct LibvirtDomainStats: Sendable, Equatable {
     public var name: String
     /// cpu.time: the cgroup's cpuacct.usage / usage_usec (cpu-stats cpu_time).
