@@ -165,13 +165,18 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strict),
+        // Shared by the test targets: a temporary directory per test, removed when the test ends.
+        .target(
+            name: "HVTaxTestSupport",
+            path: "Tests/HVTaxTestSupport",
+            swiftSettings: strict),
         .testTarget(
             name: "HVTaxCLITests",
             dependencies: ["hvtax"],
             swiftSettings: strict),
         .testTarget(
             name: "HVTaxTraceTests",
-            dependencies: ["HVTaxTrace", "HVTaxEvents", "HVTaxModel", "HVTaxPipeline"],
+            dependencies: ["HVTaxTrace", "HVTaxEvents", "HVTaxModel", "HVTaxPipeline", "HVTaxTestSupport"],
             resources: [.copy("Fixtures")],
             swiftSettings: strict),
         .testTarget(
@@ -203,7 +208,7 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(
             name: "HVTaxImportTests",
-            dependencies: ["HVTaxImport", "HVTaxModel", "HVTaxRender", "HVTaxTrace"],
+            dependencies: ["HVTaxImport", "HVTaxModel", "HVTaxRender", "HVTaxTrace", "HVTaxTestSupport"],
             swiftSettings: strict),
 
         // advice: every rule crossed and not crossed on constructed reports; the shipped rules file.
@@ -241,7 +246,8 @@ let package = Package(
         // tests: the binary trace.dat reader and writer, fuzzed and checked against trace-cmd.
         .testTarget(
             name: "HVTaxTraceDatTests",
-            dependencies: ["HVTaxTrace", "HVTaxTracefs", "HVTaxEvents", "HVTaxModel", "HVTaxPipeline", "HVTaxSynth"],
+            dependencies: ["HVTaxTrace", "HVTaxTracefs", "HVTaxEvents", "HVTaxModel", "HVTaxPipeline", "HVTaxSynth",
+                           "HVTaxTestSupport"],
             swiftSettings: strict),
         // real /dev/kvm tests; they skip with a printed reason where /dev/kvm is absent.
         .testTarget(

@@ -1,6 +1,7 @@
 import Foundation
 import HVTaxImport
 import HVTaxModel
+import HVTaxTestSupport
 
 /// Hand-built captures in the PDH-CSV layout: a header row, then one row per sample, every cell
 /// quoted, CRLF line ends as Windows writes them.
@@ -17,14 +18,14 @@ enum CaptureFiles {
         return lines.joined(separator: lineEnding) + lineEnding
     }
 
-    /// Writes `text` to a fresh file under the temporary directory and returns its path.
+    /// Writes `text` to a file in the running test's scratch directory and returns its path.
     static func write(_ text: String, name: String = "capture.csv") throws -> String {
         try write(Data(text.utf8), name: name)
     }
 
     static func write(_ data: Data, name: String) throws -> String {
-        let folder = FileManager.default.temporaryDirectory
-            .appendingPathComponent("hvtax-import-tests-\(UUID().uuidString)")
+        // One test may write several captures under the same name: each gets a folder of its own.
+        let folder = try ScratchDirectory.current.appendingPathComponent(UUID().uuidString)
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         let url = folder.appendingPathComponent(name)
         try data.write(to: url)

@@ -1,8 +1,9 @@
 import HVTaxImport
 import HVTaxModel
+import HVTaxTestSupport
 import Testing
 
-@Suite("esxtop batch captures")
+@Suite("esxtop batch captures", .scratchDirectory)
 struct EsxtopImportTests {
     static let host = #"\\localhost"#
     static let groupCounters = ["% Used", "% Run", "% System", "% Wait", "% VmWait", "% Ready", "% Idle",
@@ -148,7 +149,7 @@ struct EsxtopImportTests {
     }
 }
 
-@Suite("thresholds at their boundary")
+@Suite("thresholds at their boundary", .scratchDirectory)
 struct BoundaryTests {
     /// %RDY 20 for a 2-vCPU group is 0.01 * 20 / 2 = 0.09999999999999999 in binary: still exactly
     /// the 10% of the steal threshold ("from 10%": critical) and of esxtop's rule ("above 10%": not).

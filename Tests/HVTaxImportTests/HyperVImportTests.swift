@@ -1,10 +1,11 @@
 import Foundation
 import HVTaxImport
 import HVTaxModel
+import HVTaxTestSupport
 import HVTaxTrace
 import Testing
 
-@Suite("Hyper-V perfmon captures")
+@Suite("Hyper-V perfmon captures", .scratchDirectory)
 struct HyperVImportTests {
     static let lp = #"\\HV01\Hyper-V Hypervisor Logical Processor"#
     static let vp = #"\\HV01\Hyper-V Hypervisor Virtual Processor"#

@@ -1,11 +1,12 @@
 import Foundation
 import HVTaxImport
 import HVTaxModel
+import HVTaxTestSupport
 import Testing
 
 /// A generated esxtop capture of thousands of columns and tens of megabytes, with known truth,
 /// for correctness at size. Speed is measured by scripts/bench/import.sh, not here.
-@Suite("large esxtop capture")
+@Suite("large esxtop capture", .scratchDirectory)
 struct LargeCaptureTests {
     static let vms = 40
     static let vcpusPerVM = 4

@@ -2,9 +2,10 @@ import Foundation
 import HVTaxImport
 import HVTaxModel
 import HVTaxRender
+import HVTaxTestSupport
 import Testing
 
-@Suite("capture report renderers")
+@Suite("capture report renderers", .scratchDirectory)
 struct RenderTests {
     @Test func jsonRoundTripsAndIsVersioned() throws {
         let report = try CaptureFiles.importText(EsxtopImportTests.capture)

@@ -4,18 +4,19 @@ import HVTaxEvents
 import HVTaxModel
 import HVTaxPipeline
 import HVTaxSynth
+import HVTaxTestSupport
 import HVTaxTrace
 
 /// The host + guest merge on a constructed run (`HostGuestScenario`): a host trace.dat with a GUEST
 /// option and a guest trace.dat with TRACEID and an interpolating, scaling TIME_SHIFT option, whose
 /// true guest-task-per-interval attribution is known.
-@Suite("host + guest merge")
+@Suite("host + guest merge", .scratchDirectory)
 struct HostGuestMergeTests {
-    /// Writes the scenario as host.dat and guest.dat in a fresh directory.
+    /// Writes the scenario as host.dat and guest.dat in a directory of the running test's own.
     static func write(_ scenario: HostGuestScenario, symbols: SymbolTable, name: String,
                       guestTraceID: UInt64 = HostGuestScenario.guestTraceID,
                       vcpuThreads: [(vcpu: Int32, tid: Int32)]? = nil) throws -> (host: String, guest: String) {
-        let directory = FileManager.default.temporaryDirectory.path + "/hvtax-merge-\(getpid())-\(name)"
+        let directory = try ScratchDirectory.path(name)
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let host = TraceDatEncoder(symbols: symbols)
         host.traceID = HostGuestScenario.hostTraceID

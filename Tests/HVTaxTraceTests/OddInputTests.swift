@@ -2,15 +2,15 @@ import Foundation
 import HVTaxEvents
 import HVTaxModel
 import HVTaxPipeline
+import HVTaxTestSupport
 import HVTaxTrace
 import Testing
 
 /// Bad and odd input: counted and shown, or a clear error naming file and line; never a crash.
+@Suite(.scratchDirectory)
 struct OddInputTests {
     func write(_ text: String, name: String = "odd-\(UUID().uuidString).txt") throws -> String {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("hvtax-\(getpid())-odd")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let path = directory.appendingPathComponent(name).path
+        let path = try ScratchDirectory.path(name)
         try text.write(toFile: path, atomically: true, encoding: .utf8)
         return path
     }
@@ -112,8 +112,7 @@ struct OddInputTests {
     }
 
     @Test func binaryAndMissingFilesAreClearErrors() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("hvtax-\(getpid())-bin")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let directory = try ScratchDirectory.current
         let path = directory.appendingPathComponent("blob").path
         _ = FileManager.default.createFile(atPath: path, contents: Data([0x7f, 0x45, 0x4c, 0x46, 0, 0, 0, 1, 2, 3]))
         #expect(throws: TraceReadError.self) { try TraceReportPipeline.run(paths: [path]) }
