@@ -10,7 +10,7 @@ public struct AdviceTextRenderer: Sendable {
     public init(style: TerminalStyle) { self.style = style }
 
     public func render(_ advice: Advice) -> String {
-        var lines = [style.apply(.title, "Findings") + style.apply(.dim, "  (ranked by the time they cost; \(advice.rulesEvaluated) rules of \(advice.rulesVersion), docs/advice.md)")]
+        var lines = [style.apply(.title, "Findings") + style.apply(.dim, "  (ranked by the time they cost; \(Formatting.count(advice.rulesEvaluated, "rule")) of \(advice.rulesVersion), docs/advice.md)")]
         if advice.findings.isEmpty {
             lines.append("  no rule crossed its threshold")
         }
@@ -67,7 +67,7 @@ public struct AdviceTextRenderer: Sendable {
 struct AdviceHTMLSection {
     static func render(_ advice: Advice, into page: inout HTMLPage) {
         page.heading("Findings", id: "findings")
-        page.paragraph("Ranked by the time they cost; \(advice.rulesEvaluated) rules of \(advice.rulesVersion) (docs/advice.md).", className: "note")
+        page.paragraph("Ranked by the time they cost; \(Formatting.count(advice.rulesEvaluated, "rule")) of \(advice.rulesVersion) (docs/advice.md).", className: "note")
         if advice.findings.isEmpty { page.paragraph("No rule crossed its threshold.") }
         var markup = "<ol class=\"findings\">"
         for finding in advice.findings {

@@ -23,7 +23,7 @@ public struct DoctorTextRenderer: Sendable {
         let s = report.summary
         let verdict =
             report.exitCode == 0
-            ? "exit status 0 (no check failed)" : "exit status \(report.exitCode) (\(s.fail) check\(s.fail == 1 ? "" : "s") failed)"
+            ? "exit status 0 (no check failed)" : "exit status \(report.exitCode) (\(Formatting.count(s.fail, "check")) failed)"
         out += "\n\(report.checks.count) checks: \(s.pass) pass, \(s.warn) warn, \(s.fail) fail, \(s.info) info; \(verdict)\n"
         return out
     }
@@ -32,7 +32,7 @@ public struct DoctorTextRenderer: Sendable {
         var facts: [String] = []
         if let hostname = host.hostname { facts.append("host \(hostname)") }
         if let release = host.kernelRelease { facts.append("kernel \(release)") }
-        if let cpus = host.cpus { facts.append("\(cpus) CPU\(cpus == 1 ? "" : "s")") }
+        if let cpus = host.cpus { facts.append(Formatting.count(cpus, "CPU")) }
         facts.append("running as \(host.user)")
         if host.root != "/" { facts.append("host files under \(host.root)") }
         return style.apply(.heading, "hvtax doctor") + ": " + facts.joined(separator: ", ")

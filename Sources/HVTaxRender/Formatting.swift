@@ -27,6 +27,11 @@ public enum Formatting {
         whole == 0 ? "-" : percent(Double(part) / Double(whole))
     }
 
+    /// `3 VMs`, `1 VM`: a count and its noun, which takes an s unless the count is one.
+    public static func count(_ value: Int, _ noun: String) -> String {
+        "\(value) \(noun)\(value == 1 ? "" : "s")"
+    }
+
     /// 1234567 -> `1,234,567`.
     public static func grouped(_ value: UInt64) -> String {
         let digits = String(value)

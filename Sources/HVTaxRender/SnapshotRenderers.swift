@@ -70,7 +70,7 @@ public struct SnapshotTextRenderer: Sendable {
 
     static func headline(_ s: HostSnapshot) -> String {
         let vcpus = s.vms.reduce(0) { $0 + $1.vcpus.count }
-        var parts = ["interval \(Formatting.duration(s.intervalNs, unit: .ns))", "\(s.vms.count) VM\(s.vms.count == 1 ? "" : "s"), \(vcpus) vCPU\(vcpus == 1 ? "" : "s")"]
+        var parts = ["interval \(Formatting.duration(s.intervalNs, unit: .ns))", "\(Formatting.count(s.vms.count, "VM")), \(Formatting.count(vcpus, "vCPU"))"]
         if let all = s.hostCPUs.first(where: { $0.cpu == nil }) {
             parts.append("host CPU user \(Formatting.percent(all.user)) system \(Formatting.percent(all.system)) "
                 + "steal \(Formatting.percent(all.steal)) guest \(Formatting.percent(all.guest)) idle \(Formatting.percent(all.idle))")

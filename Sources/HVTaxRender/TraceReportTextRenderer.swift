@@ -93,7 +93,7 @@ public struct TraceReportTextRenderer {
         let unit = report.clock.unit
         let split = host.split
         let total = split.total
-        var lines = [style.apply(.title, "Host") + "  \(host.vmCount) VM\(host.vmCount == 1 ? "" : "s"), \(host.vcpuCount) vCPU\(host.vcpuCount == 1 ? "" : "s")"
+        var lines = [style.apply(.title, "Host") + "  \(Formatting.count(host.vmCount, "VM")), \(Formatting.count(host.vcpuCount, "vCPU"))"
                         + "    tax \(rated(host.tax))    steal \(rated(host.steal))"]
         let offCPU = Set(report.quality.statesIncludingOffCPU)
         let parts = VCPUState.allCases.map { state in

@@ -8,8 +8,8 @@ public struct ValidationTextRenderer: Sendable {
     public init(style: TerminalStyle = TerminalStyle(colour: false)) { self.style = style }
 
     public func render(_ v: AccountingValidation) -> String {
-        var out = style.apply(.heading, "hvtax validate") + ": interval \(Self.seconds(v.intervalNs)); \(v.vms.count) VM"
-            + (v.vms.count == 1 ? "" : "s") + "; USER_HZ \(v.clockTicksPerSecond)\n"
+        var out = style.apply(.heading, "hvtax validate") + ": interval \(Self.seconds(v.intervalNs)); \(Formatting.count(v.vms.count, "VM"))"
+            + "; USER_HZ \(v.clockTicksPerSecond)\n"
         out += "  host: \(v.environment.kvmBackend)" + (v.environment.guestCodeEmulated ? " (guest code emulated in the host kernel)" : "")
             + "; schedstats \(v.environment.schedstatsAvailable ? "present" : "absent (no wait_sum)"); libvirt: \(v.environment.libvirt)\n"
         out += style.apply(.dim, "  tolerance: \(Formatting.fixed(v.tolerance.ticksPerThread, 0)) ticks per thread (tick-grained sources) + "
@@ -109,8 +109,8 @@ public struct ExperimentTextRenderer: Sendable {
     public init(style: TerminalStyle = TerminalStyle(colour: false)) { self.style = style }
 
     public func render(_ e: AccountingExperiment) -> String {
-        var out = style.apply(.heading, "hvtax validate --experiment") + ": VM \(e.vm) (pid \(e.pid), \(e.vcpus) vCPU"
-            + (e.vcpus == 1 ? "" : "s") + "); truth: \(e.truthSource); tolerance ±\(Formatting.fixed(e.tolerancePoints, 1)) points\n"
+        var out = style.apply(.heading, "hvtax validate --experiment") + ": VM \(e.vm) (pid \(e.pid), \(Formatting.count(e.vcpus, "vCPU"))"
+            + "); truth: \(e.truthSource); tolerance ±\(Formatting.fixed(e.tolerancePoints, 1)) points\n"
         for phase in e.phases {
             out += "\n" + style.apply(.heading, "phase \(phase.index + 1)") + ": requested duty \(Formatting.percent(phase.requestedDuty)), "
                 + "sampled \(Formatting.fixed(Double(phase.windowNs) / 1e9, 2)) s from +\(Formatting.fixed(Double(phase.windowStartNs) / 1e9, 2)) s\n"

@@ -108,6 +108,13 @@ import Testing
         #expect(text.contains("threshold: exits.pageFault.timeShare 8.0% > 5.0% (critical) (rule ept-violations)"))
         #expect(text.contains("costs 8.0% of vCPU on-CPU time"))
         #expect(text.contains("remedy: Back guest RAM with hugepages"))
+        let evaluated = try #require(report.advice?.rulesEvaluated)
+        #expect(text.contains("(ranked by the time they cost; \(evaluated) rules of "))
+        // validate evaluates a single rule: the heading says "1 rule", not "1 rules".
+        report.advice?.rulesEvaluated = 1
+        #expect(TraceReportTextRenderer(style: TerminalStyle(colour: false)).render(report)
+            .contains("(ranked by the time they cost; 1 rule of "))
+        report.advice?.rulesEvaluated = evaluated
         let html = HTMLReportRenderer().render(report)
         #expect(html.contains("<h2 id=\"findings\">Findings</h2>"))
         #expect(html.contains("exits.pageFault.timeShare 8.0% &gt; 5.0% (critical)"))
