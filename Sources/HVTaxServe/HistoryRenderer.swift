@@ -8,7 +8,7 @@ public enum HistoryRenderer {
         for r in rows {
             let vm = r.vm.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" })
                 ? "\"" + r.vm.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : r.vm
-            out += "\(r.timeUnixNs),\(r.resolution),\(vm),\(r.pid.map(String.init) ?? ""),\(r.samples),\(r.vcpus),\(f(r.onCPU)),"
+            out += "\(r.timeUnixNs),\(r.resolution),\(vm),\(r.pid.map(String.init) ?? ""),\(r.samples),\(r.vcpus.map(String.init) ?? ""),\(f(r.onCPU)),"
                 + "\(f(r.steal)),\(f(r.tax)),\(f(r.vmmOverhead)),\(f(r.exitsPerSecond)),\(f(r.worstVCPUSteal))\n"
         }
         return out

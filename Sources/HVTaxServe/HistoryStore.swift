@@ -39,6 +39,11 @@ public final class HistoryStore: Sendable {
                 CREATE INDEX vm_minutes_time ON vm_minutes(minute_unix_s);
                 """)
         }
+        // Minute rows said 0 vCPUs: the most vCPU threads any interval of the minute saw. Minutes
+        // rolled up before this column existed keep NULL (unknown), not a made-up count.
+        migrator.registerMigration("hvtax-history-2") { db in
+            try db.execute(sql: "ALTER TABLE vm_minutes ADD COLUMN vcpus INTEGER")
+        }
         try migrator.migrate(pool)
     }
 
@@ -51,7 +56,9 @@ public final class HistoryStore: Sendable {
         public var vm: String
         public var pid: Int32?
         public var samples: Int
-        public var vcpus: Int
+        /// vCPU threads in the interval; for a minute, the most any of its intervals saw (nil for
+        /// minutes kept from before the history recorded it).
+        public var vcpus: Int?
         public var onCPU: Double
         public var steal: Double?
         public var tax: Double?
@@ -107,9 +114,10 @@ public final class HistoryStore: Sendable {
         guard to > from else { return }
         try db.execute(
             sql: """
-                INSERT OR REPLACE INTO vm_minutes
-                SELECT (end_unix_ns / 60000000000) * 60, vm, COUNT(*), AVG(on_cpu), AVG(steal), AVG(tax), AVG(vmm_overhead),
-                       AVG(exits_per_second), MAX(worst_vcpu_steal)
+                INSERT OR REPLACE INTO vm_minutes (minute_unix_s, vm, samples, vcpus, on_cpu, steal, tax, vmm_overhead,
+                                                   exits_per_second, worst_vcpu_steal)
+                SELECT (end_unix_ns / 60000000000) * 60, vm, COUNT(*), MAX(vcpus), AVG(on_cpu), AVG(steal), AVG(tax),
+                       AVG(vmm_overhead), AVG(exits_per_second), MAX(worst_vcpu_steal)
                 FROM vm_samples WHERE end_unix_ns >= ? AND end_unix_ns < ? GROUP BY vm, end_unix_ns / 60000000000
                 """, arguments: [from, to])
         try db.execute(sql: "DELETE FROM vm_samples WHERE end_unix_ns < ?",
@@ -134,7 +142,7 @@ public final class HistoryStore: Sendable {
                     SELECT * FROM vm_minutes WHERE minute_unix_s >= ? AND minute_unix_s < ?\(vmFilter) ORDER BY minute_unix_s, vm
                     """, arguments: args) {
                     out.append(Row(resolution: "minute", timeUnixNs: UInt64(r["minute_unix_s"] as Int64) * 1_000_000_000, vm: r["vm"],
-                                   pid: nil, samples: r["samples"], vcpus: 0, onCPU: r["on_cpu"], steal: r["steal"], tax: r["tax"],
+                                   pid: nil, samples: r["samples"], vcpus: r["vcpus"], onCPU: r["on_cpu"], steal: r["steal"], tax: r["tax"],
                                    vmmOverhead: r["vmm_overhead"], exitsPerSecond: r["exits_per_second"],
                                    worstVCPUSteal: r["worst_vcpu_steal"]))
                 }

@@ -12,7 +12,9 @@ struct HistoryCommand: ParsableCommand {
             minute_retention in the serve config). --vm "" is the host (all VMs together).
             """)
 
-    @Option(help: ArgumentHelp("The history database (history.path of the serve config).", valueName: "file"))
+    // --history too: the name `hvtax serve` gives the same file.
+    @Option(name: [.customLong("database"), .customLong("history")],
+            help: ArgumentHelp("The history database (history.path of the serve config; serve's --history).", valueName: "file"))
     var database: String?
 
     @Option(help: ArgumentHelp("Read history.path from this serve config file.", valueName: "file"))

@@ -73,7 +73,8 @@ struct HistoryCrashTests {
         #expect(csv.status == 0)
         let lines = csv.output.split(separator: "\n")
         #expect(lines.count == committed + 1, "one raw row per committed interval, and the header")
-        let json = try ServeTestSupport.run(ServeTestSupport.hvtax, ["history", "--database", database, "--vm", "", "--format", "json"])
+        // --history, the option serve writes the same file under, names it too.
+        let json = try ServeTestSupport.run(ServeTestSupport.hvtax, ["history", "--history", database, "--vm", "", "--format", "json"])
         let rows = try JSONSerialization.jsonObject(with: Data(json.output.utf8)) as? [[String: Any]]
         #expect(rows?.count == committed)
         #expect(rows?.allSatisfy { $0["vm"] as? String == "" && $0["vcpus"] as? Int == 6 } == true, "the host row: all 6 vCPUs")
@@ -89,11 +90,13 @@ struct HistoryCrashTests {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let store = try HistoryStore(configuration: HistoryConfiguration(
             path: dir + "/h.db", rawRetention: ConfigDuration("10m")!, minuteRetention: ConfigDuration("1h")!))
-        // 90 minutes of 30 s intervals for one VM, steal = minute index / 100.
+        // 90 minutes of 30 s intervals for one VM, steal = minute index / 100; in odd minutes the
+        // second interval sees a third vCPU (hot-plugged), so the minute says 3.
         let start: UInt64 = 1_795_000_000 / 60 * 60 * 1_000_000_000
         for i in 0..<180 {
             let minute = i / 2
-            var snapshot = HistoryFixtures.snapshot(steal: Double(minute) / 100 + (i % 2 == 0 ? 0.001 : -0.001))
+            var snapshot = HistoryFixtures.snapshot(steal: Double(minute) / 100 + (i % 2 == 0 ? 0.001 : -0.001),
+                                                    vcpus: minute % 2 == 1 && i % 2 == 1 ? 3 : 2)
             snapshot.endUnixNs = start + UInt64(i) * 30_000_000_000
             snapshot.sequence = i + 1
             try store.record(snapshot)
@@ -111,9 +114,53 @@ struct HistoryCrashTests {
         for m in minutes {
             let index = Double((m.timeUnixNs - start) / 60_000_000_000)
             #expect(m.samples == 2)
+            #expect(m.vcpus == (Int(index) % 2 == 1 ? 3 : 2), "minute \(index): the most vCPUs of its intervals")
             #expect(abs((m.steal ?? -1) - index / 100) < 1e-9, "minute \(index): the mean of its two intervals")
         }
         #expect(minutes.last!.timeUnixNs < raw.first!.timeUnixNs, "minutes first, then raw")
+        #expect(try store.integrityCheck() == "ok")
+    }
+
+    @Test("a history written before minutes kept their vCPU count opens, and says unknown, not 0")
+    func historyFromTheFirstSchema() throws {
+        let dir = try ServeTestSupport.temporaryDirectory("schema1")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let path = dir + "/old.db"
+        // The first schema, as hvtax-history-1 created it, with one minute already rolled up.
+        let old = try DatabaseQueue(path: path)
+        try old.write { db in
+            try db.execute(sql: """
+                CREATE TABLE grdb_migrations (identifier TEXT NOT NULL PRIMARY KEY);
+                INSERT INTO grdb_migrations VALUES ('hvtax-history-1');
+                CREATE TABLE vm_samples (
+                  end_unix_ns INTEGER NOT NULL, interval_ns INTEGER NOT NULL, sequence INTEGER NOT NULL,
+                  vm TEXT NOT NULL, pid INTEGER, vcpus INTEGER NOT NULL, on_cpu REAL NOT NULL,
+                  steal REAL, tax REAL, vmm_overhead REAL, exits_per_second REAL, worst_vcpu_steal REAL,
+                  PRIMARY KEY (vm, end_unix_ns)) WITHOUT ROWID;
+                CREATE TABLE vm_minutes (
+                  minute_unix_s INTEGER NOT NULL, vm TEXT NOT NULL, samples INTEGER NOT NULL, on_cpu REAL NOT NULL,
+                  steal REAL, tax REAL, vmm_overhead REAL, exits_per_second REAL, worst_vcpu_steal REAL,
+                  PRIMARY KEY (vm, minute_unix_s)) WITHOUT ROWID;
+                INSERT INTO vm_minutes VALUES (1794999960, 'w', 2, 0.5, 0.25, 0.1, 0, NULL, 0.25);
+                """)
+        }
+        try old.close()
+        let store = try HistoryStore(configuration: HistoryConfiguration(
+            path: path, rawRetention: ConfigDuration("30s")!, minuteRetention: ConfigDuration("100000d")!))
+        // A minute of two intervals, rolled up by the third (the next minute's first), which also
+        // drops the first raw row: the query then returns that minute as a minute row.
+        let start: UInt64 = 1_795_000_020 * 1_000_000_000
+        for i in 0..<3 {
+            var snapshot = HistoryFixtures.snapshot(steal: 0.1, vcpus: 2)
+            snapshot.endUnixNs = start + UInt64(i) * 30_000_000_000
+            try store.record(snapshot)
+        }
+        let minutes = try store.rows(vm: "w", sinceUnixNs: 1_794_999_960 * 1_000_000_000).filter { $0.resolution == "minute" }
+        #expect(minutes.map(\.timeUnixNs) == [1_794_999_960 * 1_000_000_000, 1_795_000_020 * 1_000_000_000])
+        #expect(minutes.map(\.vcpus) == [nil, 2])
+        #expect(minutes.first?.steal == 0.25)
+        let csv = HistoryRenderer.csv(minutes).split(separator: "\n")
+        #expect(csv[1].hasPrefix("1794999960000000000,minute,w,,2,,0.5,"), "an unknown count is an empty cell: \(csv[1])")
         #expect(try store.integrityCheck() == "ok")
     }
 }

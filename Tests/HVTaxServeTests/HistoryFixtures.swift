@@ -3,17 +3,17 @@ import HVTaxModel
 /// Snapshots built by hand: one VM `w` with one vCPU, figures chosen by the test.
 enum HistoryFixtures {
     static func snapshot(steal: Double, onCPU: Double = 0.5, guestShare: Double = 0.9, exitsPerSecond: Double? = nil,
-                         vm: String = "w", intervalNs: UInt64 = 1_000_000_000) -> HostSnapshot {
+                         vm: String = "w", intervalNs: UInt64 = 1_000_000_000, vcpus: Int = 1) -> HostSnapshot {
         let on = UInt64(onCPU * Double(intervalNs))
         let delay = UInt64(max(steal, 0) * Double(intervalNs))
         let user = on
         let guest = UInt64(Double(on) * guestShare)
-        let vcpu = VCPUFigures(
-            vcpu: 0, tid: 101, thread: "CPU 0/KVM", onCPUNs: on, runDelayNs: delay, userNs: user, systemNs: 0, guestNs: guest,
+        let threads = (0..<vcpus).map { index in VCPUFigures(
+            vcpu: index, tid: 101 + Int32(index), thread: "CPU \(index)/KVM", onCPUNs: on, runDelayNs: delay, userNs: user, systemNs: 0, guestNs: guest,
             voluntarySwitches: 0, involuntarySwitches: 0, migrations: 0, lastCPU: 0, onCPU: onCPU,
-            steal: RatedRatio(steal, against: Thresholds.standard.steal))
+            steal: RatedRatio(steal, against: Thresholds.standard.steal)) }
         let figures = VMFigures(
-            name: vm, pid: 100, kind: .qemu, uuid: nil, vcpus: [vcpu], emulator: .init(), io: .init(), vhost: .init(), cgroup: nil,
+            name: vm, pid: 100, kind: .qemu, uuid: nil, vcpus: threads, emulator: .init(), io: .init(), vhost: .init(), cgroup: nil,
             vcpuOnCPU: onCPU, vmmOverhead: RatedRatio(0, against: Thresholds.standard.tax),
             steal: RatedRatio(steal, against: Thresholds.standard.steal), worstVCPUSteal: .ok, exitsPerSecond: exitsPerSecond, cpus: [0])
         return HostSnapshot(
