@@ -134,7 +134,7 @@ let package = Package(
         .target(
             name: "HVTaxServe",
             dependencies: [
-                "HVTaxHost", "HVTaxModel", "HVTaxMetrics", "HVTaxAdvice", "HVTaxExporters", "CCompression",
+                "HVTaxHost", "HVTaxModel", "HVTaxMetrics", "HVTaxAdvice", "HVTaxExporters", "HVTaxRender", "CCompression",
                 "HVTaxTracefs", "HVTaxTrace", "HVTaxAnalysis", "HVTaxEvents",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),

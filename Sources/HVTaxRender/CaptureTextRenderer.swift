@@ -45,7 +45,7 @@ public struct CaptureTextRenderer {
         let stealName = source.kind == .esxtop ? "steal (%RDY)" : "steal"
 
         for host in report.hosts {
-            lines.append(style.apply(.heading, "Host \(host.name): \(host.vmCount) VMs, \(host.vcpuCount) vCPUs"))
+            lines.append(style.apply(.heading, "Host \(host.name): \(Formatting.count(host.vmCount, "VM")), \(Formatting.count(host.vcpuCount, "vCPU"))"))
             var summary = "  tax \(rated(host.tax))   \(stealName) \(rated(host.steal))"
             if source.kind == .hyperV, let wait = host.values[.dispatchWait] {
                 summary += "   wait per dispatch \(CaptureFormat.value(wait.mean, unit: .nanoseconds))"

@@ -15,7 +15,7 @@ public struct ComparisonHTMLRenderer {
         page.raw("<h1>hvtax compare</h1>")
         for (tag, run) in [("A", a), ("B", b)] {
             page.paragraph("\(tag) = \(run.label): \(run.sources.joined(separator: ", ")) — \(Formatting.grouped(run.events)) events over "
-                           + "\(Formatting.duration(run.duration, unit: unit)), \(run.vmCount) VMs, \(run.vcpuCount) vCPUs", className: "sub")
+                           + "\(Formatting.duration(run.duration, unit: unit)), \(Formatting.count(run.vmCount, "VM")), \(Formatting.count(run.vcpuCount, "vCPU"))", className: "sub")
         }
         page.heading("Where vCPU time goes", id: "split")
         let s = comparison.split

@@ -13,7 +13,7 @@ public struct ComparisonTextRenderer {
         out.append(style.apply(.heading, "hvtax compare"))
         for (tag, run) in [("A", comparison.a), ("B", comparison.b)] {
             out.append("  \(tag) \(run.label): \(run.sources.joined(separator: ", "))  \(Formatting.grouped(run.events)) events over "
-                       + "\(Formatting.duration(run.duration, unit: unit)), \(run.vmCount) VMs, \(run.vcpuCount) vCPUs")
+                       + "\(Formatting.duration(run.duration, unit: unit)), \(Formatting.count(run.vmCount, "VM")), \(Formatting.count(run.vcpuCount, "vCPU"))")
         }
         out.append("")
         out.append(style.apply(.title, "Time split") + style.apply(.dim, "  (shares of vCPU time; difference B - A in percentage points)"))

@@ -27,6 +27,23 @@ public enum Formatting {
         whole == 0 ? "-" : percent(Double(part) / Double(whole))
     }
 
+    /// Text content and attribute values for HTML and SVG, with `&`, `<`, `>`, `"` and `'` escaped.
+    public static func html(_ text: String) -> String {
+        var out = ""
+        out.reserveCapacity(text.utf8.count)
+        for character in text {
+            switch character {
+            case "&": out += "&amp;"
+            case "<": out += "&lt;"
+            case ">": out += "&gt;"
+            case "\"": out += "&quot;"
+            case "'": out += "&#39;"
+            default: out.append(character)
+            }
+        }
+        return out
+    }
+
     /// `3 VMs`, `1 VM`: a count and its noun, which takes an s unless the count is one.
     public static func count(_ value: Int, _ noun: String) -> String {
         "\(value) \(noun)\(value == 1 ? "" : "s")"

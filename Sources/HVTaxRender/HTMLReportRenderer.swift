@@ -23,7 +23,7 @@ public struct HTMLReportRenderer {
         page.raw("<h1>hvtax report</h1>")
         page.paragraph("\(report.sources.map { "\($0.path) (\($0.format))" }.joined(separator: ", ")) — "
                        + "\(Formatting.grouped(report.quality.events)) events over \(Formatting.duration(report.host.duration, unit: unit)); "
-                       + "\(report.host.vmCount) VMs, \(report.host.vcpuCount) vCPUs; \(report.generator)", className: "sub")
+                       + "\(Formatting.count(report.host.vmCount, "VM")), \(Formatting.count(report.host.vcpuCount, "vCPU")); \(report.generator)", className: "sub")
         page.raw(cards(report))
         splitSection(report, into: &page)
         reasonSection(report, into: &page)

@@ -4,21 +4,7 @@ import HVTaxModel
 /// renders the same in any browser and opens without network access.
 enum SVG {
     /// Text content and attribute values with `&`, `<`, `>`, `"` and `'` escaped.
-    static func escape(_ text: String) -> String {
-        var out = ""
-        out.reserveCapacity(text.utf8.count)
-        for character in text {
-            switch character {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            case "'": out += "&#39;"
-            default: out.append(character)
-            }
-        }
-        return out
-    }
+    static func escape(_ text: String) -> String { Formatting.html(text) }
 
     /// A coordinate with one decimal: enough on a 1000-unit canvas, and keeps files small.
     static func n(_ value: Double) -> String { Formatting.fixed(value.isFinite ? value : 0, 1) }

@@ -331,7 +331,7 @@ struct TopScreen {
         }
         let shown = state.visible(s.vms)
         let filter = state.editingFilter.map { "filter: \($0)_" } ?? (state.filter.isEmpty ? "" : "filter: \(state.filter)")
-        add("hvtax top  \(s.vms.count) VMs, \(s.vms.reduce(0) { $0 + $1.vcpus.count }) vCPUs  interval "
+        add("hvtax top  \(Formatting.count(s.vms.count, "VM")), \(Formatting.count(s.vms.reduce(0) { $0 + $1.vcpus.count }, "vCPU"))  interval "
             + "\(Formatting.duration(s.intervalNs, unit: .ns))  sort: \(state.sort.rawValue)  \(filter)", .heading)
         if let all = s.hostCPUs.first(where: { $0.cpu == nil }) {
             add("host  user \(Formatting.percent(all.user))  system \(Formatting.percent(all.system))  steal \(Formatting.percent(all.steal))  "
