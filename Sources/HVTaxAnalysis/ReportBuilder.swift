@@ -141,9 +141,14 @@ extension TraceAnalyzer {
             quality.notes.append("The trace has no process ids: vCPU threads were grouped into VMs by thread id and "
                 + "vcpu id. Record with the record-tgid option (ftrace) or perf's pid field for exact VMs.")
         }
-        if quality.lostTotal > 0 {
-            quality.notes.append("\(quality.lostTotal) events were lost: the affected vCPUs are 'unknown' until their "
-                + "next kvm_entry or kvm_exit. Use a larger buffer (buffer_size_kb) or fewer events.")
+        if quality.lostTotal > 0 || quality.uncountedGaps > 0 {
+            let gaps = quality.uncountedGaps
+            let what = quality.uncountedGaps == 0 ? "\(quality.lostTotal) events were lost"
+                : quality.lostTotal == 0 ? "Events were lost in \(gaps) gap\(gaps == 1 ? "" : "s") of unknown size"
+                : "\(quality.lostTotal) events were lost, and more in \(gaps) gap\(gaps == 1 ? "" : "s") of unknown size"
+            // A gap of unknown size may be a file cut short, where a bigger buffer would not help.
+            quality.notes.append("\(what): the affected vCPUs are 'unknown' until their next kvm_entry or kvm_exit."
+                + (quality.lostTotal > 0 ? " Use a larger buffer (buffer_size_kb) or fewer events." : ""))
         }
     }
 }

@@ -16,7 +16,7 @@ public final class TraceAnalyzer {
         return counts
     }()
     private var otherEvents: [UInt32: UInt64] = [:]
-    private var lostByCPU: [Int32: (events: UInt64, occurrences: UInt64)] = [:]
+    private var lostByCPU: [Int32: (events: UInt64, occurrences: UInt64, uncounted: UInt64)] = [:]
     /// Task names of process main threads (tid == tgid), to name VMs.
     private(set) var processNames: [Int32: UInt32] = [:]
     private var reasonIsHalt: [Bool] = []
@@ -122,9 +122,10 @@ public final class TraceAnalyzer {
             quality.hasIRQEvents = true
             touch(event)
         case .lost:
-            var entry = lostByCPU[event.cpu] ?? (0, 0)
+            var entry = lostByCPU[event.cpu] ?? (0, 0, 0)
             entry.events += event.value
             entry.occurrences += 1
+            if event.flags.contains(.countUnknown) { entry.uncounted += 1 }
             lostByCPU[event.cpu] = entry
             for index in trackers.indices where trackers[index].lastCPU == event.cpu {
                 trackers[index].lostEvents(at: event.time, window: window, quality: &quality)
@@ -231,7 +232,9 @@ public final class TraceAnalyzer {
         for (symbol, count) in otherEvents { quality.unknownEvents[symbols.names.string(symbol), default: 0] += count }
         if unattributed > 0 { quality.unknownEvents["kvm events with neither thread id nor vcpu id"] = unattributed }
         quality.lost = lostByCPU.keys.sorted().map { cpu in
-            .init(cpu: cpu, events: lostByCPU[cpu]!.events, occurrences: lostByCPU[cpu]!.occurrences)
+            let entry = lostByCPU[cpu]!
+            return .init(cpu: cpu, events: entry.events, occurrences: entry.occurrences,
+                         uncounted: entry.uncounted > 0 ? entry.uncounted : nil)
         }
         for tracker in trackers {
             for (reason, accumulator) in tracker.exits.reasons {

@@ -75,6 +75,9 @@ public struct TraceEvent: Sendable, Equatable {
         public static let prevRunnable = Flags(rawValue: 2)
         /// The reorder buffer could not put this event back in order (it arrived too late).
         public static let late = Flags(rawValue: 4)
+        /// lost: a gap of unknown size (no count stored, or the file ends inside this CPU's data);
+        /// `value` is 0.
+        public static let countUnknown = Flags(rawValue: 8)
     }
 
     public init(time: UInt64, kind: EventKind, cpu: Int32 = unknownID, tid: Int32 = unknownID,

@@ -16,13 +16,19 @@ public struct TraceQuality: Codable, Sendable, Equatable {
     /// Events the kernel dropped on one CPU (`CPU:N [LOST M EVENTS]`).
     public struct LostEvents: Codable, Sendable, Equatable {
         public var cpu: Int32
+        /// Events the kernel said it lost, summed over the gaps that carried a count.
         public var events: UInt64
+        /// Gaps in this CPU's events, counted or not.
         public var occurrences: UInt64
+        /// Gaps of unknown size: the kernel flagged lost events without storing how many, or the
+        /// file ends inside this CPU's data (a truncated trace.dat). nil when there were none.
+        public var uncounted: UInt64?
 
-        public init(cpu: Int32, events: UInt64, occurrences: UInt64) {
+        public init(cpu: Int32, events: UInt64, occurrences: UInt64, uncounted: UInt64? = nil) {
             self.cpu = cpu
             self.events = events
             self.occurrences = occurrences
+            self.uncounted = uncounted
         }
     }
 
@@ -69,4 +75,6 @@ public struct TraceQuality: Codable, Sendable, Equatable {
     public init() {}
 
     public var lostTotal: UInt64 { lost.reduce(0) { $0 + $1.events } }
+    /// Gaps of unknown size over all CPUs.
+    public var uncountedGaps: UInt64 { lost.reduce(0) { $0 + ($1.uncounted ?? 0) } }
 }

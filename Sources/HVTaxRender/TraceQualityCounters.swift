@@ -12,7 +12,10 @@ enum TraceQualityCounters {
     static func counters(_ q: TraceQuality) -> [Counter] {
         [
             Counter(label: "lost events", value: q.lostTotal,
-                    meaning: q.lost.map { "cpu\($0.cpu): \(Formatting.grouped($0.events))" }.joined(separator: ", ")),
+                    meaning: q.lost.map { lost in
+                        "cpu\(lost.cpu): \(Formatting.grouped(lost.events))"
+                            + (lost.uncounted.map { " + \(Formatting.count(Int($0), "gap")) of unknown size" } ?? "")
+                    }.joined(separator: ", ")),
             Counter(label: "unpaired exits", value: q.unpairedExits, meaning: "exit followed by another exit, no entry between"),
             Counter(label: "unpaired entries", value: q.unpairedEntries, meaning: "entry with no exit before it"),
             Counter(label: "open at end", value: q.exitsOpenAtEnd, meaning: "exits still in progress when the trace ended (no latency)"),

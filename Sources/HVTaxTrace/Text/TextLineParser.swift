@@ -163,7 +163,7 @@ struct TextLineParser {
     }
 
     /// `CPU:N [LOST M EVENTS]` (the kernel's trace output) or `CPU:N [M EVENTS DROPPED]` (trace-cmd
-    /// report); `CPU:N [LOST EVENTS]` when the count is unknown (counted as one loss of 0 events).
+    /// report); `CPU:N [LOST EVENTS]` when the count is unknown (a gap of unknown size).
     private func parseLost(_ line: UnsafeRawBufferPointer, from index: Int, into event: inout TraceEvent) -> ParsedLine {
         var i = index
         let expected = "expected 'CPU:N [LOST M EVENTS]' or 'CPU:N [M EVENTS DROPPED]'"
@@ -174,7 +174,11 @@ struct TextLineParser {
         var count: UInt64 = 0
         if line.matches("LOST ", at: i) {
             i += 5
-            if let lost = line.decimal(at: &i) { count = lost } else if !line.matches("EVENTS]", at: i) {
+            if let lost = line.decimal(at: &i) {
+                count = lost
+            } else if line.matches("EVENTS]", at: i) {
+                event.flags.insert(.countUnknown)
+            } else {
                 return .malformed(expected)
             }
         } else if let dropped = line.decimal(at: &i), line.matches(" EVENTS DROPPED]", at: i) {

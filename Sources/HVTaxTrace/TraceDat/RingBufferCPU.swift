@@ -68,6 +68,9 @@ final class RingBufferCPU {
     private var pageFileOffset: UInt64 = 0
     /// The time of the last record returned: lost events happened after it.
     private var lastRecordTime: UInt64?
+    /// The file ends inside this CPU's data: its end is a gap of unknown size, not the trace's end.
+    private let truncated: Bool
+    private var reportedEnd = false
     private var batchFileOffset: UInt64 = 0
 
     /// What `next()` found.
@@ -75,6 +78,8 @@ final class RingBufferCPU {
         case record(start: Int, length: Int, time: UInt64)
         /// The kernel dropped events before this page; `count` nil when it did not store how many.
         case lost(count: UInt64?, time: UInt64)
+        /// The file ends inside this CPU's data: what came after the last record is missing.
+        case dataCut(time: UInt64)
     }
 
     static let absoluteTimestampMSB: UInt64 = 0xf8 << 56
@@ -86,9 +91,11 @@ final class RingBufferCPU {
         bigEndian = file.bigEndian
         compression = file.compression
         compressed = file.cpuDataCompressed
+        truncated = file.truncatedCPUs.contains { $0.cpu == data.cpu }
         nextOffset = data.offset
         // trace-cmd's size of compressed CPU data leaves out the 4-byte chunk count before it.
-        endOffset = min(file.source.size, data.offset + data.size + (file.cpuDataCompressed ? 4 : 0))
+        // Never before the start: a truncated file can end before this CPU's data begins.
+        endOffset = max(data.offset, min(file.source.size, data.offset + data.size + (file.cpuDataCompressed ? 4 : 0)))
         let capacity = compressed ? layout.pageSize : max(layout.pageSize, batchBytes / layout.pageSize * layout.pageSize)
         buffer = .allocate(byteCount: capacity, alignment: 8)
         base = UnsafeRawPointer(buffer.baseAddress!)
@@ -224,7 +231,10 @@ final class RingBufferCPU {
         while true {
             if position >= dataEnd {
                 switch try openPage() {
-                case .end: return nil
+                case .end:
+                    guard truncated, !reportedEnd, let lastRecordTime else { return nil }
+                    reportedEnd = true
+                    return .dataCut(time: lastRecordTime)
                 case .page(let lost?): return lost
                 case .page(nil): continue
                 }

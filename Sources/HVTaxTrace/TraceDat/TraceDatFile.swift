@@ -90,7 +90,20 @@ public final class TraceDatFile {
     public private(set) var threadGroups: [Int32: Int32] = [:]
     /// Instances other than the one read, named so the user knows they were not.
     public private(set) var otherInstances: [String] = []
+    /// CPUs whose trace data the file ends inside or before: a recording cut short (killed while
+    /// writing, a full disk). What is there is read; the rest of each is a gap of unknown size.
+    public private(set) var truncatedCPUs: [Truncation] = []
     public private(set) var notes: [String] = []
+
+    /// One CPU's trace data that the file ends inside or before.
+    public struct Truncation: Sendable, Equatable {
+        public var cpu: Int
+        /// Where the data starts and how long the file's header says it is.
+        public var offset: UInt64
+        public var declaredBytes: UInt64
+        /// How much of it the file holds.
+        public var presentBytes: UInt64
+    }
 
     let source: TraceDatBytes
 
@@ -344,6 +357,12 @@ public final class TraceDatFile {
     /// Opens a section: checks its header and returns a cursor over its (decompressed) content.
     private func openSection(at offset: UInt64, expected: UInt16, name: String) throws(TraceReadError) -> SourceCursor {
         var cursor = SourceCursor(source: source, offset: offset, bigEndian: bigEndian, section: name)
+        // A v7 file says where its trace data is in an options section written after that data: a
+        // file cut short loses it, and with it every CPU's data (unlike v6, read as far as it goes).
+        guard offset < source.size else {
+            throw cursor.error("the section starts past the end of the file (\(source.size) bytes): the file is truncated, "
+                + "and the \(name) it would hold (in a v7 file, where each CPU's trace data lies) are lost", at: offset)
+        }
         let id = try cursor.u16("section id")
         let flags = try cursor.u16("section flags")
         _ = try cursor.u32("section description")
@@ -552,16 +571,35 @@ public final class TraceDatFile {
         }
     }
 
+    /// trace-cmd refuses a file that ends inside its trace data; hvtax reads the whole pages that
+    /// are there and marks where each CPU's data stops, so the vCPUs that ran there are unknown
+    /// from then on instead of carrying their last state over the gap. (Compressed data is not
+    /// read that way: a v7 file cut inside its data has already lost the options section after it
+    /// that says where the data is.)
     private func validateCPUData() throws(TraceReadError) {
         for data in cpuData where data.size > 0 {
             guard data.offset <= source.size, data.size <= source.size - data.offset else {
-                throw TraceReadError(file: path, location: "cpu \(data.cpu) data, byte offset \(data.offset)",
-                                     problem: "\(data.size) bytes of trace data run past the end of the file (\(source.size) bytes): truncated?")
+                guard !cpuDataCompressed else {
+                    throw TraceReadError(file: path, location: "cpu \(data.cpu) data, byte offset \(data.offset)",
+                                         problem: "\(data.size) bytes of compressed trace data run past the end of the file (\(source.size) bytes): truncated")
+                }
+                let present = data.offset < source.size ? source.size - data.offset : 0
+                truncatedCPUs.append(Truncation(cpu: data.cpu, offset: data.offset, declaredBytes: data.size, presentBytes: present))
+                continue
             }
             if !cpuDataCompressed && data.size % UInt64(pageSize) != 0 {
                 notes.append("cpu \(data.cpu): trace data of \(data.size) bytes is not a whole number of \(pageSize)-byte pages; the last partial page is ignored")
             }
         }
+        guard !truncatedCPUs.isEmpty else { return }
+        let cut = truncatedCPUs.map { t in
+            t.presentBytes == 0 ? "cpu \(t.cpu) has none of its \(t.declaredBytes) bytes (from byte \(t.offset))"
+                : "cpu \(t.cpu) has \(t.presentBytes) of its \(t.declaredBytes) bytes (from byte \(t.offset))"
+        }
+        notes.append("\(path) is truncated: it ends at byte \(source.size), inside the trace data its header describes: "
+            + cut.joined(separator: ", ") + ". Every whole page that is there was read; after a CPU's last event its "
+            + "vCPUs are unknown (a gap of unknown size in 'lost events'), and events of a CPU with no data at all are "
+            + "missing from the figures.")
     }
 
     /// True when timestamps are raw counter ticks that cannot be turned into nanoseconds.

@@ -71,7 +71,7 @@ public final class TraceDatReader: EventStream {
             self.counterHz = nil
             clock = ClockInfo(unit: file.timestampsAreTicks ? .ticks : .ns)
         }
-        let format = "trace.dat v\(file.version)"
+        let format = "trace.dat v\(file.version)" + (file.truncatedCPUs.isEmpty ? "" : ", truncated")
         source = TraceSource(path: file.path, format: format,
                              compression: file.compression == .none ? nil : file.compression.name, lines: 0, events: 0)
         pending = .allocate(capacity: max(1, cpus.count))
@@ -216,7 +216,13 @@ public final class TraceDatReader: EventStream {
                     let note = "cpu \(cpu.cpu): the kernel lost events without storing how many"
                     if !diagnostics.notes.contains(note) { diagnostics.notes.append(note) }
                 }
-                pending[index] = TraceEvent(time: placed(time, cpu: cpu.cpu), kind: .lost, cpu: cpu.cpu, value: count ?? 0)
+                pending[index] = TraceEvent(time: placed(time, cpu: cpu.cpu), kind: .lost, cpu: cpu.cpu, value: count ?? 0,
+                                            flags: count == nil ? .countUnknown : [])
+                pending[index].guest = guestIndex
+                return true
+            case .dataCut(let time):
+                // The file's note says where it ends; this gap makes the CPU's vCPUs unknown after it.
+                pending[index] = TraceEvent(time: placed(time, cpu: cpu.cpu), kind: .lost, cpu: cpu.cpu, flags: .countUnknown)
                 pending[index].guest = guestIndex
                 return true
             case .record(let start, let length, let time):
