@@ -73,6 +73,13 @@ struct ReportCommand: ParsableCommand {
     @Option(name: .customLong("time-bucket"), help: ArgumentHelp("Width of a 'tax over time' bucket in the HTML page (it doubles to stay within 600 buckets).", valueName: "duration"))
     var timeBucket: DurationArgument?
 
+    func validate() throws {
+        // An empty window would give a report of nothing ("0 events over 0 ns") that looks valid.
+        if let since, let until, until.nanoseconds <= since.nanoseconds {
+            throw ValidationError("--until must be later than --since: both count from the trace's first event")
+        }
+    }
+
     func run() throws {
         if let capture = try ImportCommand.capture(among: traces) {
             guard vm.isEmpty, pid.isEmpty, vcpu.isEmpty, reason.isEmpty, since == nil, until == nil else {

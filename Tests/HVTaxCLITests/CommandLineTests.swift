@@ -97,6 +97,15 @@ struct CommandLineTests {
         #expect((report["vms"] as? [[String: Any]])?.map { $0["pid"] as? Int } == [1100])
         let bad = try Self.hvtax(["report", example, "--tax-warning", "20%", "--tax-critical", "10%"])
         #expect(bad.status != 0)
+        let backwards = try Self.hvtax(["report", example, "--since", "2s", "--until", "1s"])
+        #expect(backwards.status != 0 && backwards.stderr.contains("--until must be later than --since"))
+        #expect(backwards.stdout.isEmpty, "no report of an empty window")
+    }
+
+    @Test func aDirectoryThatIsNoTraceSaysSo() throws {
+        let result = try Self.hvtax(["report", Self.repository.appendingPathComponent("docs").path])
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("docs: directory: no CTF trace in it"))
     }
 
     static let tracefsInstances = "/sys/kernel/tracing/instances"

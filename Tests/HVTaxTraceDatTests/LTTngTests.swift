@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import HVTaxEvents
 import HVTaxModel
+import HVTaxTestSupport
 import HVTaxTrace
 
 /// babeltrace2 text written by hand in the shapes of docs/sources.md ("KVM trace formats", LTTng)
@@ -36,7 +37,7 @@ func openText(_ text: String, name: String) throws -> (events: [TraceEvent], str
     return (events, stream, symbols)
 }
 
-@Suite("LTTng (babeltrace2 text and CTF directories)")
+@Suite("LTTng (babeltrace2 text and CTF directories)", .scratchDirectory)
 struct LTTngTests {
     @Test("kvm_x86_* and old kvm_* events, userspace exits, sched and irq events with tid context")
     func session() throws {
@@ -120,13 +121,38 @@ struct LTTngTests {
         #expect(!LTTngTextReader.looksLikeLTTng(Array("# tracer: nop".utf8)))
     }
 
+    @Test("a directory with no CTF trace in it is a clear error before babeltrace2 runs; one nested deep is found")
+    func directoryWithoutCTF() throws {
+        let plain = try ScratchDirectory.path("plain")
+        try FileManager.default.createDirectory(atPath: plain + "/sub", withIntermediateDirectories: true)
+        try "not a trace\n".write(toFile: plain + "/sub/notes.txt", atomically: true, encoding: .utf8)
+        #expect {
+            _ = try TraceInputs.open(plain, symbols: SymbolTable())
+        } throws: { error in
+            guard let error = error as? TraceReadError else { return false }
+            return error.file == plain && error.location == "directory" && error.problem.hasPrefix("no CTF trace in it")
+        }
+        // An LTTng session keeps its metadata a few levels down: that directory goes on to babeltrace2
+        // (which rejects this empty metadata with its own error, or is missing: either way not ours).
+        let session = try ScratchDirectory.path("session")
+        try FileManager.default.createDirectory(atPath: session + "/ust/uid/0/64-bit", withIntermediateDirectories: true)
+        try "".write(toFile: session + "/ust/uid/0/64-bit/metadata", atomically: true, encoding: .utf8)
+        #expect {
+            var events = 0
+            let stream = try TraceInputs.open(session, symbols: SymbolTable())
+            while try stream.next() != nil { events += 1 }
+        } throws: { error in
+            (error as? TraceReadError).map { !$0.problem.hasPrefix("no CTF trace in it") } ?? false
+        }
+    }
+
     @Test("a CTF directory is converted by babeltrace2 (a real CTF trace made from dmesg text)")
     func ctfDirectory() throws {
         guard let babeltrace = which("babeltrace2") else {
             // Without babeltrace2 the reader must say how to get it.
-            let dir = FileManager.default.temporaryDirectory.path + "/hvtax-ctf-missing-\(getpid())"
+            let dir = try ScratchDirectory.path("ctf-missing")
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-            defer { try? FileManager.default.removeItem(atPath: dir) }
+            try "".write(toFile: dir + "/metadata", atomically: true, encoding: .utf8)
             #expect(throws: TraceReadError.self) { _ = try TraceInputs.open(dir, symbols: SymbolTable()) }
             print("skipped the conversion: babeltrace2 is not installed (apt-get install babeltrace2)")
             return

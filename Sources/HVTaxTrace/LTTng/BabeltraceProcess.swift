@@ -5,6 +5,33 @@ import Glibc
 /// `babeltrace2` converting a CTF trace directory to text, read through a pipe as a byte source.
 /// Its stderr joins stdout, so its discarded-events warnings reach the reader in order.
 final class BabeltraceProcess: ByteSource {
+    /// A CTF trace is a folder with a `metadata` file; an LTTng session nests them a few levels
+    /// down (kernel/, ust/uid/0/64-bit/). The walk stops after a bounded number of entries so that
+    /// `hvtax report /` does not read the whole tree.
+    static func holdsCTFMetadata(_ directory: String, entryBudget: Int = 10_000) -> Bool {
+        var budget = entryBudget
+        func walk(_ path: String, depth: Int) -> Bool {
+            guard depth <= 6, let dir = opendir(path) else { return false }
+            defer { closedir(dir) }
+            var subfolders: [String] = []
+            while budget > 0, let entry = readdir(dir) {
+                budget -= 1
+                let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+                if name == "." || name == ".." { continue }
+                let child = path + "/" + name
+                var info = stat()
+                guard stat(child, &info) == 0 else { continue }
+                switch info.st_mode & S_IFMT {
+                case S_IFREG where name == "metadata": return true
+                case S_IFDIR: subfolders.append(child)
+                default: break
+                }
+            }
+            return subfolders.contains { walk($0, depth: depth + 1) }
+        }
+        return walk(directory, depth: 0)
+    }
+
     private let fd: Int32
     private let pid: pid_t
     private let directory: String
@@ -25,6 +52,13 @@ final class BabeltraceProcess: ByteSource {
 
     init(directory: String) throws(TraceReadError) {
         self.directory = directory
+        // Any directory given as a trace reaches here: say plainly when it holds no CTF trace,
+        // rather than pass on what babeltrace2 makes of it.
+        guard Self.holdsCTFMetadata(directory) else {
+            throw TraceReadError(file: directory, location: "directory",
+                                 problem: "no CTF trace in it (no 'metadata' file in it or its subfolders): a directory is read "
+                                    + "only as an LTTng trace; give trace files by name")
+        }
         guard let executable = Self.executable() else {
             throw TraceReadError(file: directory, location: "CTF trace directory", problem: Self.installHint)
         }
