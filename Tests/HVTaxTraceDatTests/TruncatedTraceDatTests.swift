@@ -109,6 +109,15 @@ struct TruncatedTraceDatTests {
         let lost = try #require(report.quality.lost.first { $0.cpu == Int32(cutCPU.cpu) })
         #expect(lost.uncounted == 1 && lost.events == 0)
         #expect(report.quality.notes.contains { $0.contains("Events were lost in 1 gap of unknown size") })
+
+        // hvtax convert keeps the gap as one of unknown size (a page flagged without a count).
+        let encoder = TraceDatEncoder(symbols: symbols)
+        for event in read { try encoder.add(event) }
+        let converted = TraceDatOutput()
+        try encoder.finish(to: converted)
+        let (again, _) = try Self.events(converted.bytes, symbols: symbols)
+        let gaps = again.filter { $0.kind == .lost }
+        #expect(gaps.count == 1 && gaps.allSatisfy { $0.cpu == Int32(cutCPU.cpu) && $0.flags.contains(.countUnknown) && $0.value == 0 })
     }
 
     @Test("a vCPU that moves from the cut CPU to a whole one is unknown over the gap, not still in the guest")

@@ -18,6 +18,9 @@ public final class TraceDatEncoder {
         var lastTime: UInt64 = 0
         var open = false
         var lostBeforeNextPage: UInt64?
+        /// A gap of unknown size is among them: the page is flagged without a count, as the kernel
+        /// does when it cannot store one (a count would claim to know the size).
+        var lostCountUnknown = false
         var spoolFD: Int32 = -1
         var spoolPath = ""
         var spooledBytes: UInt64 = 0
@@ -147,6 +150,7 @@ public final class TraceDatEncoder {
             try finishPage(cpuIndex)
             let cpu = cpus[cpuIndex]
             cpu.lostBeforeNextPage = (cpu.lostBeforeNextPage ?? 0) + event.value
+            if event.flags.contains(.countUnknown) { cpu.lostCountUnknown = true }
             return
         case .other:
             skippedOther += 1
@@ -195,9 +199,14 @@ public final class TraceDatEncoder {
         var commit = UInt64(cpu.used)
         if let lost = cpu.lostBeforeNextPage {
             // The kernel flags missed events on the page after them, with the count after the data.
-            commit |= 1 << 31 | 1 << 30
-            put(&cpu.page, Self.dataOffset + cpu.used, 8, lost)
+            if cpu.lostCountUnknown {
+                commit |= 1 << 31
+            } else {
+                commit |= 1 << 31 | 1 << 30
+                put(&cpu.page, Self.dataOffset + cpu.used, 8, lost)
+            }
             cpu.lostBeforeNextPage = nil
+            cpu.lostCountUnknown = false
         }
         put(&cpu.page, 0, 8, cpu.pageTime)
         put(&cpu.page, 8, 8, commit)
