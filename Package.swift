@@ -221,7 +221,7 @@ let package = Package(
         // line-protocol-parser, an OTLP receiver) started by the tests.
         .testTarget(
             name: "HVTaxExportersTests",
-            dependencies: ["HVTaxExporters", "HVTaxOTLP", "HVTaxMetrics", "HVTaxModel", "HVTaxHost", "hvtax",
+            dependencies: ["HVTaxExporters", "HVTaxOTLP", "HVTaxMetrics", "HVTaxModel", "HVTaxHost", "hvtax", "HVTaxTestSupport",
                            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
             exclude: ["Scripts"],
             swiftSettings: strict),
@@ -237,7 +237,7 @@ let package = Package(
             name: "HVTaxServeTests",
             dependencies: [
                 "HVTaxServe", "HVTaxMetrics", "HVTaxModel", "HVTaxHost", "hvtax",
-                "HVTaxSynth", "HVTaxTrace", "HVTaxEvents", "HVTaxTracefs",
+                "HVTaxSynth", "HVTaxTrace", "HVTaxEvents", "HVTaxTracefs", "HVTaxTestSupport",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Hummingbird", package: "hummingbird"),
             ],

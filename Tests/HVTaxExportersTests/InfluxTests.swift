@@ -5,12 +5,13 @@ import FoundationNetworking
 import HVTaxExporters
 import HVTaxMetrics
 import HVTaxModel
+import HVTaxTestSupport
 import Testing
 
 /// The serve metrics as InfluxDB line protocol: parsed back by a real parser (PyPI
 /// line-protocol-parser, in a v2 write API endpoint started by the test) and written into a real
 /// InfluxDB 1.6.7 (Debian's influxd, started by the test) and queried back over its HTTP API.
-@Suite struct InfluxTests {
+@Suite(.scratchDirectory) struct InfluxTests {
     @Test func targetsNameTheirAPI() throws {
         let v2 = try InfluxTarget(url: "http://127.0.0.1:8086/api/v2/write?org=ops&bucket=kvm", token: "s3cret")
         #expect(v2.api == .v2)
@@ -203,7 +204,8 @@ final class InfluxServer {
     }
 
     init(influxd: String) throws {
-        directory = try Peers.temporaryDirectory("hvtax-influxd")
+        // In the running test's folder: removed with it, however the test ends.
+        directory = URL(fileURLWithPath: try ScratchDirectory.folder("influxd"))
         port = Peers.freePort()
         let rpc = Peers.freePort()
         let config = """
@@ -248,7 +250,6 @@ final class InfluxServer {
 
     func stop() {
         process.stop()
-        try? FileManager.default.removeItem(at: directory)
     }
 
     @discardableResult

@@ -2,12 +2,13 @@ import Foundation
 import HVTaxExporters
 import HVTaxMetrics
 import HVTaxModel
+import HVTaxTestSupport
 import Testing
 
 /// `hvtax snmp-pass` under Debian's real snmpd (started by the test on a free loopback port with
 /// its own config and state directory), walked with snmpwalk; the values against the subtree
 /// computed in-process from the same interval; every served object against mibs/HVTAX-MIB.txt.
-@Suite struct SNMPTests {
+@Suite(.scratchDirectory) struct SNMPTests {
     static let base = SNMPSubtree.defaultBase
 
     @Test(arguments: [
@@ -52,8 +53,7 @@ import Testing
             print("skipped: snmpd and snmpwalk are not installed (apt-get install snmpd snmp)")
             return
         }
-        let directory = try Peers.temporaryDirectory("hvtax-snmp")
-        defer { try? FileManager.default.removeItem(at: directory) }
+        let directory = URL(fileURLWithPath: try ScratchDirectory.folder("snmp"))
         let (snapshot, families) = try ExportFixtures.families()
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
@@ -80,8 +80,7 @@ import Testing
             print("skipped: snmpd and snmpwalk are not installed (apt-get install snmpd snmp)")
             return
         }
-        let directory = try Peers.temporaryDirectory("hvtax-snmp-live")
-        defer { try? FileManager.default.removeItem(at: directory) }
+        let directory = URL(fileURLWithPath: try ScratchDirectory.folder("snmp-live"))
         let tree = Peers.repository.appendingPathComponent("Tests/HVTaxLiveTests/Fixtures/live-libvirt-v2/t0").path
         let walked = try Self.walk(snmpd: snmpd, snmpwalk: snmpwalk, directory: directory,
                                    handler: "\(Peers.hvtax) snmp-pass --root \(tree) --interval 100ms")

@@ -1,4 +1,5 @@
 import Foundation
+import HVTaxTestSupport
 import Testing
 
 /// A raw TCP connection to serve.
@@ -48,7 +49,7 @@ final class RawClient {
 
 /// Clients that misbehave must not hurt the others or the sampler: a slow client holding a half
 /// request open, garbage and oversized requests, clients that vanish in the middle of a response.
-@Suite("hvtax serve under bad clients", .serialized)
+@Suite("hvtax serve under bad clients", .serialized, .scratchDirectory)
 struct FaultTests {
     static func samples(_ address: String) throws -> Double? {
         let body = try ServeTestSupport.curl(["http://\(address)/metrics"]).body
@@ -57,8 +58,7 @@ struct FaultTests {
 
     @Test("slow, malformed, oversized and vanishing clients: other clients get 200, the sampler keeps sampling")
     func badClients() throws {
-        let dir = try ServeTestSupport.temporaryDirectory("faults")
-        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let dir = try ScratchDirectory.folder("faults")
         let root = try ServeTestSupport.hostTree(in: dir, vms: 40, vcpus: 4)
         let serve = try ServeProcess(arguments: ["--root", root, "--interval", "200ms"])
         defer { #expect(serve.stop() == 0, "still shuts down cleanly: \(serve.text.suffix(400))") }

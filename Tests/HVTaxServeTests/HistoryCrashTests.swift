@@ -1,18 +1,18 @@
 import Foundation
 import GRDB
 import HVTaxServe
+import HVTaxTestSupport
 import Testing
 
 /// The history survives kill -9 at any moment: serve writes an interval every 20 ms and logs each
 /// commit after it returns; it is killed with SIGKILL at random points, again and again, on the
 /// same database. Afterwards SQLite's integrity check passes and every interval it said it had
 /// committed is there, with all its rows.
-@Suite("history under kill -9", .serialized)
+@Suite("history under kill -9", .serialized, .scratchDirectory)
 struct HistoryCrashTests {
     @Test("SIGKILL mid-write, 8 times: integrity_check ok, no committed interval lost")
     func killNine() throws {
-        let dir = try ServeTestSupport.temporaryDirectory("kill")
-        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let dir = try ScratchDirectory.folder("kill")
         let vms = 20
         let root = try ServeTestSupport.hostTree(in: dir, vms: vms, vcpus: 2)
         let database = dir + "/history.db"
@@ -56,8 +56,7 @@ struct HistoryCrashTests {
 
     @Test("hvtax history and /api/v1/history read what serve wrote: per VM, the host, CSV and JSON")
     func historyCommand() throws {
-        let dir = try ServeTestSupport.temporaryDirectory("histcli")
-        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let dir = try ScratchDirectory.folder("histcli")
         let root = try ServeTestSupport.hostTree(in: dir, vms: 3, vcpus: 2)
         let database = dir + "/history.db"
         let serve = try ServeProcess(arguments: ["--root", root, "--interval", "100ms", "--history", database, "--log-level", "debug"])
@@ -86,8 +85,7 @@ struct HistoryCrashTests {
 
     @Test("minute averages, retention, and the query switching from minutes to raw rows")
     func downsampling() throws {
-        let dir = try ServeTestSupport.temporaryDirectory("minutes")
-        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let dir = try ScratchDirectory.folder("minutes")
         let store = try HistoryStore(configuration: HistoryConfiguration(
             path: dir + "/h.db", rawRetention: ConfigDuration("10m")!, minuteRetention: ConfigDuration("1h")!))
         // 90 minutes of 30 s intervals for one VM, steal = minute index / 100; in odd minutes the
@@ -123,8 +121,7 @@ struct HistoryCrashTests {
 
     @Test("a history written before minutes kept their vCPU count opens, and says unknown, not 0")
     func historyFromTheFirstSchema() throws {
-        let dir = try ServeTestSupport.temporaryDirectory("schema1")
-        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let dir = try ScratchDirectory.folder("schema1")
         let path = dir + "/old.db"
         // The first schema, as hvtax-history-1 created it, with one minute already rolled up.
         let old = try DatabaseQueue(path: path)

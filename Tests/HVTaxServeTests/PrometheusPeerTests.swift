@@ -1,14 +1,14 @@
 import Foundation
 import HVTaxMetrics
+import HVTaxTestSupport
 import Testing
 
 /// hvtax serve scraped by the real thing: Debian's prometheus and promtool (package prometheus).
-@Suite("hvtax serve with Prometheus", .serialized)
+@Suite("hvtax serve with Prometheus", .serialized, .scratchDirectory)
 struct PrometheusPeerTests {
     @Test("promtool check metrics passes on /metrics; OpenMetrics by Accept; API and status page answer")
     func exposition() throws {
-        let dir = try ServeTestSupport.temporaryDirectory("expo")
-        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let dir = try ScratchDirectory.folder("expo")
         let root = try ServeTestSupport.hostTree(in: dir, vms: 12, vcpus: 2)
         let serve = try ServeProcess(arguments: ["--root", root, "--interval", "200ms"])
         defer { #expect(serve.stop() == 0, "SIGTERM ends serve cleanly: \(serve.text.suffix(500))") }
@@ -59,8 +59,7 @@ struct PrometheusPeerTests {
             print("prometheus not installed (Debian package prometheus): skipped")
             return
         }
-        let dir = try ServeTestSupport.temporaryDirectory("prom")
-        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let dir = try ScratchDirectory.folder("prom")
         let root = try ServeTestSupport.hostTree(in: dir, vms: 5, vcpus: 3)
         let serve = try ServeProcess(arguments: ["--root", root, "--interval", "200ms"])
         defer { _ = serve.stop() }

@@ -1,10 +1,11 @@
 import Foundation
+import HVTaxTestSupport
 import Testing
 
 /// TLS and basic auth from the exporter-toolkit style config, checked with curl. The bcrypt hash
 /// comes from the system's libcrypt (Python's crypt module), not from the library serve verifies
 /// with, and the certificate from openssl.
-@Suite("hvtax serve: TLS and basic auth", .serialized)
+@Suite("hvtax serve: TLS and basic auth", .serialized, .scratchDirectory)
 struct SecurityTests {
     @Test("wrong or missing credentials get 401, the right ones 200; plain HTTP and unverified TLS are refused")
     func tlsAndAuth() throws {
@@ -12,8 +13,7 @@ struct SecurityTests {
             print("openssl not installed: TLS test skipped")
             return
         }
-        let dir = try ServeTestSupport.temporaryDirectory("tls")
-        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let dir = try ScratchDirectory.folder("tls")
         let root = try ServeTestSupport.hostTree(in: dir, vms: 2, vcpus: 1)
         let cert = try ServeTestSupport.run(openssl, [
             "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1",
@@ -65,8 +65,7 @@ struct SecurityTests {
             ("actions:\n  on_level: severe", "actions.on_level"),
         ])
     func configErrors(yaml: String, message: String) throws {
-        let dir = try ServeTestSupport.temporaryDirectory("cfg")
-        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let dir = try ScratchDirectory.folder("cfg")
         try yaml.write(toFile: dir + "/bad.yml", atomically: true, encoding: .utf8)
         let result = try ServeTestSupport.run(ServeTestSupport.hvtax, ["serve", "--config", dir + "/bad.yml"])
         #expect(result.status != 0)

@@ -14,13 +14,6 @@ enum ServeTestSupport {
         return String(here[..<here.range(of: "/Tests/")!.lowerBound])
     }
 
-    /// A fresh directory under /tmp, removed by the caller.
-    static func temporaryDirectory(_ name: String) throws -> String {
-        let path = NSTemporaryDirectory() + "hvtax-serve-\(name)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        return path
-    }
-
     /// A host tree of `vms` libvirt QEMUs x `vcpus` vCPUs (scripts/gen-proc-tree.py bench).
     static func hostTree(in directory: String, vms: Int, vcpus: Int) throws -> String {
         let root = directory + "/host"

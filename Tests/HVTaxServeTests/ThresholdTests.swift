@@ -2,9 +2,10 @@ import Foundation
 import HVTaxModel
 import HVTaxServe
 import Logging
+import HVTaxTestSupport
 import Testing
 
-@Suite("thresholds with hysteresis, and actions")
+@Suite("thresholds with hysteresis, and actions", .scratchDirectory)
 struct ThresholdTests {
     static func run(_ steals: [Double], configure: (inout ThresholdConfiguration) -> Void = { _ in }) -> [String] {
         var configuration = ThresholdConfiguration()
@@ -81,10 +82,10 @@ struct ThresholdTests {
             .first { $0.key == "vm/\(vm)/steal" }!
     }
 
-    /// A temporary folder holding an executable script (its text given the folder) and a command
-    /// action that runs it. The caller removes the folder.
+    /// A folder of the test's own holding an executable script (its text given the folder) and a
+    /// command action that runs it.
     static func scriptAction(_ label: String, _ text: (String) -> String) throws -> (dir: String, configuration: ActionConfiguration) {
-        let dir = try ServeTestSupport.temporaryDirectory(label)
+        let dir = try ScratchDirectory.folder(label)
         let script = dir + "/action.sh"
         try text(dir).write(toFile: script, atomically: false, encoding: .utf8)
         chmod(script, 0o755)
@@ -102,7 +103,6 @@ struct ThresholdTests {
             echo "$HVTAX_SCOPE $HVTAX_VM $HVTAX_FIGURE $HVTAX_LEVEL" >> "\(dir)/calls"
             """
         }
-        defer { try? FileManager.default.removeItem(atPath: dir) }
         var configuration = scripted
         let runner = ActionRunner(configuration: configuration, logger: Logger(label: "test"))
         await runner.handle(Self.event())
@@ -127,7 +127,6 @@ struct ThresholdTests {
     @Test("a script still open for writing (ETXTBSY) runs once it is closed; one never closed fails, counted")
     func busyScript() async throws {
         let (dir, configuration) = try Self.scriptAction("busy") { "#!/bin/sh\necho ran >> \"\($0)/calls\"\n" }
-        defer { try? FileManager.default.removeItem(atPath: dir) }
         let script = configuration.command![0]
         // Held open for writing, as by a process forked while the script was being written: exec
         // fails with ETXTBSY until the descriptor is closed, 100 ms later. Closed from a thread of
@@ -154,8 +153,7 @@ struct ThresholdTests {
 
     @Test("a command that exits without reading its stdin cannot end the service: SIGPIPE is ignored")
     func commandIgnoringStdin() async throws {
-        let (dir, configuration) = try Self.scriptAction("nostdin") { _ in "#!/bin/sh\nexec 0<&-\nexit 0\n" }
-        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let (_, configuration) = try Self.scriptAction("nostdin") { _ in "#!/bin/sh\nexec 0<&-\nexit 0\n" }
         let runner = ActionRunner(configuration: configuration, logger: Logger(label: "test"))
         var disposition = sigaction()
         sigaction(SIGPIPE, nil, &disposition)

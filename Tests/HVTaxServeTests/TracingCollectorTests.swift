@@ -1,4 +1,5 @@
 import Foundation
+import HVTaxTestSupport
 import Testing
 import HVTaxEvents
 import HVTaxMetrics
@@ -10,7 +11,7 @@ import HVTaxTracefs
 
 /// The tracing collector's decoding -> analysis -> histogram path against a synthesized trace whose
 /// truth knows every exit latency, and the collector for real on this machine's tracefs.
-@Suite("hvtax serve tracing collector")
+@Suite("hvtax serve tracing collector", .scratchDirectory)
 struct TracingCollectorTests {
     /// A synthesized trace as the collector sees it: trace.dat chunks (one per "interval"), cut at
     /// event boundaries that fall inside exits, so the running analysis must carry open exits over.
@@ -22,8 +23,7 @@ struct TracingCollectorTests {
         configuration.keepLatencies = true
         var text: [UInt8] = []
         let truth = TraceSynthesizer(configuration).generate { text.append(contentsOf: $0) }
-        let directory = try ServeTestSupport.temporaryDirectory("synth")
-        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let directory = try ScratchDirectory.folder("synth")
         try Data(text).write(to: URL(fileURLWithPath: directory + "/trace.txt"))
         let symbols = SymbolTable()
         let stream = try TraceInputs.open(directory + "/trace.txt", symbols: symbols)

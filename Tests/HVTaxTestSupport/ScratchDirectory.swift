@@ -28,6 +28,14 @@ public struct ScratchDirectory: TestTrait, SuiteTrait, TestScoping {
         try current.appendingPathComponent(name).path
     }
 
+    /// A folder `name` made in the running test's directory, for a test that hands a whole folder
+    /// to what it runs (a config directory, a host tree, a server's data).
+    public static func folder(_ name: String) throws -> String {
+        let folder = try path(name)
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        return folder
+    }
+
     struct Unmarked: Error, CustomStringConvertible {
         var description: String {
             "ScratchDirectory.current used by a test not marked .scratchDirectory"
