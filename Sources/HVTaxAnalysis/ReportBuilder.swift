@@ -139,7 +139,8 @@ extension TraceAnalyzer {
         }
         if grouping.method != "tgid" {
             quality.notes.append("The trace has no process ids: vCPU threads were grouped into VMs by thread id and "
-                + "vcpu id. Record with the record-tgid option (ftrace) or perf's pid field for exact VMs.")
+                + "vcpu id. For exact VMs: ftrace, record with the record-tgid option; perf, print the pid the perf.data already "
+                + "holds with `perf script -F +pid`.")
         }
         if quality.lostTotal > 0 || quality.uncountedGaps > 0 {
             let gaps = quality.uncountedGaps

@@ -52,6 +52,8 @@ struct GoldenFormatTests {
         #expect(vcpu.tid == 2001)
         #expect(vcpu.vcpu == 0)
         if golden.vmGrouping == "tgid" { #expect(vcpu.vmPid == 2000) }
+        // Without process ids the note says how to get them from the tool that wrote the trace.
+        #expect(report.quality.notes.contains { $0.contains("perf script -F +pid") } == (golden.vmGrouping != "tgid"))
         // µs in the fixtures; the x86-tsc fixture counts ticks of 1 ns.
         let us: UInt64 = 1_000
         #expect(vcpu.split == TimeSplit(guest: 430 * us, hypervisor: 80 * us, vmm: 90 * us, preempted: 0,
