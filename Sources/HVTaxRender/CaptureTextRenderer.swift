@@ -29,7 +29,7 @@ public struct CaptureTextRenderer {
         var read = "  \(source.format)"
         if let zone = source.timeZone { read += ", time zone \(zone)" }
         if let bias = source.biasMinutes { read += " (bias \(bias) min)" }
-        read += ", \(source.samples) samples"
+        read += ", " + Formatting.count(Int(source.samples), "sample")
         if let interval = source.intervalSeconds { read += " every \(CaptureFormat.seconds(interval))" }
         lines.append(read)
         if let first = source.firstSampleLocal, let last = source.lastSampleLocal {

@@ -24,7 +24,7 @@ public struct DoctorTextRenderer: Sendable {
         let verdict =
             report.exitCode == 0
             ? "exit status 0 (no check failed)" : "exit status \(report.exitCode) (\(Formatting.count(s.fail, "check")) failed)"
-        out += "\n\(report.checks.count) checks: \(s.pass) pass, \(s.warn) warn, \(s.fail) fail, \(s.info) info; \(verdict)\n"
+        out += "\n\(Formatting.count(report.checks.count, "check")): \(s.pass) pass, \(s.warn) warn, \(s.fail) fail, \(s.info) info; \(verdict)\n"
         return out
     }
 

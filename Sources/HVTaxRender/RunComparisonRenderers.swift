@@ -52,7 +52,7 @@ public struct RunComparisonTextRenderer {
     public func render(_ comparison: SnapshotComparison) -> String {
         var out: [String] = [style.apply(.heading, "hvtax compare (snapshots)")]
         for (tag, side) in [("A", comparison.a), ("B", comparison.b)] {
-            out.append("  \(tag) \(side.label): \(side.intervals) intervals over \(Formatting.duration(side.durationNs, unit: .ns)), root \(side.root)")
+            out.append("  \(tag) \(side.label): \(Formatting.count(side.intervals, "interval")) over \(Formatting.duration(side.durationNs, unit: .ns)), root \(side.root)")
         }
         for note in comparison.notes { out.append(style.apply(.dim, "  note: \(note)")) }
         out.append("")
@@ -143,7 +143,7 @@ public struct RunComparisonHTMLRenderer {
         var page = HTMLPage(title: "hvtax compare: \(comparison.a.label) vs \(comparison.b.label)")
         page.raw("<h1>hvtax compare (snapshots)</h1>")
         for (tag, side) in [("A", comparison.a), ("B", comparison.b)] {
-            page.paragraph("\(tag) = \(side.label): \(side.intervals) intervals over \(Formatting.duration(side.durationNs, unit: .ns))", className: "sub")
+            page.paragraph("\(tag) = \(side.label): \(Formatting.count(side.intervals, "interval")) over \(Formatting.duration(side.durationNs, unit: .ns))", className: "sub")
         }
         for note in comparison.notes { page.paragraph("Note: " + note, className: "note") }
         func rows(_ metrics: [SnapshotComparison.Metric]) -> [[String]] {

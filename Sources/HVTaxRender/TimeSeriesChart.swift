@@ -26,7 +26,7 @@ struct TimeSeriesChart {
         // A top that is a multiple of 4% keeps the four tick labels whole percentages.
         let top = min(1, (largest * 25).rounded(.up) / 25)
         out += SVG.legend([("tax", ChartPalette.series(1)), ("steal", ChartPalette.series(4))], x: left, y: 12, spacing: 70)
-        out += SVG.text("bucket \(Formatting.duration(series.bucketWidth, unit: unit)), \(points.count) buckets", x: width - right, y: 12, anchor: .end, size: 10, fill: "#666")
+        out += SVG.text("bucket \(Formatting.duration(series.bucketWidth, unit: unit)), \(Formatting.count(points.count, "bucket"))", x: width - right, y: 12, anchor: .end, size: 10, fill: "#666")
         for tick in 0...4 {
             let value = top * Double(tick) / 4
             let y = ratioTop + ratioHeight * (1 - Double(tick) / 4)

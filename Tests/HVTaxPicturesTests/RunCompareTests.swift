@@ -163,6 +163,9 @@ struct RunCompareTests {
         #expect(json.contains("\"schema\" : \"hvtax.snapshot-comparison/1\""))
         #expect(try JSONDecoder().decode(SnapshotComparison.self, from: Data(json.utf8)) == comparison)
         #expect(RunComparisonHTMLRenderer().render(comparison).contains("VM web"))
+        #expect(text.contains("A pinned: 2 intervals over"))
+        let single = try SnapshotComparator().compare(Array(a.prefix(1)), b, labels: ("one", "two"))
+        #expect(RunComparisonTextRenderer(style: TerminalStyle(colour: false)).render(single).contains("A one: 1 interval over"))
         #expect(throws: SnapshotComparator.ComparisonError.self) { try SnapshotComparator().compare([], b) }
     }
 }

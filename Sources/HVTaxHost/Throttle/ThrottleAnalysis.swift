@@ -37,7 +37,7 @@ public enum ThrottleAnalysis {
         if freq.isEmpty {
             parts.append("no cpufreq")
         } else {
-            var text = "\(freq.count) CPUs with cpufreq"
+            var text = "\(freq.count) CPU\(freq.count == 1 ? "" : "s") with cpufreq"
             if let lowest, let mean {
                 text += ": lowest cpu\(lowest.0) at \(percent(lowest.1)) of cpuinfo_max_freq, mean \(percent(mean))"
             }
