@@ -4,7 +4,9 @@ import HVTaxModel
 ///
 ///     scope,vm,vcpu,tid,reason,path,metric,value,unit
 ///
-/// scope is host, vm or vcpu; empty columns do not apply to the row.
+/// scope is host, vm, vcpu, guest or quality; empty columns do not apply to the row. The quality
+/// rows carry the counters of the text report's trace-quality section (lost events per CPU too), so
+/// a figure read from CSV comes with what the trace could not tell.
 public struct TraceReportCSVRenderer {
     public init() {}
 
@@ -73,6 +75,18 @@ public struct TraceReportCSVRenderer {
                 }
             }
         }
+        let quality = report.quality
+        add("quality", "", "", "", "", "", "events", String(quality.events), "count")
+        for counter in TraceQualityCounters.counters(quality) {
+            add("quality", "", "", "", "", "", counter.label.replacingOccurrences(of: " ", with: "_"), String(counter.value), "count")
+        }
+        add("quality", "", "", "", "", "", "uncounted_gaps", String(quality.uncountedGaps), "count")
+        for lost in quality.lost {
+            add("quality", "", "", "", "", "", "lost_events_cpu\(lost.cpu)", String(lost.events), "count")
+            if let gaps = lost.uncounted { add("quality", "", "", "", "", "", "uncounted_gaps_cpu\(lost.cpu)", String(gaps), "count") }
+        }
+        add("quality", "", "", "", "", "", "malformed_lines", String(quality.malformedLines), "count")
+        add("quality", "", "", "", "", "", "unknown_events", String(quality.unknownEvents.values.reduce(0, +)), "count")
         return rows.joined(separator: "\n") + "\n"
     }
 

@@ -67,6 +67,11 @@ struct CommandLineTests {
 
         let csv = try Self.hvtax(["report", example, "--format", "csv"])
         #expect(csv.stdout.hasPrefix("scope,vm,vcpu,tid,reason,path,metric,value,unit\n"))
+        // The trace-quality counters come with the figures: the example lost 20 events, 6 on cpu0.
+        for row in ["quality,,,,,,events,20030,count", "quality,,,,,,lost_events,20,count", "quality,,,,,,lost_events_cpu0,6,count",
+                    "quality,,,,,,uncounted_gaps,0,count", "quality,,,,,,malformed_lines,0,count"] {
+            #expect(csv.stdout.contains(row + "\n"), "\(row)")
+        }
     }
 
     @Test func readsStdin() throws {
