@@ -21,6 +21,13 @@ extension TraceAnalyzer {
         let reasonFilter = Set(filters.reasons)
         var vms: [VMReport] = []
         var hostExits = ExitAccumulator()
+        var hostAccesses = DeviceAccessAccumulator()
+        // Reports of traces without kvm_pio/kvm_mmio events leave the access tables out altogether.
+        let tracesAccesses = trackers.contains { !$0.accesses.isEmpty }
+        let knowsVMMPath = quality.hasUserspaceExits
+        func accessStats(_ accumulator: DeviceAccessAccumulator, seconds: Double) -> [DeviceAccessStats]? {
+            tracesAccesses ? accumulator.stats(seconds: seconds, knowsVMMPath: knowsVMMPath) : nil
+        }
         var hostSplit = TimeSplit()
         var vcpuCount = 0
         for group in grouping.groups {
@@ -29,6 +36,7 @@ extension TraceAnalyzer {
             }
             var vcpuReports: [VCPUReport] = []
             var vmExits = ExitAccumulator()
+            var vmAccesses = DeviceAccessAccumulator()
             var vmSplit = TimeSplit()
             for index in group.trackers {
                 let tracker = trackers[index]
@@ -38,6 +46,8 @@ extension TraceAnalyzer {
                 }
                 let exits = filtered(tracker.exits, reasons: reasonFilter)
                 let wall = window.overlap(tracker.firstTime, tracker.lastTime)
+                var exitSummary = summary(exits, seconds: Double(wall) / ticksPerSecond, hypervisor: tracker.split.hypervisor)
+                exitSummary.accesses = accessStats(tracker.accesses, seconds: Double(wall) / ticksPerSecond)
                 vcpuReports.append(VCPUReport(
                     vm: group.name, vmPid: group.pid, vcpu: tracker.vcpu >= 0 ? tracker.vcpu : nil, tid: tracker.tid,
                     thread: symbols.names.string(tracker.comm),
@@ -45,29 +55,35 @@ extension TraceAnalyzer {
                     lastTime: max(tracker.firstTime, window.start) - start + wall,
                     split: tracker.split, tax: RatedRatio(tracker.split.taxRatio, against: thresholds.tax),
                     steal: RatedRatio(quality.hasSchedSwitch ? tracker.split.stealRatio : nil, against: thresholds.steal),
-                    exits: summary(exits, seconds: Double(wall) / ticksPerSecond, hypervisor: tracker.split.hypervisor)))
+                    exits: exitSummary))
                 vmExits.add(exits)
+                vmAccesses.add(tracker.accesses)
                 vmSplit += tracker.split
             }
             guard !vcpuReports.isEmpty else { continue }
             vcpuReports.sort { ($0.vcpu ?? .max, $0.tid) < ($1.vcpu ?? .max, $1.tid) }
             vcpuCount += vcpuReports.count
+            var vmExitSummary = summary(vmExits, seconds: Double(duration) / ticksPerSecond, hypervisor: vmSplit.hypervisor)
+            vmExitSummary.accesses = accessStats(vmAccesses, seconds: Double(duration) / ticksPerSecond)
             vms.append(VMReport(
                 name: group.name, pid: group.pid, split: vmSplit,
                 tax: RatedRatio(vmSplit.taxRatio, against: thresholds.tax),
                 steal: RatedRatio(quality.hasSchedSwitch ? vmSplit.stealRatio : nil, against: thresholds.steal),
-                exits: summary(vmExits, seconds: Double(duration) / ticksPerSecond, hypervisor: vmSplit.hypervisor),
+                exits: vmExitSummary,
                 vcpus: vcpuReports))
             hostExits.add(vmExits)
+            hostAccesses.add(vmAccesses)
             hostSplit += vmSplit
         }
         // The VMs that cost the most come first.
         vms.sort { ($0.split.hypervisor + $0.split.vmm, $0.name) > ($1.split.hypervisor + $1.split.vmm, $1.name) }
+        var hostExitSummary = summary(hostExits, seconds: Double(duration) / ticksPerSecond, hypervisor: hostSplit.hypervisor)
+        hostExitSummary.accesses = accessStats(hostAccesses, seconds: Double(duration) / ticksPerSecond)
         let host = HostSummary(
             vmCount: vms.count, vcpuCount: vcpuCount, duration: duration, split: hostSplit,
             tax: RatedRatio(hostSplit.taxRatio, against: thresholds.tax),
             steal: RatedRatio(quality.hasSchedSwitch ? hostSplit.stealRatio : nil, against: thresholds.steal),
-            exits: summary(hostExits, seconds: Double(duration) / ticksPerSecond, hypervisor: hostSplit.hypervisor))
+            exits: hostExitSummary)
         var echoed = filters
         echoed.reasons = filters.reasons
         var report = TraceReport(generator: generator, sources: sources, clock: clock, thresholds: thresholds,

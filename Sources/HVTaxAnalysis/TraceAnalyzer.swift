@@ -135,6 +135,10 @@ public final class TraceAnalyzer {
             touch(event)
         case .schedWakeup, .syscallEnter, .syscallExit:
             touch(event)
+        case .pio, .mmio:
+            // Emitted by the vCPU thread while KVM handles its exit: a vCPU thread even when no
+            // exit of it has been seen (backends whose kvm_exit does not fire).
+            withTracker(event, initial: .hypervisor) { tracker, _ in tracker.deviceAccess(event, window: window) }
         }
     }
 

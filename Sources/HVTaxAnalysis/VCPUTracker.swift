@@ -29,6 +29,9 @@ struct VCPUTracker {
 
     var split = TimeSplit()
     var exits = ExitAccumulator()
+    var accesses = DeviceAccessAccumulator()
+    /// The port I/O or MMIO access of the current exit, until the next entry gives its latency.
+    private var openAccess: OpenDeviceAccess?
     /// Hypervisor time inside HLT exit windows (clipped to the window): moved to `halted` when the
     /// trace has no sched_switch, since a halted guest is idle whether KVM polls or blocks.
     var hypervisorInHaltWindows: UInt64 = 0
@@ -99,6 +102,7 @@ struct VCPUTracker {
 
     mutating func entry(_ event: TraceEvent, window: AnalysisWindow, quality: inout TraceQuality) {
         advance(to: event.time, window: window)
+        closeAccess(enteredAt: event.time)
         if inExit {
             closeExit(at: event.time, completed: true)
         } else if sawEntry && !afterLoss && state != .unknown {
@@ -117,6 +121,7 @@ struct VCPUTracker {
     mutating func exit(_ event: TraceEvent, reasonIsHalt: Bool, reasonIsInterrupt: Bool,
                        window: AnalysisWindow, quality: inout TraceQuality) {
         advance(to: event.time, window: window)
+        closeAccess(enteredAt: nil)
         if inExit {
             quality.unpairedExits += 1
             closeExit(at: event.time, completed: false)
@@ -150,6 +155,7 @@ struct VCPUTracker {
     mutating func userspaceExit(_ event: TraceEvent, window: AnalysisWindow) {
         advance(to: event.time, window: window)
         if inExit { windowUserspace = true }
+        openAccess?.throughVMM = true
         lastCPU = event.cpu
         state = .vmm
     }
@@ -179,6 +185,7 @@ struct VCPUTracker {
     /// Events were lost on this vCPU's CPU: from here the state is unknown until KVM says again.
     mutating func lostEvents(at time: UInt64, window: AnalysisWindow, quality: inout TraceQuality) {
         advance(to: time, window: window)
+        closeAccess(enteredAt: nil)
         if inExit {
             quality.exitsBrokenByLostEvents += 1
             closeExit(at: time, completed: false)
@@ -193,9 +200,37 @@ struct VCPUTracker {
     }
 
     mutating func finish(quality: inout TraceQuality) {
+        closeAccess(enteredAt: nil)
         if inExit {
             quality.exitsOpenAtEnd += 1
             closeExit(at: lastTime, completed: false)
+        }
+    }
+
+    /// A kvm_pio or kvm_mmio: the guest touched a device KVM emulates. Counted when it falls in the
+    /// window; its latency runs to the vCPU's next entry, as perf kvm stat measures it.
+    mutating func deviceAccess(_ event: TraceEvent, window: AnalysisWindow) {
+        advance(to: event.time, window: window)
+        lastCPU = event.cpu
+        guard let key = DeviceAccessKey(event) else { return }
+        let kind = event.kind == .mmio ? MMIOAccess(rawValue: event.code) : nil
+        // The value the VMM gave for an unsatisfied read is traced as a `read` of the same address:
+        // the same access completing, not a second one.
+        if kind == .read, let open = openAccess, open.awaitsReadCompletion, open.key == key { return }
+        closeAccess(enteredAt: nil)
+        guard window.contains(event.time) else { return }
+        accesses.update(key) { $0.count += 1 }
+        openAccess = OpenDeviceAccess(key: key, time: event.time, awaitsReadCompletion: kind == .unsatisfiedRead)
+    }
+
+    /// Ends the open access: with its latency when the vCPU entered the guest, as unfinished when
+    /// something else (another exit, lost events, the trace's end) came first.
+    private mutating func closeAccess(enteredAt time: UInt64?) {
+        guard let open = openAccess else { return }
+        openAccess = nil
+        accesses.update(open.key) { counts in
+            if open.throughVMM { counts.throughVMM += 1 }
+            if let time, time >= open.time { counts.latency.record(time - open.time) } else { counts.unfinished += 1 }
         }
     }
 

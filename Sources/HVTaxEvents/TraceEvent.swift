@@ -16,6 +16,13 @@ public enum EventKind: UInt8, Sendable, CaseIterable {
     case syscallEnter
     /// `raw_syscalls:sys_exit`: `code` is the syscall number.
     case syscallExit
+    /// `kvm_pio`: the guest's port I/O that KVM is handling. `code` is the port, `value` the access
+    /// size in bytes, `flags` holds `.write` for an OUT.
+    case pio
+    /// `kvm_mmio` / `kvm_fast_mmio`: the guest's access to emulated MMIO. `value` is the guest
+    /// physical address, `code` the `MMIOAccess` kind (the kernel's KVM_TRACE_MMIO_* number, 3 for
+    /// a fast MMIO write), `flags` holds `.write` for writes.
+    case mmio
 
     public var name: String {
         switch self {
@@ -30,6 +37,8 @@ public enum EventKind: UInt8, Sendable, CaseIterable {
         case .other: "other"
         case .syscallEnter: "sys_enter"
         case .syscallExit: "sys_exit"
+        case .pio: "kvm_pio"
+        case .mmio: "kvm_mmio"
         }
     }
 }
@@ -56,6 +65,7 @@ public struct TraceEvent: Sendable, Equatable {
     public var vcpu: Int32
     /// kvmExit: the reason's symbol in `SymbolTable.reasons`. userspaceExit: the KVM_EXIT_* code.
     /// irq events: the IRQ number. other: the event name's symbol in `SymbolTable.names`.
+    /// pio: the port. mmio: the `MMIOAccess` kind.
     public var code: UInt32
     /// The emitting thread's name, a symbol in `SymbolTable.names` (0 when unknown).
     public var comm: UInt32
@@ -63,7 +73,7 @@ public struct TraceEvent: Sendable, Equatable {
     public var otherTid: Int32
     /// schedSwitch: next_comm's symbol.
     public var otherComm: UInt32
-    /// lost: how many events were lost.
+    /// lost: how many events were lost. pio: the access size. mmio: the guest physical address.
     public var value: UInt64
 
     public struct Flags: OptionSet, Sendable, Equatable {
@@ -78,6 +88,8 @@ public struct TraceEvent: Sendable, Equatable {
         /// lost: a gap of unknown size (no count stored, or the file ends inside this CPU's data);
         /// `value` is 0.
         public static let countUnknown = Flags(rawValue: 8)
+        /// pio, mmio: the guest wrote (OUT, MMIO write); reads have it clear.
+        public static let write = Flags(rawValue: 16)
     }
 
     public init(time: UInt64, kind: EventKind, cpu: Int32 = unknownID, tid: Int32 = unknownID,
@@ -97,4 +109,18 @@ public struct TraceEvent: Sendable, Equatable {
         self.otherComm = otherComm
         self.value = value
     }
+}
+
+/// What a `kvm_mmio` record says happened: the kernel's KVM_TRACE_MMIO_* numbers, and one of ours
+/// for `kvm_fast_mmio` (a write to an ioeventfd doorbell that KVM completes without decoding it).
+public enum MMIOAccess: UInt32, Sendable, CaseIterable {
+    /// KVM could not satisfy the read in the kernel: it goes to the VMM (`KVM_EXIT_MMIO`).
+    case unsatisfiedRead = 0
+    /// A read completed: in the kernel (an in-kernel device), or after the VMM gave the value.
+    case read = 1
+    case write = 2
+    /// `kvm_fast_mmio`: no direction is recorded, but the fast path only takes writes.
+    case fastWrite = 3
+
+    public var isWrite: Bool { self == .write || self == .fastWrite }
 }

@@ -96,13 +96,18 @@ public struct ExitSummary: Codable, Sendable, Equatable {
     public var latency: LatencySummary
     public var paths: PathBreakdown
     public var byReason: [ExitReasonStats]
+    /// Port I/O and MMIO accesses by address (most time first, then most accesses); nil when the
+    /// trace has no kvm_pio/kvm_mmio events, so reports without them keep their shape.
+    public var accesses: [DeviceAccessStats]?
 
     public init(count: UInt64 = 0, ratePerSecond: Double = 0, latency: LatencySummary = .empty,
-                paths: PathBreakdown = PathBreakdown(), byReason: [ExitReasonStats] = []) {
+                paths: PathBreakdown = PathBreakdown(), byReason: [ExitReasonStats] = [],
+                accesses: [DeviceAccessStats]? = nil) {
         self.count = count
         self.ratePerSecond = ratePerSecond
         self.latency = latency
         self.paths = paths
         self.byReason = byReason
+        self.accesses = accesses
     }
 }

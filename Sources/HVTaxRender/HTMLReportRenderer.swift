@@ -14,6 +14,8 @@ public struct HTMLReportRenderer {
     public var maxReasons = 24
     public var histogramReasons = 12
     public var cdfReasons = 8
+    /// Port I/O and MMIO addresses listed (most time first).
+    public var maxAccesses = 32
 
     public init() {}
 
@@ -27,6 +29,7 @@ public struct HTMLReportRenderer {
         page.raw(cards(report))
         splitSection(report, into: &page)
         reasonSection(report, into: &page)
+        accessSection(report, into: &page)
         latencySection(report, into: &page)
         if let series = report.timeSeries {
             page.heading("Tax over time", id: "over-time")
@@ -127,6 +130,28 @@ public struct HTMLReportRenderer {
         page.raw("<div class=\"scroll\">")
         page.table(header, rows, numeric: Set(1..<header.count),
                    note: exits.byReason.count > maxReasons ? "\(exits.byReason.count - maxReasons) more reasons not listed (largest hypervisor + vmm time first)." : nil)
+        page.raw("</div>")
+    }
+
+    /// Port I/O and MMIO by address, when the trace has kvm_pio/kvm_mmio events.
+    private func accessSection(_ report: TraceReport, into page: inout HTMLPage) {
+        guard let accesses = report.host.exits.accesses, !accesses.isEmpty else { return }
+        let unit = report.clock.unit
+        page.heading("Port I/O and MMIO", id: "accesses")
+        page.paragraph("Each address the guests touched through KVM's emulation, as perf kvm stat --event=ioport and --event=mmio "
+                       + "key it (PIN/POUT: port read/write; R/W: MMIO). Latency runs from the access to the vCPU's next entry; "
+                       + "via vmm counts the accesses that went on to the userspace VMM.", className: "sub")
+        let header = ["access", "device", "count", "rate", "via vmm", "time", "p50", "p99", "max", "no entry"]
+        let rows = accesses.prefix(maxAccesses).map { access in
+            let l = access.latency
+            let latency = { (value: UInt64) in l.count == 0 ? "-" : Formatting.duration(value, unit: unit) }
+            return [access.key, access.device ?? "", Formatting.grouped(access.count), Formatting.rate(access.ratePerSecond, unit: unit),
+                    access.throughVMM.map(Formatting.grouped) ?? "n/a", latency(access.time), latency(l.p50), latency(l.p99),
+                    latency(l.max), Formatting.grouped(access.unfinished)]
+        }
+        page.raw("<div class=\"scroll\">")
+        page.table(header, rows, numeric: Set(2..<header.count),
+                   note: accesses.count > maxAccesses ? "\(accesses.count - maxAccesses) more addresses not listed (all are in the JSON and CSV)." : nil)
         page.raw("</div>")
     }
 

@@ -4,7 +4,8 @@ import HVTaxModel
 ///
 ///     scope,vm,vcpu,tid,reason,path,metric,value,unit
 ///
-/// scope is host, vm, vcpu, guest or quality; empty columns do not apply to the row. The quality
+/// scope is host, vm, vcpu, guest or quality; empty columns do not apply to the row. Port I/O and
+/// MMIO rows put the address in the reason column, as perf kvm stat keys it (`0x70:POUT`). The quality
 /// rows carry the counters of the text report's trace-quality section (lost events per CPU too), so
 /// a figure read from CSV comes with what the trace could not tell.
 public struct TraceReportCSVRenderer {
@@ -45,6 +46,20 @@ public struct TraceReportCSVRenderer {
                 }
                 for path in ExitPath.allCases {
                     add(scope, vm, vcpu, tid, r, path.rawValue, "exits", String(reason.paths[path].count), "count")
+                }
+            }
+            // Port I/O and MMIO: the reason column holds perf kvm stat's key (`0x3f8:POUT`).
+            for access in exits.accesses ?? [] {
+                let k = access.key
+                add(scope, vm, vcpu, tid, k, "", "accesses", String(access.count), "count")
+                add(scope, vm, vcpu, tid, k, "", "access_rate", "\(access.ratePerSecond)", "per_second")
+                if let vmm = access.throughVMM { add(scope, vm, vcpu, tid, k, "vmm", "accesses", String(vmm), "count") }
+                add(scope, vm, vcpu, tid, k, "", "access_time", String(access.time), unit)
+                add(scope, vm, vcpu, tid, k, "", "accesses_unfinished", String(access.unfinished), "count")
+                let l = access.latency
+                for (name, value) in [("access_latency_min", l.min), ("access_latency_p50", l.p50), ("access_latency_p99", l.p99),
+                                      ("access_latency_max", l.max)] where l.count > 0 {
+                    add(scope, vm, vcpu, tid, k, "", name, String(value), unit)
                 }
             }
         }

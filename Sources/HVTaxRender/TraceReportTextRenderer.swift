@@ -6,6 +6,8 @@ public struct TraceReportTextRenderer {
     public let style: TerminalStyle
     /// Reasons listed per VM in the detail section.
     public var reasonsPerVM = 8
+    /// Addresses listed in the port I/O and MMIO table (all are in JSON and CSV).
+    public var accessesShown = 16
 
     public init(style: TerminalStyle) { self.style = style }
 
@@ -37,6 +39,12 @@ public struct TraceReportTextRenderer {
                     out.append(reasonTable(vm.exits, unit: unit, limit: reasonsPerVM).render(style: style))
                 }
             }
+        }
+        if let accesses = report.host.exits.accesses, !accesses.isEmpty {
+            out.append("")
+            out.append(style.apply(.title, "Port I/O and MMIO, all VMs")
+                + dim("  (latency = access to next entry, as perf kvm stat --event=ioport/mmio; most time first)"))
+            out.append(accessTable(accesses, unit: unit, limit: accessesShown).render(style: style))
         }
         if let guests = report.guests, !guests.isEmpty {
             out += GuestActivityTextRenderer(style: style).render(guests, unit: unit)
@@ -180,6 +188,23 @@ public struct TraceReportTextRenderer {
         }
         if let limit, exits.byReason.count > limit {
             table.add(["(\(exits.byReason.count - limit) more)"])
+        }
+        return table
+    }
+
+    private func accessTable(_ accesses: [DeviceAccessStats], unit: ClockInfo.Unit, limit: Int) -> TextTable {
+        var table = TextTable([("access", .left), ("device", .left), ("count", .right), ("rate", .right), ("via vmm", .right),
+                               ("time", .right), ("min", .right), ("p50", .right), ("p99", .right), ("max", .right),
+                               ("no entry", .right)])
+        for access in accesses.prefix(limit) {
+            let l = access.latency
+            func latency(_ value: UInt64) -> String { l.count == 0 ? "-" : Formatting.duration(value, unit: unit) }
+            table.add([access.key, access.device ?? "", Formatting.grouped(access.count), Formatting.rate(access.ratePerSecond, unit: unit),
+                       access.throughVMM.map(Formatting.grouped) ?? "n/a", l.count == 0 ? "-" : Formatting.duration(access.time, unit: unit),
+                       latency(l.min), latency(l.p50), latency(l.p99), latency(l.max), Formatting.grouped(access.unfinished)])
+        }
+        if accesses.count > limit {
+            table.add(["(\(accesses.count - limit) more)"])
         }
         return table
     }

@@ -12,10 +12,12 @@ public struct EventSelection: Sendable, Equatable {
     }
 
     public static let presets: [String: [String]] = [
-        // What the hvtax analysis uses, plus the kvm events that tell why an exit went to userspace.
+        // What the hvtax analysis uses (kvm_pio, kvm_mmio and kvm_fast_mmio give the port and MMIO
+        // table; the fast one is how virtio doorbells exit on VMX), plus the kvm events that tell why
+        // an exit went to userspace.
         "default": [
             "kvm:kvm_exit", "kvm:kvm_entry", "kvm:kvm_userspace_exit", "kvm:kvm_pio", "kvm:kvm_mmio",
-            "kvm:kvm_msr", "kvm:kvm_vcpu_wakeup", "kvm:kvm_inj_virq",
+            "kvm:kvm_fast_mmio", "kvm:kvm_msr", "kvm:kvm_vcpu_wakeup", "kvm:kvm_inj_virq",
             "sched:sched_switch", "sched:sched_wakeup", "irq:irq_handler_entry", "irq:irq_handler_exit",
         ],
         // The fewest events the time split needs: for busy hosts that lose events.

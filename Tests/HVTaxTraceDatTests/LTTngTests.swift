@@ -45,7 +45,7 @@ struct LTTngTests {
         #expect(stream is LTTngTextReader)
         #expect(stream.source.format == "lttng-babeltrace2")
         #expect(events.map(\.kind) == [.kvmEntry, .kvmExit, .userspaceExit, .kvmEntry, .irqHandlerEntry, .irqHandlerExit,
-                                        .kvmExit, .schedSwitch, .schedWakeup, .schedSwitch, .kvmExit, .kvmEntry, .other])
+                                        .kvmExit, .schedSwitch, .schedWakeup, .schedSwitch, .kvmExit, .kvmEntry, .mmio])
         let exits = events.filter { $0.kind == .kvmExit }
         #expect(exits.map { symbols.reasons.string($0.code) } == ["IO_INSTRUCTION", "EXTERNAL_INTERRUPT", "npf"])
         #expect(exits.map { $0.flags.contains(.failedVMEntry) } == [false, true, false])
@@ -67,7 +67,10 @@ struct LTTngTests {
         // The payload's tid is the woken task; the context's tid the waker.
         #expect(wakeup.otherTid == 812 && wakeup.tid == 90)
         #expect(events[4].code == 11)
-        #expect(symbols.names.string(events.last!.code) == "kvm_mmio")
+        // kvm_mmio `{ type = 2, len = 4, gpa = 0xfee000b0 }`: a write to the local APIC.
+        let mmio = events.last!
+        #expect(mmio.code == MMIOAccess.write.rawValue && mmio.value == 0xfee0_00b0 && mmio.flags.contains(.write))
+        #expect(mmio.tid == 813)
         #expect(stream.diagnostics.malformedLines == 0)
     }
 

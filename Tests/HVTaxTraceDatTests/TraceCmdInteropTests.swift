@@ -84,6 +84,7 @@ func readerLines(_ path: String) throws -> [ReportLine] {
         if e.kind == .lost { continue }
         let name: String = switch e.kind {
         case .other: symbols.names.string(e.code)
+        case .mmio where e.code == MMIOAccess.fastWrite.rawValue: "kvm_fast_mmio"
         default: e.kind.name
         }
         lines.append(ReportLine(cpu: e.cpu, timeNs: e.time, pid: e.tid, event: name))

@@ -51,7 +51,7 @@ struct TraceDatReaderTests {
         #expect(events.count == 13)
         #expect(events.map(\.time) == events.map(\.time).sorted())
         #expect(events.map(\.kind) == [.kvmEntry, .kvmEntry, .irqHandlerEntry, .irqHandlerExit, .kvmExit, .kvmExit,
-                                        .schedSwitch, .schedWakeup, .kvmEntry, .other, .kvmExit, .userspaceExit, .schedSwitch])
+                                        .schedSwitch, .schedWakeup, .kvmEntry, .pio, .kvmExit, .userspaceExit, .schedSwitch])
         #expect(reader.diagnostics.malformedLines == 0)
         #expect(reader.clock.unit == .ns)
         if case .v7(let c) = version, c != .none { #expect(reader.source.compression == c.name) }
@@ -83,8 +83,9 @@ struct TraceDatReaderTests {
         #expect(irq.code == 36 && irq.cpu == 1)
         let userspace = try #require(events.first { $0.kind == .userspaceExit })
         #expect(userspace.code == 2 && userspace.tid == 1001)
-        let pio = try #require(events.first { $0.kind == .other })
-        #expect(symbols.names.string(pio.code) == "kvm_pio")
+        // kvm_pio from its format's fields: rw 1, port 0x99, size 1.
+        let pio = try #require(events.first { $0.kind == .pio })
+        #expect(pio.code == 0x99 && pio.value == 1 && pio.flags.contains(.write) && pio.tid == 1002)
     }
 
     @Test("old kvm_exit without isa or vcpu_id: the ISA comes from the print format's table")

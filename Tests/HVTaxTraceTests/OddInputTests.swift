@@ -45,7 +45,7 @@ struct OddInputTests {
             \(prefix)1.000020: kvm_exit: vcpu 0 reason CPUID rip 0x2 info1 0x0 info2 0x0 intr_info 0x0 error_code 0x0
             \(prefix)1.000030: kvm_entry: vcpu 0, rip 0x1
             \(prefix)1.000040: kvm_entry: vcpu 0, rip 0x1
-            \(prefix)1.000045: kvm_pio: pio_write at 0x3f8 size 1 count 1 val 0x41
+            \(prefix)1.000045: kvm_msr: msr_write 38f = 0x0
             CPU:2 [LOST 7 EVENTS]
             \(prefix)1.000100: kvm_exit: vcpu 0 reason HLT rip 0x2 info1 0x0 info2 0x0 intr_info 0x0 error_code 0x0
             \(prefix)1.000150: kvm_entry: vcpu 0, rip 0x1
@@ -56,10 +56,10 @@ struct OddInputTests {
         #expect(q.unpairedExits == 1)
         #expect(q.unpairedEntries == 1)
         #expect(q.lost == [.init(cpu: 2, events: 7, occurrences: 1)])
-        #expect(q.unknownEvents == ["kvm_pio": 1])
+        #expect(q.unknownEvents == ["kvm_msr": 1])
         #expect(q.exitsOpenAtEnd == 1)
         let vcpu = report.vms[0].vcpus[0]
-        // 40 µs guest..., then unknown from the loss (at the kvm_pio, 1.000045) to the next exit.
+        // 40 µs guest..., then unknown from the loss (at the kvm_msr, 1.000045) to the next exit.
         #expect(vcpu.split.unknown == 55_000)
         #expect(vcpu.split.total == vcpu.wallTime)
         // The last line has no newline but is complete: parsed, not truncated.

@@ -93,6 +93,70 @@ struct EventBodyParser {
         return false
     }
 
+    /// kvm_pio: `pio_write at 0x3f8 size 1 count 1 val 0x41 `, raw `rw=1 port=1016 size=1 count=1 val=65`.
+    func pio(_ body: UnsafeRawBufferPointer, into event: inout TraceEvent) -> Bool {
+        let port: UInt64, size: UInt64?
+        let write: Bool
+        if body.matches("pio_", at: 0) {
+            if body.matches("write at 0x", at: 4) {
+                write = true
+            } else if body.matches("read at 0x", at: 4) {
+                write = false
+            } else {
+                return false
+            }
+            guard let at = body.find(" at 0x"), let value = Self.hex(body, at: at + 6) else { return false }
+            port = value
+            size = field("size ", in: body)
+        } else {
+            guard let rw = field("rw=", in: body), let value = field("port=", in: body) else { return false }
+            write = rw != 0
+            port = value
+            size = field("size=", in: body)
+        }
+        event.code = UInt32(truncatingIfNeeded: port)
+        event.value = size ?? 0
+        if write { event.flags.insert(.write) }
+        return true
+    }
+
+    /// kvm_mmio: `mmio write len 4 gpa 0xfee000b0 val 0x0` (`read`, `unsatisfied-read`), raw
+    /// `type=2 len=4 gpa=4276093104 val=0`. kvm_fast_mmio: `fast mmio at gpa 0xfebf1000`, raw `gpa=N`.
+    func mmio(_ body: UnsafeRawBufferPointer, into event: inout TraceEvent) -> Bool {
+        let access: MMIOAccess
+        let gpa: UInt64
+        if body.matches("fast mmio at gpa 0x", at: 0) {
+            guard let value = Self.hex(body, at: 19) else { return false }
+            access = .fastWrite
+            gpa = value
+        } else if body.matches("mmio ", at: 0) {
+            if body.matches("write ", at: 5) {
+                access = .write
+            } else if body.matches("read ", at: 5) {
+                access = .read
+            } else if body.matches("unsatisfied-read ", at: 5) {
+                access = .unsatisfiedRead
+            } else {
+                return false
+            }
+            guard let at = body.find(" gpa 0x"), let value = Self.hex(body, at: at + 7) else { return false }
+            gpa = value
+        } else {
+            guard let value = field("gpa=", in: body) else { return false }
+            gpa = value
+            if let type = field("type=", in: body) {
+                guard let known = MMIOAccess(rawValue: UInt32(truncatingIfNeeded: type)), known != .fastWrite else { return false }
+                access = known
+            } else {
+                access = .fastWrite
+            }
+        }
+        event.code = access.rawValue
+        event.value = gpa
+        if access.isWrite { event.flags.insert(.write) }
+        return true
+    }
+
     /// sched_switch, the kernel's format:
     ///     prev_comm=CPU 0/KVM prev_pid=12 prev_prio=120 prev_state=R+ ==> next_comm=swapper/1 next_pid=0 next_prio=120
     /// or libtraceevent's sched_switch plugin (trace-cmd report, perf):
@@ -169,7 +233,8 @@ struct EventBodyParser {
         if let value = field("irq=", in: body) { event.code = UInt32(truncatingIfNeeded: value) }
     }
 
-    /// The decimal value of `key` (which includes its `=`) at a word start, hex values `0x...` too.
+    /// The decimal value of `key` (which includes its `=`, or ends in a space) at a word start, hex
+    /// values `0x...` too.
     private func field(_ key: StaticString, in body: UnsafeRawBufferPointer) -> UInt64? {
         var from = 0
         while let at = body.find(key, from: from) {

@@ -124,6 +124,15 @@ struct TextLineParser {
             guard bodies.userspaceExit(body, into: &event) else {
                 return .malformed("kvm_userspace_exit body: expected 'reason KVM_EXIT_X (N)' or 'reason=N'")
             }
+        case .pio:
+            guard bodies.pio(body, into: &event) else {
+                return .malformed("kvm_pio body: expected 'pio_write at 0xPORT size N ...' or 'rw=N port=N ...'")
+            }
+        case .mmio:
+            guard bodies.mmio(body, into: &event) else {
+                return .malformed("kvm_mmio body: expected 'mmio write|read|unsatisfied-read len N gpa 0xADDR ...', "
+                    + "'fast mmio at gpa 0xADDR' or 'type=N len=N gpa=N ...'")
+            }
         case .schedSwitch:
             guard bodies.schedSwitch(body, into: &event) else {
                 return .malformed("sched_switch body: expected 'prev_comm=... prev_pid=... prev_state=S ==> next_comm=... next_pid=...'")
@@ -154,6 +163,8 @@ struct TextLineParser {
         case "kvm_exit", "kvm_x86_exit": .kvmExit
         case "kvm_entry", "kvm_x86_entry": .kvmEntry
         case "kvm_userspace_exit": .userspaceExit
+        case "kvm_pio", "kvm_x86_pio": .pio
+        case "kvm_mmio", "kvm_fast_mmio": .mmio
         case "sched_switch": .schedSwitch
         case "sched_wakeup", "sched_waking", "sched_wakeup_new": .schedWakeup
         case "irq_handler_entry": .irqHandlerEntry

@@ -161,6 +161,37 @@ enum ReferenceFormats {
     print fmt: "pio_%s at 0x%x size %d count %d val 0x%x %s", REC->rw ? "write" : "read", REC->port, REC->size, REC->count, REC->val, REC->count > 1 ? "(...)" : ""
 
     """
+    static let kvmMMIO = """
+    name: kvm_mmio
+    ID: 38
+    format:
+    \tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;
+    \tfield:unsigned char common_flags;\toffset:2;\tsize:1;\tsigned:0;
+    \tfield:unsigned char common_preempt_count;\toffset:3;\tsize:1;\tsigned:0;
+    \tfield:int common_pid;\toffset:4;\tsize:4;\tsigned:1;
+
+    \tfield:u32 type;\toffset:8;\tsize:4;\tsigned:0;
+    \tfield:u32 len;\toffset:12;\tsize:4;\tsigned:0;
+    \tfield:u64 gpa;\toffset:16;\tsize:8;\tsigned:0;
+    \tfield:u64 val;\toffset:24;\tsize:8;\tsigned:0;
+
+    print fmt: "mmio %s len %u gpa 0x%llx val 0x%llx", __print_symbolic(REC->type, { 0, "unsatisfied-read" }, { 1, "read" }, { 2, "write" }), REC->len, REC->gpa, REC->val
+
+    """
+    static let kvmFastMMIO = """
+    name: kvm_fast_mmio
+    ID: 109
+    format:
+    \tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;
+    \tfield:unsigned char common_flags;\toffset:2;\tsize:1;\tsigned:0;
+    \tfield:unsigned char common_preempt_count;\toffset:3;\tsize:1;\tsigned:0;
+    \tfield:int common_pid;\toffset:4;\tsize:4;\tsigned:1;
+
+    \tfield:u64 gpa;\toffset:8;\tsize:8;\tsigned:0;
+
+    print fmt: "fast mmio at gpa 0x%llx", REC->gpa
+
+    """
     static let sysEnter = """
     name: sys_enter
     ID: 443

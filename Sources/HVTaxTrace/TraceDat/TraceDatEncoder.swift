@@ -114,6 +114,19 @@ public final class TraceDatEncoder {
             payload = record(id: 42, size: 16, pid: event.tid)
             put(&payload, 8, 4, UInt64(event.code))
             put(&payload, 12, 4, event.value)
+        case .pio:
+            payload = record(id: 110, size: 28, pid: event.tid)
+            put(&payload, 8, 4, event.flags.contains(.write) ? 1 : 0)
+            put(&payload, 12, 4, UInt64(event.code))
+            put(&payload, 16, 4, event.value)
+            put(&payload, 20, 4, 1)
+        case .mmio where event.code == MMIOAccess.fastWrite.rawValue:
+            payload = record(id: 109, size: 16, pid: event.tid)
+            put(&payload, 8, 8, event.value)
+        case .mmio:
+            payload = record(id: 38, size: 32, pid: event.tid)
+            put(&payload, 8, 4, UInt64(event.code))
+            put(&payload, 16, 8, event.value)
         case .schedSwitch:
             payload = record(id: 372, size: 64, pid: event.tid)
             put(&payload, 8, comm: event.comm)
@@ -234,7 +247,8 @@ public final class TraceDatEncoder {
         }
         var meta = TraceDatMetadata(pageSize: Self.pageSize, headerPage: ReferenceFormats.headerPage, headerEvent: ReferenceFormats.headerEvent)
         meta.eventSystems = [
-            ("kvm", [ReferenceFormats.kvmExit, ReferenceFormats.kvmEntry, ReferenceFormats.userspaceExit]),
+            ("kvm", [ReferenceFormats.kvmExit, ReferenceFormats.kvmEntry, ReferenceFormats.userspaceExit,
+                     ReferenceFormats.kvmPio, ReferenceFormats.kvmMMIO, ReferenceFormats.kvmFastMMIO]),
             ("sched", [ReferenceFormats.schedSwitch, ReferenceFormats.schedWakeup]),
             ("irq", [ReferenceFormats.irqEntry, ReferenceFormats.irqExit]),
             ("raw_syscalls", [ReferenceFormats.sysEnter, ReferenceFormats.sysExit]),

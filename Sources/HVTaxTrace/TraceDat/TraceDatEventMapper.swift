@@ -95,6 +95,9 @@ struct TraceDatEventMapper {
         case kvmExit(reason: FieldRef, isa: FieldRef, vcpu: FieldRef, fallbackISA: ISA)
         case kvmEntry(vcpu: FieldRef)
         case userspaceExit(reason: FieldRef, errno: FieldRef)
+        case pio(rw: FieldRef, port: FieldRef, size: FieldRef)
+        case mmio(type: FieldRef, gpa: FieldRef)
+        case fastMMIO(gpa: FieldRef)
         case schedSwitch(prevComm: FieldRef, prevPid: FieldRef, prevState: FieldRef, nextComm: FieldRef, nextPid: FieldRef)
         case schedWakeup(pid: FieldRef, comm: FieldRef)
         case irqEntry(irq: FieldRef)
@@ -174,6 +177,12 @@ struct TraceDatEventMapper {
             role = .kvmEntry(vcpu: f("vcpu_id"))
         case ("kvm", "kvm_userspace_exit"):
             role = .userspaceExit(reason: f("reason"), errno: f("errno"))
+        case ("kvm", "kvm_pio"):
+            role = .pio(rw: f("rw"), port: f("port"), size: f("size"))
+        case ("kvm", "kvm_mmio"):
+            role = .mmio(type: f("type"), gpa: f("gpa"))
+        case ("kvm", "kvm_fast_mmio"):
+            role = .fastMMIO(gpa: f("gpa"))
         case ("sched", "sched_switch"):
             role = .schedSwitch(prevComm: f("prev_comm"), prevPid: f("prev_pid"), prevState: f("prev_state"),
                                 nextComm: f("next_comm"), nextPid: f("next_pid"))
@@ -294,6 +303,24 @@ struct TraceDatEventMapper {
                 event.value = UInt64(bitPattern: number)
                 if number < 0 { event.code = UInt32(truncatingIfNeeded: -number) }
             }
+        case .pio(let rw, let port, let size):
+            event.kind = .pio
+            event.code = UInt32(truncatingIfNeeded: record.integer(port))
+            if size.exists { event.value = UInt64(truncatingIfNeeded: record.integer(size)) }
+            if record.integer(rw) != 0 { event.flags.insert(.write) }
+        case .mmio(let type, let gpa):
+            guard let access = MMIOAccess(rawValue: UInt32(truncatingIfNeeded: record.integer(type))), access != .fastWrite else {
+                return .malformed("a kvm_mmio record of type \(record.integer(type)); expected 0 (unsatisfied-read), 1 (read) or 2 (write)")
+            }
+            event.kind = .mmio
+            event.code = access.rawValue
+            event.value = UInt64(bitPattern: record.integer(gpa))
+            if access.isWrite { event.flags.insert(.write) }
+        case .fastMMIO(let gpa):
+            event.kind = .mmio
+            event.code = MMIOAccess.fastWrite.rawValue
+            event.value = UInt64(bitPattern: record.integer(gpa))
+            event.flags.insert(.write)
         case .schedSwitch(let prevComm, let prevPid, let prevState, let nextComm, let nextPid):
             event.kind = .schedSwitch
             event.tid = Int32(truncatingIfNeeded: record.integer(prevPid))
