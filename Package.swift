@@ -253,7 +253,7 @@ let package = Package(
         .testTarget(
             name: "HVTaxKVMTests",
             // hvtax itself: the process tests run the real `hvtax workload`.
-            dependencies: ["HVTaxKVM", "HVTaxModel", "HVTaxRender", "HVTaxHost", "HVTaxTracefs", "CKVM", "hvtax"],
+            dependencies: ["HVTaxKVM", "HVTaxModel", "HVTaxRender", "HVTaxHost", "HVTaxTracefs", "HVTaxPipeline", "CKVM", "hvtax"],
             // the independent stats reader the cross-check runs (not a resource: found via #filePath).
             exclude: ["kvm_stats_reader.py"],
             swiftSettings: strict),

@@ -1,5 +1,6 @@
 import Foundation
 import HVTaxModel
+import HVTaxPipeline
 import Synchronization
 import Testing
 
@@ -75,11 +76,12 @@ extension LiveKVM {
             let all = ProbeBody.guestKinds(hypercall: .vmcall)
             func body(_ kind: ProbeKind) -> ProbeBody { all.first { $0.kind == kind }! }
             let events = ["kvm/kvm_userspace_exit", "kvm/kvm_pio", "kvm/kvm_mmio", "kvm/kvm_cpuid"]
-            let (counted, traced, lost) = try TracefsTestSupport.record(events: events, bufferKBPerCPU: 4096) { trace in
+            let (counted, traced, lost, text) = try TracefsTestSupport.record(events: events, bufferKBPerCPU: 4096) { trace in
                 let counted = try Self.runLoops([(body(.portIO), io), (body(.mmio), mmio), (body(.hlt), halts),
                                                  (body(.cpuid), cpuids)])
                 try trace.stopRecording()
-                let traced = TracefsTestSupport.countByTask(try trace.text()) { event, body in
+                let text = try trace.text()
+                let traced = TracefsTestSupport.countByTask(text) { event, body in
                     switch event {
                     case "kvm_pio": String(body.prefix { $0 != " " }) + " 0x" + (body.firstRange(of: "at 0x").map {
                         String(body[$0.upperBound...].prefix { $0 != " " }) } ?? "?")
@@ -88,7 +90,7 @@ extension LiveKVM {
                     default: String(body)
                     }
                 }
-                return (counted, traced[counted.tid] ?? [:], try trace.lostEvents())
+                return (counted, traced[counted.tid] ?? [:], try trace.lostEvents(), text)
             }
             #expect(lost == 0, "the trace buffer overflowed")
 
@@ -121,6 +123,17 @@ extension LiveKVM {
             #expect(traced["kvm_pio"]?["pio_write 0xf1"] == 4)
             #expect(traced["kvm_mmio"]?["mmio write"] == Int(mmio))
             #expect(traced["kvm_cpuid"]?["func 0"] == Int(cpuids))
+
+            // hvtax report's port I/O and MMIO table of the same trace, for this vCPU thread: the
+            // loops' exact counts at their addresses, every one through the VMM (this test answers them).
+            let path = FileManager.default.temporaryDirectory.path + "/hvtax-exit-count-\(getpid()).txt"
+            defer { try? FileManager.default.removeItem(atPath: path) }
+            try text.write(toFile: path, atomically: true, encoding: .utf8)
+            let report = try TraceReportPipeline.run(paths: [path])
+            let vcpu = try #require(report.vms.flatMap(\.vcpus).first { $0.tid == counted.tid }, "the vCPU thread is not in the report")
+            let table = (vcpu.exits.accesses ?? []).map { "\($0.key) \($0.count) \($0.throughVMM ?? 0)" }
+            #expect(Set(table) == ["0xf0:POUT \(io) \(io)", "0xf1:POUT 4 4",
+                                   "0x\(String(GuestLayout.mmioAddress(ofVCPU: 0), radix: 16)):W \(mmio) \(mmio)"])
         }
 
         @Test("a real-mode guest runs: OUT with its value, then HLT")
