@@ -224,8 +224,13 @@ struct VCPUTracker {
     }
 
     /// Ends the open access: with its latency when the vCPU entered the guest, as unfinished when
-    /// something else (another exit, lost events, the trace's end) came first.
-    private mutating func closeAccess(enteredAt time: UInt64?) {
+    /// something else (another exit, lost events, the trace's end) came first. Inlined into every
+    /// entry and exit as the check alone: traces without accesses pay only that.
+    @inline(__always) private mutating func closeAccess(enteredAt time: UInt64?) {
+        if openAccess != nil { finishAccess(enteredAt: time) }
+    }
+
+    @inline(never) private mutating func finishAccess(enteredAt time: UInt64?) {
         guard let open = openAccess else { return }
         openAccess = nil
         accesses.update(open.key) { counts in

@@ -65,7 +65,8 @@ public struct DeviceAccessStats: Codable, Sendable, Equatable {
 /// (PCI BARs, virtio-mmio) are not named.
 public enum WellKnownDevices {
     /// Port ranges (inclusive) and their devices: the IBM PC/AT I/O map, PCI configuration
-    /// mechanism #1 and QEMU's fw_cfg (docs/sources.md lists the sources).
+    /// mechanism #1, QEMU's fw_cfg and debug ports, the ACPI PM blocks SeaBIOS sets on QEMU's
+    /// machines (docs/sources.md lists the sources).
     static let ports: [(ClosedRange<UInt64>, String)] = [
         (0x20...0x21, "PIC master"), (0xa0...0xa1, "PIC slave"),
         (0x40...0x43, "PIT"), (0x60...0x60, "i8042 data"), (0x64...0x64, "i8042 command"),
@@ -74,9 +75,10 @@ public enum WellKnownDevices {
         (0x1f0...0x1f7, "ATA primary"), (0x170...0x177, "ATA secondary"), (0x3f6...0x3f6, "ATA primary control"),
         (0x2f8...0x2ff, "COM2"), (0x3e8...0x3ef, "COM3"), (0x3f8...0x3ff, "COM1"),
         (0x378...0x37a, "LPT1"), (0x3c0...0x3df, "VGA"),
-        (0x402...0x402, "QEMU debug console"), (0x510...0x511, "QEMU fw_cfg"), (0x514...0x51b, "QEMU fw_cfg DMA"),
+        (0xe9...0xe9, "debug port (isa-debugcon)"), (0x402...0x402, "firmware debug port"),
+        (0x510...0x511, "QEMU fw_cfg"), (0x514...0x51b, "QEMU fw_cfg DMA"),
         (0xcf8...0xcfb, "PCI config address"), (0xcfc...0xcff, "PCI config data"),
-        (0xb000...0xb03f, "ACPI PM (QEMU i440FX)"), (0x600...0x67f, "ACPI PM (QEMU Q35)"),
+        (0xb000...0xb03f, "ACPI PM (i440FX)"), (0x600...0x67f, "ACPI PM (Q35)"),
     ]
 
     /// MMIO windows at their architectural default bases (Intel SDM vol. 3 ch. 11, the IOAPIC and
