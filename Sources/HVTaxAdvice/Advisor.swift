@@ -71,9 +71,13 @@ public struct Advisor: Sendable {
             return Evidence(figure: name, label: info.label, value: value, unit: info.unit)
         }
         let cost = signal.cost.flatMap { scope.values[$0] }
+        // The addresses behind a device-access cause: the table's order (most time first), those
+        // that took this rule's path.
+        let accesses = signal.accesses.map { selection in Array(scope.accesses.filter { selection.count($0) > 0 }.prefix(3)) }
         return Finding(rule: rule.id, title: rule.title, level: crossing.level, scope: scope.name, vm: scope.vm,
                        threshold: threshold, costRatio: cost, costBasis: cost == nil ? nil : signal.costBasis,
-                       evidence: evidence, cause: rule.cause, remedy: rule.remedy, references: rule.references)
+                       evidence: evidence, accesses: accesses?.isEmpty == false ? accesses : nil,
+                       cause: rule.cause, remedy: rule.remedy, references: rule.references)
     }
 
     /// Between two signals of one rule on one scope: the higher level, then the one that knows its cost.

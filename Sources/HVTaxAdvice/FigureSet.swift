@@ -9,6 +9,8 @@ public struct FigureSet: Sendable, Equatable {
         public var name: String
         public var vm: String?
         public var values: [String: Double]
+        /// The scope's port I/O and MMIO accesses (a trace with kvm_pio/kvm_mmio), most time first.
+        public var accesses: [DeviceAccessStats] = []
 
         public init(kind: RuleBook.Scope, name: String, vm: String?, values: [String: Double] = [:]) {
             self.kind = kind

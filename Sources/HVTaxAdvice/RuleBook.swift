@@ -28,6 +28,9 @@ public struct RuleBook: Sendable, Decodable {
         public var cost: String?
         public var costBasis: String?
         public var evidence: [String]
+        /// Which of the scope's port I/O and MMIO accesses a finding names as its cause, for rules
+        /// about device accesses.
+        public var accesses: AccessSelection?
 
         /// The level a value reaches and the limit it crossed, or nil when it crosses none.
         public func crossing(_ value: Double) -> (level: Level, limit: Double, direction: CrossedThreshold.Direction)? {
@@ -36,6 +39,19 @@ public struct RuleBook: Sendable, Decodable {
             if let limit = criticalBelow, value < limit { return (.critical, limit, .below) }
             if let limit = warningBelow, value < limit { return (.warning, limit, .below) }
             return nil
+        }
+    }
+
+    /// The accesses behind a device-access cause: those emulated by the VMM, or those that stayed
+    /// in the kernel.
+    public enum AccessSelection: String, Sendable, Decodable {
+        case throughVMM, inKernel
+
+        /// How many of `access` this selection covers. Without kvm_userspace_exit events every exit
+        /// counts as handled in the kernel (the exit paths do the same), and so does every access.
+        public func count(_ access: DeviceAccessStats) -> UInt64 {
+            guard let vmm = access.throughVMM else { return self == .inKernel ? access.count : 0 }
+            return self == .throughVMM ? vmm : access.count - vmm
         }
     }
 

@@ -21,6 +21,7 @@ public enum TraceFigures {
         }
         for vm in report.vms {
             var scope = FigureSet.Scope(kind: .vm, name: vm.name, vm: vm.name)
+            scope.accesses = vm.exits.accesses ?? []
             add(split: vm.split, exits: vm.exits, tax: vm.tax, steal: vm.steal, report: report, book: book,
                 perSecond: perSecond, into: &scope)
             set.scopes.append(scope)

@@ -73,13 +73,17 @@ public struct Finding: Codable, Sendable, Equatable {
     /// What `costRatio` is a share of, in words ("vCPU on-CPU time", "vCPU wall time").
     public var costBasis: String?
     public var evidence: [Evidence]
+    /// For causes that are guest device accesses: the ports and MMIO addresses behind this finding
+    /// in its scope, most time first (at most three). nil when the rule is not about accesses or
+    /// the report has no access table (no kvm_pio/kvm_mmio events).
+    public var accesses: [DeviceAccessStats]?
     public var cause: String
     public var remedy: String
     public var references: [String]
 
     public init(rule: String, title: String, level: Level, scope: String, vm: String?, threshold: CrossedThreshold,
-                costRatio: Double?, costBasis: String?, evidence: [Evidence], cause: String, remedy: String,
-                references: [String]) {
+                costRatio: Double?, costBasis: String?, evidence: [Evidence], accesses: [DeviceAccessStats]? = nil,
+                cause: String, remedy: String, references: [String]) {
         self.rule = rule
         self.title = title
         self.level = level
@@ -89,6 +93,7 @@ public struct Finding: Codable, Sendable, Equatable {
         self.costRatio = costRatio
         self.costBasis = costBasis
         self.evidence = evidence
+        self.accesses = accesses
         self.cause = cause
         self.remedy = remedy
         self.references = references

@@ -31,6 +31,9 @@ public struct AdviceTextRenderer: Sendable {
             if !evidence.isEmpty {
                 lines.append("     evidence: " + evidence.map { "\($0.label) \(Self.value($0.value, $0.unit))" }.joined(separator: "; "))
             }
+            if let accesses = finding.accesses {
+                lines.append("     where: " + accesses.map(Self.access).joined(separator: "; "))
+            }
             // Several VMs often share a cause: its words once, then a pointer back.
             if let first = explained[finding.rule] {
                 lines.append(style.apply(.dim, "     cause and remedy: as in \(first)."))
@@ -49,6 +52,15 @@ public struct AdviceTextRenderer: Sendable {
     }
 
     /// `exits.io.timeShare 7.3% > 5.0% (critical)`.
+    /// `0x3f8:POUT (COM1) 2,000 accesses, 1,990 through the VMM`: an address behind a finding
+    /// (counts only: the advice does not know the trace's clock unit; the report's table has times).
+    static func access(_ access: DeviceAccessStats) -> String {
+        var text = access.key + (access.device.map { " (\($0))" } ?? "")
+        text += " \(Formatting.grouped(access.count)) access\(access.count == 1 ? "" : "es")"
+        if let vmm = access.throughVMM { text += ", \(Formatting.grouped(vmm)) through the VMM" }
+        return text
+    }
+
     public static func threshold(_ t: CrossedThreshold) -> String {
         "\(t.figure) \(value(t.value, t.unit)) \(t.direction == .above ? ">" : "<") \(value(t.limit, t.unit)) (\(t.level.rawValue))"
     }
@@ -79,6 +91,9 @@ struct AdviceHTMLSection {
             let evidence = finding.evidence.filter { $0.figure != finding.threshold.figure }
             if !evidence.isEmpty {
                 markup += "evidence: " + evidence.map { SVG.escape("\($0.label) \(AdviceTextRenderer.value($0.value, $0.unit))") }.joined(separator: "; ") + "<br>"
+            }
+            if let accesses = finding.accesses {
+                markup += "where: " + accesses.map { SVG.escape(AdviceTextRenderer.access($0)) }.joined(separator: "; ") + "<br>"
             }
             markup += "cause: \(SVG.escape(finding.cause))<br>remedy: \(SVG.escape(finding.remedy))"
             if !finding.references.isEmpty {
