@@ -40,9 +40,24 @@ public struct ReportComparator {
         func side(_ stats: ExitReasonStats?) -> Side {
             Side(count: stats?.count ?? 0, rate: stats?.ratePerSecond ?? 0, latency: stats?.latency ?? .empty)
         }
-        let rows: [(String, Side, Side)] = [("all exits", Side(count: a.host.exits.count, rate: a.host.exits.ratePerSecond, latency: a.host.exits.latency),
+        var rows: [(String, Side, Side)] = [("all exits", Side(count: a.host.exits.count, rate: a.host.exits.ratePerSecond, latency: a.host.exits.latency),
                                              Side(count: b.host.exits.count, rate: b.host.exits.ratePerSecond, latency: b.host.exits.latency))]
             + names.map { ($0, side(byReasonA[$0]), side(byReasonB[$0])) }
+        // Port I/O and MMIO addresses join the same family of tests: a comparison of 20 addresses is
+        // held to the same family-wise level as one of 20 reasons.
+        let hasAccesses = a.host.exits.accesses != nil || b.host.exits.accesses != nil
+        let accessesA = Dictionary((a.host.exits.accesses ?? []).map { ($0.key, $0) }, uniquingKeysWith: { first, _ in first })
+        let accessesB = Dictionary((b.host.exits.accesses ?? []).map { ($0.key, $0) }, uniquingKeysWith: { first, _ in first })
+        let keys = Set(accessesA.keys).union(accessesB.keys).sorted { lhs, rhs in
+            let l = max(accessesA[lhs]?.count ?? 0, accessesB[lhs]?.count ?? 0)
+            let r = max(accessesA[rhs]?.count ?? 0, accessesB[rhs]?.count ?? 0)
+            return (l, rhs) > (r, lhs)
+        }
+        func side(_ stats: DeviceAccessStats?) -> Side {
+            Side(count: stats?.count ?? 0, rate: stats?.ratePerSecond ?? 0, latency: stats?.latency ?? .empty)
+        }
+        let reasonRows = rows.count
+        rows += keys.map { ($0, side(accessesA[$0]), side(accessesB[$0])) }
         let timed = a.clock.unit == .ns || a.clock.convertedFromCounterHz != nil
         var tests = 0
         for (_, x, y) in rows {
@@ -79,6 +94,7 @@ public struct ReportComparator {
                   vmCount: report.host.vmCount, vcpuCount: report.host.vcpuCount)
         }
         return TraceComparison(generator: generator, a: run(a, labels.0), b: run(b, labels.1), unit: a.clock.unit, alpha: alpha,
-                               tests: tests, split: split, exits: compared[0], reasons: Array(compared.dropFirst()))
+                               tests: tests, split: split, exits: compared[0], reasons: Array(compared[1..<reasonRows]),
+                               accesses: hasAccesses ? Array(compared[reasonRows...]) : nil)
     }
 }

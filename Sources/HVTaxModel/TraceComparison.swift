@@ -17,9 +17,13 @@ public struct TraceComparison: Codable, Sendable, Equatable {
     /// All exits together, then each reason seen in either run (most exits first).
     public var exits: ReasonComparison
     public var reasons: [ReasonComparison]
+    /// Port I/O and MMIO by address, keyed as perf kvm stat keys them (`0x3f8:POUT`), the latency
+    /// being access -> entry; nil when neither run has an access table (no kvm_pio/kvm_mmio events).
+    public var accesses: [ReasonComparison]?
 
     public init(generator: String, a: Run, b: Run, unit: ClockInfo.Unit, alpha: Double, tests: Int,
-                split: SplitComparison, exits: ReasonComparison, reasons: [ReasonComparison]) {
+                split: SplitComparison, exits: ReasonComparison, reasons: [ReasonComparison],
+                accesses: [ReasonComparison]? = nil) {
         self.generator = generator
         self.a = a
         self.b = b
@@ -29,6 +33,7 @@ public struct TraceComparison: Codable, Sendable, Equatable {
         self.split = split
         self.exits = exits
         self.reasons = reasons
+        self.accesses = accesses
     }
 
     /// One side: what it was made from.

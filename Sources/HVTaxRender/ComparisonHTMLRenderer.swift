@@ -31,26 +31,13 @@ public struct ComparisonHTMLRenderer {
         page.heading("Exits", id: "exits")
         page.paragraph("Change = B / A - 1. Significant at \(Formatting.fixed(comparison.alpha * 100, 0))% family-wise over \(comparison.tests) tests (Bonferroni). "
                        + "Latency: Mann-Whitney U over log2 latency buckets, tie-corrected; rate: Poisson rate test.", className: "note")
-        let all = [comparison.exits] + comparison.reasons.prefix(maxReasons)
-        var body = "<div class=\"scroll\"><table><thead><tr>"
-        for (index, title) in ["reason", "count A", "count B", "rate", "rate test", "p50 A", "p50 B", "p50", "p99 A", "p99 B", "p99", "latency test"].enumerated() {
-            body += "<th\([1, 2, 3, 5, 6, 7, 8, 9, 10].contains(index) ? " class=\"n\"" : "")>\(title)</th>"
+        page.raw(table([comparison.exits] + comparison.reasons.prefix(maxReasons), firstColumn: "reason", unit: unit))
+        if let accesses = comparison.accesses, !accesses.isEmpty {
+            page.heading("Port I/O and MMIO", id: "accesses")
+            page.paragraph("Each address as perf kvm stat keys it (PIN/POUT: port read/write; R/W: MMIO); latency runs from the access "
+                           + "to the vCPU's next entry. The same tests, in the same family.", className: "note")
+            page.raw(table(Array(accesses.prefix(maxReasons)), firstColumn: "access", unit: unit))
         }
-        body += "</tr></thead><tbody>"
-        for row in all {
-            func cell(_ text: String, numeric: Bool = true, bold: Bool = false) -> String {
-                "<td class=\"\(numeric ? "n" : "")\(bold ? " sig" : "")\">\(SVG.escape(text))</td>"
-            }
-            func duration(_ value: UInt64, _ summary: LatencySummary) -> String { summary.count == 0 ? "-" : Formatting.duration(value, unit: unit) }
-            body += "<tr>" + cell(row.reason, numeric: false) + cell(Formatting.grouped(row.countA)) + cell(Formatting.grouped(row.countB))
-                + cell(ComparisonFormatting.change(row.rateRatio), bold: row.rateTest?.significant == true)
-                + cell(ComparisonFormatting.verdict(rate: row.rateTest), numeric: false, bold: row.rateTest?.significant == true)
-                + cell(duration(row.latencyA.p50, row.latencyA)) + cell(duration(row.latencyB.p50, row.latencyB)) + cell(ComparisonFormatting.change(row.p50Ratio))
-                + cell(duration(row.latencyA.p99, row.latencyA)) + cell(duration(row.latencyB.p99, row.latencyB)) + cell(ComparisonFormatting.change(row.p99Ratio))
-                + cell(ComparisonFormatting.verdict(latency: row.latencyTest), numeric: false, bold: row.latencyTest?.significant == true) + "</tr>"
-        }
-        body += "</tbody></table></div>"
-        page.raw(body)
 
         let frequent = ([comparison.exits] + comparison.reasons.prefix(cdfReasons)).filter { $0.latencyA.count > 0 || $0.latencyB.count > 0 }
         if let axis = LatencyAxis(frequent.flatMap { [$0.latencyA, $0.latencyB] }, unit: unit) {
@@ -65,5 +52,27 @@ public struct ComparisonHTMLRenderer {
                         LatencyCDFChart(series: series, axis: axis, height: max(300, 30 + Double(series.count) * 15)).svg(label: "latency CDF A and B"))
         }
         return page.render()
+    }
+
+    /// Counts, rate change, percentiles and the verdicts of the tests, one row per reason or address.
+    private func table(_ rows: [TraceComparison.ReasonComparison], firstColumn: String, unit: ClockInfo.Unit) -> String {
+        var body = "<div class=\"scroll\"><table><thead><tr>"
+        for (index, title) in [firstColumn, "count A", "count B", "rate", "rate test", "p50 A", "p50 B", "p50", "p99 A", "p99 B", "p99", "latency test"].enumerated() {
+            body += "<th\([1, 2, 3, 5, 6, 7, 8, 9, 10].contains(index) ? " class=\"n\"" : "")>\(title)</th>"
+        }
+        body += "</tr></thead><tbody>"
+        for row in rows {
+            func cell(_ text: String, numeric: Bool = true, bold: Bool = false) -> String {
+                "<td class=\"\(numeric ? "n" : "")\(bold ? " sig" : "")\">\(SVG.escape(text))</td>"
+            }
+            func duration(_ value: UInt64, _ summary: LatencySummary) -> String { summary.count == 0 ? "-" : Formatting.duration(value, unit: unit) }
+            body += "<tr>" + cell(row.reason, numeric: false) + cell(Formatting.grouped(row.countA)) + cell(Formatting.grouped(row.countB))
+                + cell(ComparisonFormatting.change(row.rateRatio), bold: row.rateTest?.significant == true)
+                + cell(ComparisonFormatting.verdict(rate: row.rateTest), numeric: false, bold: row.rateTest?.significant == true)
+                + cell(duration(row.latencyA.p50, row.latencyA)) + cell(duration(row.latencyB.p50, row.latencyB)) + cell(ComparisonFormatting.change(row.p50Ratio))
+                + cell(duration(row.latencyA.p99, row.latencyA)) + cell(duration(row.latencyB.p99, row.latencyB)) + cell(ComparisonFormatting.change(row.p99Ratio))
+                + cell(ComparisonFormatting.verdict(latency: row.latencyTest), numeric: false, bold: row.latencyTest?.significant == true) + "</tr>"
+        }
+        return body + "</tbody></table></div>"
     }
 }

@@ -27,10 +27,22 @@ public struct ComparisonTextRenderer {
         out.append(split.render(style: style))
         out.append("")
         out.append(style.apply(.title, "Exits") + style.apply(.dim, "  (change = B / A - 1; significant at \(Formatting.fixed(comparison.alpha * 100, 0))% over \(comparison.tests) tests, Bonferroni)"))
-        var table = TextTable([("reason", .left), ("count A", .right), ("count B", .right), ("rate A", .right), ("rate B", .right),
+        out.append(table([comparison.exits] + comparison.reasons, firstColumn: "reason", unit: unit).render(style: style))
+        if let accesses = comparison.accesses, !accesses.isEmpty {
+            out.append("")
+            out.append(style.apply(.title, "Port I/O and MMIO") + style.apply(.dim, "  (latency = access to next entry; the same tests)"))
+            out.append(table(accesses, firstColumn: "access", unit: unit).render(style: style))
+        }
+        out.append(style.apply(.dim, "  latency test: Mann-Whitney U over log2 latency buckets (tie-corrected); rate test: Poisson (rate highlighted when significant); 'same' = no significant difference."))
+        return out.joined(separator: "\n") + "\n"
+    }
+
+    /// Counts, rates and percentiles of A and B, B's change, and the verdicts of the tests.
+    private func table(_ rows: [TraceComparison.ReasonComparison], firstColumn: String, unit: ClockInfo.Unit) -> TextTable {
+        var table = TextTable([(firstColumn, .left), ("count A", .right), ("count B", .right), ("rate A", .right), ("rate B", .right),
                                ("rate", .right), ("p50 A", .right), ("p50 B", .right), ("p50", .right), ("p90 A", .right), ("p90 B", .right),
                                ("p99 A", .right), ("p99 B", .right), ("p99", .right), ("latency", .left)])
-        for row in [comparison.exits] + comparison.reasons {
+        for row in rows {
             let significant = row.latencyTest?.significant == true
             let rateCell = TextTable.Cell(ComparisonFormatting.change(row.rateRatio), row.rateTest?.significant == true ? .warning : .plain)
             table.add([
@@ -44,9 +56,7 @@ public struct ComparisonTextRenderer {
                 .init(ComparisonFormatting.verdict(latency: row.latencyTest), significant ? .warning : .plain),
             ])
         }
-        out.append(table.render(style: style))
-        out.append(style.apply(.dim, "  latency test: Mann-Whitney U over log2 latency buckets (tie-corrected); rate test: Poisson (rate highlighted when significant); 'same' = no significant difference."))
-        return out.joined(separator: "\n") + "\n"
+        return table
     }
 
     private func latency(_ value: UInt64, _ summary: LatencySummary, _ unit: ClockInfo.Unit) -> String {

@@ -93,6 +93,58 @@ struct CompareTests {
         #expect(!html.contains("<script"))
     }
 
+    /// 200 rounds of 200 µs: an OUT to COM1 that goes through the VMM and re-enters `outLatency` µs
+    /// later, then `reads` INs from PCI config data handled in the kernel (10 µs each).
+    static func accessTrace(outLatency: Int, reads: Int) throws -> TraceReport {
+        let prefix = "       CPU 0/KVM-101     (    100) [000] d.... "
+        var lines = [prefix + "1.000000: kvm_entry: vcpu 0, rip 0x1"]
+        func at(_ us: Int, _ body: String) { lines.append(prefix + String(format: "1.%06d: ", us) + body) }
+        let exit = "kvm_exit: vcpu 0 reason IO_INSTRUCTION rip 0x1 info1 0x0 info2 0x0 intr_info 0x0 error_code 0x0"
+        for round in 0..<200 {
+            let t = 100 + round * 200
+            at(t, exit)
+            at(t + 1, "kvm_pio: pio_write at 0x3f8 size 1 count 1 val 0x41 ")
+            at(t + 2, "kvm_userspace_exit: reason KVM_EXIT_IO (2)")
+            at(t + 1 + outLatency, "kvm_entry: vcpu 0, rip 0x1")
+            for read in 0..<reads {
+                let r = t + 100 + read * 25
+                at(r, exit)
+                at(r + 1, "kvm_pio: pio_read at 0xcfc size 4 count 1 val 0x0 ")
+                at(r + 11, "kvm_entry: vcpu 0, rip 0x1")
+            }
+        }
+        at(100 + 200 * 200, exit)  // both traces end at the same time
+        let path = FileManager.default.temporaryDirectory.path + "/hvtax-compare-io-\(getpid())-\(outLatency)-\(reads).txt"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try (lines.joined(separator: "\n") + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+        return try TraceReportPipeline.run(paths: [path])
+    }
+
+    @Test func portAndMMIOAddressesAreComparedInTheSameFamilyOfTests() throws {
+        let a = try Self.accessTrace(outLatency: 30, reads: 1)
+        let b = try Self.accessTrace(outLatency: 60, reads: 3)
+        let comparison = try ReportComparator().compare(a, b, labels: ("before", "after"))
+        let rows = try #require(comparison.accesses)
+        #expect(rows.map(\.reason) == ["0xcfc:PIN", "0x3f8:POUT"])
+        let out = rows[1], config = rows[0]
+        // The OUT takes twice as long to come back; its rate is the same.
+        #expect(out.countA == 200 && out.countB == 200)
+        #expect(out.latencyTest?.significant == true && (out.latencyTest?.z ?? 0) > 0)
+        #expect(abs((out.p50Ratio ?? 0) - 2) < 0.1)
+        #expect(out.rateTest?.significant == false)
+        // Three times the config reads at the same latency.
+        #expect(config.countA == 200 && config.countB == 600)
+        #expect(config.rateTest?.significant == true && abs((config.rateRatio ?? 0) - 3) < 0.01)
+        #expect(config.latencyTest?.significant == false)
+        // Every address row is a test of the family: 2 per reason/address row with data on both sides.
+        #expect(comparison.tests == 2 * (1 + comparison.reasons.count + rows.count))
+        let text = ComparisonTextRenderer(style: TerminalStyle(colour: false)).render(comparison)
+        #expect(text.contains("Port I/O and MMIO"))
+        #expect(ComparisonHTMLRenderer().render(comparison).contains("id=\"accesses\""))
+        // Reports without access tables compare without one.
+        #expect(try ReportComparator().compare(try Self.report(seed: 21, events: 3_000), try Self.report(seed: 22, events: 3_000)).accesses == nil)
+    }
+
     @Test func refusesDifferentUnits() throws {
         let a = try Self.report(seed: 21, events: 3_000)
         var b = a
