@@ -51,6 +51,9 @@ public enum MetricCatalogue {
     public static let exitDuration = MetricDescriptor(
         "hvtax_exit_duration_seconds", .histogram, unit: "seconds", labels: ["vm"],
         help: "Time from VM exit to the next entry of the same vCPU (power-of-two buckets), from traces.")
+    public static let guestAccesses = MetricDescriptor(
+        "hvtax_guest_accesses", .counter, labels: ["vm", "access", "device", "path"],
+        help: "Guest port I/O and MMIO accesses from traces (kvm_pio, kvm_mmio), by address as perf kvm stat keys it (0x3f8:POUT, 0xfee000b0:W), the PC device usually there, and whether the VMM emulated them (path vmm, kernel, or unknown without kvm_userspace_exit events); the 32 busiest addresses per VM.")
     public static let traceEvents = MetricDescriptor(
         "hvtax_trace_events", .counter, labels: ["event"],
         help: "Events the tracing collector of hvtax serve decoded since it started, by tracepoint (kvm_exit, kvm_entry, kvm_userspace_exit, sched_switch...). Only with tracing enabled.")
@@ -101,7 +104,7 @@ public enum MetricCatalogue {
     /// Every family the live view (`HostSnapshot`), traces (`TraceReport`) and `hvtax serve` produce, in exposition order.
     public static let all: [MetricDescriptor] = [
         vcpuSeconds, vcpuOnCPU, vcpuSteal, vcpuContextSwitches, vcpuMigrations,
-        vm, vmVCPUs, vmTax, vmVMMOverhead, vmSteal, vmVMMThreadSeconds, vmCgroupUsage, vmCgroupCPU, vmExits, exitDuration, traceEvents,
+        vm, vmVCPUs, vmTax, vmVMMOverhead, vmSteal, vmVMMThreadSeconds, vmCgroupUsage, vmCgroupCPU, vmExits, exitDuration, guestAccesses, traceEvents,
         accountingDiscrepancy,
         hostCPU, hostInterrupts, hostInterruptStorms, noisyNeighbour, vms,
         collectorUp, samples, sampleInterval, lastSample, samplerCPU, samplerFiles,

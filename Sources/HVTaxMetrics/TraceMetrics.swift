@@ -12,7 +12,9 @@ public enum TraceMetrics {
         var durations = MetricFamily(C.exitDuration)
         var tax = MetricFamily(C.vmTax)
         var steal = MetricFamily(C.vmSteal)
+        var accesses = MetricFamily(C.guestAccesses)
         for vm in report.vms {
+            accesses.samples += accessSamples(vm.exits.accesses, label: vm.name)
             for vcpu in vm.vcpus {
                 let id = vcpu.vcpu.map(String.init) ?? "tid-\(vcpu.tid)"
                 let s = vcpu.split
@@ -30,7 +32,20 @@ public enum TraceMetrics {
             if let ratio = vm.tax.ratio { tax.samples.append(MetricSample([vm.name], ratio)) }
             if let ratio = vm.steal.ratio { steal.samples.append(MetricSample([vm.name], ratio)) }
         }
-        return [seconds, exits, durations, tax, steal].filter { !$0.samples.isEmpty }
+        return [seconds, exits, durations, tax, steal, accesses].filter { !$0.samples.isEmpty }
+    }
+
+    /// Addresses kept per VM: a guest that walks many MMIO addresses must not explode the series.
+    public static let accessesPerVM = 32
+
+    /// A VM's busiest addresses, each split by the path its accesses took.
+    static func accessSamples(_ accesses: [DeviceAccessStats]?, label: String) -> [MetricSample] {
+        let busiest = (accesses ?? []).sorted { ($0.count, $1.key) > ($1.count, $0.key) }.prefix(accessesPerVM)
+        return busiest.sorted { $0.key < $1.key }.flatMap { access -> [MetricSample] in
+            let labels = { (path: String) in [label, access.key, access.device ?? "", path] }
+            guard let vmm = access.throughVMM else { return [MetricSample(labels("unknown"), Double(access.count))] }
+            return [MetricSample(labels("vmm"), Double(vmm)), MetricSample(labels("kernel"), Double(access.count - vmm))]
+        }
     }
 
     /// The report's power-of-two latency buckets as a cumulative histogram: bucket i holds
@@ -60,8 +75,10 @@ extension TraceMetrics {
         let perSecond = report.clock.ticksPerSecond
         var durations = MetricFamily(C.exitDuration)
         var exits = MetricFamily(C.vmExits)
+        var accesses = MetricFamily(C.guestAccesses)
         for vm in report.vms {
             let label = vm.pid.flatMap { vmLabels[$0] } ?? vm.name
+            accesses.samples += accessSamples(vm.exits.accesses, label: label)
             if let histogram = histogram(vm.exits.latency, ticksPerSecond: perSecond) {
                 durations.samples.append(MetricSample([label], histogram))
             }
@@ -74,6 +91,6 @@ extension TraceMetrics {
         for (event, count) in report.quality.eventsByKind.sorted(by: { $0.key < $1.key }) {
             events.samples.append(MetricSample([event], Double(count)))
         }
-        return [durations, exits, events]
+        return [durations, exits, accesses, events]
     }
 }

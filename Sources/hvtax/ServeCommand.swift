@@ -40,6 +40,10 @@ struct ServeCommand: AsyncParsableCommand {
     @Flag(help: "Turn the tracing collector on (tracing.enabled): kvm and sched tracepoints in hvtax's own tracefs instance give hvtax_exit_duration_seconds. Needs root.")
     var trace = false
 
+    @Option(help: ArgumentHelp("Override tracing.events: minimal (the default: the time split), default (adds kvm_pio, kvm_mmio, kvm_fast_mmio for hvtax_guest_accesses_total, and sched/irq events), all-kvm, or system:event,... as hvtax record --events.",
+                               valueName: "preset|list"))
+    var traceEvents: String?
+
     @OptionGroup var influx: InfluxOptions
 
     @OptionGroup var otlpOptions: OTLPOptions
@@ -60,6 +64,7 @@ struct ServeCommand: AsyncParsableCommand {
         if let history { configuration.history.path = history }
         if let logLevel { configuration.logLevel = logLevel }
         if trace { configuration.tracing.enabled = true }
+        if let traceEvents { configuration.tracing.events = traceEvents }
         do {
             try configuration.validate(file: config.map { "\($0) with command-line overrides" } ?? "command-line options")
         } catch {

@@ -155,7 +155,7 @@ struct TracingServeTests {
             if workload.isRunning { kill(workload.processIdentifier, SIGKILL) }
             workload.waitUntilExit()
         }
-        let serve = try ServeProcess(arguments: ["--trace", "--interval", "500ms"])
+        let serve = try ServeProcess(arguments: ["--trace", "--trace-events", "default", "--interval", "500ms"])
         defer { _ = serve.stop() }
         let instance = "hvtax-\(serve.pid)"
         #expect(Self.instances(of: serve.pid) == [instance], "\(serve.text)")
@@ -167,6 +167,9 @@ struct TracingServeTests {
             return (Self.metric(body, #"hvtax_trace_events_total{event="kvm_userspace_exit"}"#) ?? 0) >= 2000
         }
         #expect(seen, "kvm_userspace_exit events were not decoded: \(body.split(separator: "\n").filter { $0.contains("trace") })\n\(serve.text)")
+        // The workload's OUTs to its port 0xf0, each emulated by the workload (the VMM): exits or not.
+        let outs = Self.metric(body, #"hvtax_guest_accesses_total{vm="\#(name)",access="0xf0:POUT",device="",path="vmm"}"#) ?? 0
+        #expect(outs >= 1000, "\(body.split(separator: "\n").filter { $0.contains("guest_accesses") })")
         let collectors = try ServeTestSupport.curl(["http://\(serve.address)/api/v1/collectors"]).body
         let kvmExits = Self.metric(body, #"hvtax_trace_events_total{event="kvm_exit"}"#) ?? 0
         if kvmExits == 0 {
