@@ -12,6 +12,31 @@ public struct ReportComparator {
 
     public init(alpha: Double = 0.05) { self.alpha = alpha }
 
+    /// One run's figures for a row: its count, rate and latency (zero where the run has none).
+    struct Side {
+        var count: UInt64
+        var rate: Double
+        var latency: LatencySummary
+
+        init(_ count: UInt64, _ rate: Double, _ latency: LatencySummary) {
+            self.count = count
+            self.rate = rate
+            self.latency = latency
+        }
+
+        static let none = Side(0, 0, .empty)
+    }
+
+    /// Rows keyed by what either run has (a reason, an address), the most counted in either first.
+    static func paired<T>(_ a: [T], _ b: [T], key: (T) -> String, side: (T) -> Side) -> [(String, Side, Side)] {
+        let byKeyA = Dictionary(a.map { (key($0), side($0)) }, uniquingKeysWith: { first, _ in first })
+        let byKeyB = Dictionary(b.map { (key($0), side($0)) }, uniquingKeysWith: { first, _ in first })
+        func largest(_ k: String) -> UInt64 { max(byKeyA[k]?.count ?? 0, byKeyB[k]?.count ?? 0) }
+        return Set(byKeyA.keys).union(byKeyB.keys)
+            .sorted { (largest($0), $1) > (largest($1), $0) }
+            .map { ($0, byKeyA[$0] ?? .none, byKeyB[$0] ?? .none) }
+    }
+
     public enum ComparisonError: Error, CustomStringConvertible {
         case differentUnits(ClockInfo.Unit, ClockInfo.Unit)
         public var description: String {
@@ -27,37 +52,16 @@ public struct ReportComparator {
         guard a.clock.unit == b.clock.unit else { throw ComparisonError.differentUnits(a.clock.unit, b.clock.unit) }
         let secondsA = Double(a.host.duration) / a.clock.ticksPerSecond
         let secondsB = Double(b.host.duration) / b.clock.ticksPerSecond
-        let byReasonA = Dictionary(a.host.exits.byReason.map { ($0.reason, $0) }, uniquingKeysWith: { first, _ in first })
-        let byReasonB = Dictionary(b.host.exits.byReason.map { ($0.reason, $0) }, uniquingKeysWith: { first, _ in first })
-        let names = Set(byReasonA.keys).union(byReasonB.keys).sorted { lhs, rhs in
-            let l = max(byReasonA[lhs]?.count ?? 0, byReasonB[lhs]?.count ?? 0)
-            let r = max(byReasonA[rhs]?.count ?? 0, byReasonB[rhs]?.count ?? 0)
-            return (l, rhs) > (r, lhs)
-        }
-
-        // Count the tests first, so each is held to alpha / tests.
-        struct Side { var count: UInt64; var rate: Double; var latency: LatencySummary }
-        func side(_ stats: ExitReasonStats?) -> Side {
-            Side(count: stats?.count ?? 0, rate: stats?.ratePerSecond ?? 0, latency: stats?.latency ?? .empty)
-        }
-        var rows: [(String, Side, Side)] = [("all exits", Side(count: a.host.exits.count, rate: a.host.exits.ratePerSecond, latency: a.host.exits.latency),
-                                             Side(count: b.host.exits.count, rate: b.host.exits.ratePerSecond, latency: b.host.exits.latency))]
-            + names.map { ($0, side(byReasonA[$0]), side(byReasonB[$0])) }
+        let all = (Side(a.host.exits.count, a.host.exits.ratePerSecond, a.host.exits.latency),
+                   Side(b.host.exits.count, b.host.exits.ratePerSecond, b.host.exits.latency))
+        var rows: [(String, Side, Side)] = [("all exits", all.0, all.1)]
+        rows += Self.paired(a.host.exits.byReason, b.host.exits.byReason, key: \.reason) { Side($0.count, $0.ratePerSecond, $0.latency) }
+        let reasonRows = rows.count
         // Port I/O and MMIO addresses join the same family of tests: a comparison of 20 addresses is
         // held to the same family-wise level as one of 20 reasons.
         let hasAccesses = a.host.exits.accesses != nil || b.host.exits.accesses != nil
-        let accessesA = Dictionary((a.host.exits.accesses ?? []).map { ($0.key, $0) }, uniquingKeysWith: { first, _ in first })
-        let accessesB = Dictionary((b.host.exits.accesses ?? []).map { ($0.key, $0) }, uniquingKeysWith: { first, _ in first })
-        let keys = Set(accessesA.keys).union(accessesB.keys).sorted { lhs, rhs in
-            let l = max(accessesA[lhs]?.count ?? 0, accessesB[lhs]?.count ?? 0)
-            let r = max(accessesA[rhs]?.count ?? 0, accessesB[rhs]?.count ?? 0)
-            return (l, rhs) > (r, lhs)
-        }
-        func side(_ stats: DeviceAccessStats?) -> Side {
-            Side(count: stats?.count ?? 0, rate: stats?.ratePerSecond ?? 0, latency: stats?.latency ?? .empty)
-        }
-        let reasonRows = rows.count
-        rows += keys.map { ($0, side(accessesA[$0]), side(accessesB[$0])) }
+        rows += Self.paired(a.host.exits.accesses ?? [], b.host.exits.accesses ?? [], key: \.key) { Side($0.count, $0.ratePerSecond, $0.latency) }
+        // Count the tests first, so each is held to alpha / tests.
         let timed = a.clock.unit == .ns || a.clock.convertedFromCounterHz != nil
         var tests = 0
         for (_, x, y) in rows {
