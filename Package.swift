@@ -247,7 +247,7 @@ let package = Package(
         .testTarget(
             name: "HVTaxTraceDatTests",
             dependencies: ["HVTaxTrace", "HVTaxTracefs", "HVTaxEvents", "HVTaxModel", "HVTaxPipeline", "HVTaxSynth",
-                           "HVTaxAnalysis", "HVTaxTestSupport"],
+                           "HVTaxAnalysis", "HVTaxRender", "HVTaxTestSupport"],
             swiftSettings: strict),
         // real /dev/kvm tests; they skip with a printed reason where /dev/kvm is absent.
         .testTarget(

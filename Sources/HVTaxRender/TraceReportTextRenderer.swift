@@ -45,6 +45,15 @@ public struct TraceReportTextRenderer {
             out.append(style.apply(.title, "Port I/O and MMIO, all VMs")
                 + dim("  (latency = access to next entry, as perf kvm stat --event=ioport/mmio; most time first)"))
             out.append(accessTable(accesses, unit: unit, limit: accessesShown).render(style: style))
+            // Which VM touches which device: per VM when there are several.
+            if report.vms.count > 1 {
+                for vm in report.vms {
+                    guard let own = vm.exits.accesses, !own.isEmpty else { continue }
+                    out.append("")
+                    out.append(style.apply(.title, "Port I/O and MMIO, \(vm.name)") + dim("  (top \(reasonsPerVM))"))
+                    out.append(accessTable(own, unit: unit, limit: reasonsPerVM).render(style: style))
+                }
+            }
         }
         if let guests = report.guests, !guests.isEmpty {
             out += GuestActivityTextRenderer(style: style).render(guests, unit: unit)

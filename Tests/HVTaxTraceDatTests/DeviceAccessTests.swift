@@ -3,6 +3,7 @@ import HVTaxAnalysis
 import HVTaxEvents
 import HVTaxModel
 import HVTaxPipeline
+import HVTaxRender
 import HVTaxTestSupport
 import HVTaxTrace
 import Testing
@@ -129,6 +130,25 @@ struct DeviceAccessTests {
         #expect(lines.filter { $0.contains("kvm_mmio:") && $0.contains(" mmio read len") && $0.contains("gpa 0xfed00000") }.count == 1)
         #expect(lines.filter { $0.contains("kvm_mmio:") && $0.contains(" mmio write len") && $0.contains("gpa 0xfee000b0") }.count == 1)
         #expect(lines.filter { $0.contains("kvm_fast_mmio:") && $0.contains("fast mmio at gpa 0xfebf1000") }.count == 1)
+    }
+
+    @Test("two VMs: the host table adds them up, each VM's table has its own, and the text shows both")
+    func twoVMs() throws {
+        let first = Self.events.map { "       CPU 0/KVM-101     (    100) [000] d.... \(String(format: "1.%06d", $0.us)): \($0.ftrace)" }
+        // The second VM (pid 200) only writes COM1, 10 µs after the first VM's events.
+        let second = Self.events.filter { !$0.ftrace.contains("mmio") && !$0.ftrace.contains("pio_read") }
+            .map { "       CPU 0/KVM-201     (    200) [001] d.... \(String(format: "1.%06d", $0.us + 10)): \($0.ftrace)" }
+        let path = try ScratchDirectory.path("two-vms.txt")
+        try ((first + second).joined(separator: "\n") + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+        let report = try TraceReportPipeline.run(paths: [path])
+        let byVM = Dictionary(uniqueKeysWithValues: report.vms.map { ($0.pid ?? -1, Self.table($0.exits.accesses)) })
+        #expect(byVM[100] == Self.truth)
+        #expect(byVM[200]?.map(\.key) == ["0x3f8:POUT"])
+        #expect(byVM[200]?.first?.count == 2)
+        #expect(report.host.exits.accesses?.first { $0.key == "0x3f8:POUT" }?.count == 4)
+        let text = TraceReportTextRenderer(style: TerminalStyle(colour: false)).render(report)
+        #expect(text.contains("Port I/O and MMIO, pid-100"))
+        #expect(text.contains("Port I/O and MMIO, pid-200"))
     }
 
     @Test("a window (--since) counts only the accesses inside it")
