@@ -123,4 +123,29 @@ public enum MMIOAccess: UInt32, Sendable, CaseIterable {
     case fastWrite = 3
 
     public var isWrite: Bool { self == .write || self == .fastWrite }
+
+    /// A kvm_mmio record's `type` field: nil for a number the kernel does not write there.
+    public init?(kernelType: Int64) {
+        guard let access = MMIOAccess(rawValue: UInt32(truncatingIfNeeded: kernelType)), access != .fastWrite,
+              Int64(access.rawValue) == kernelType else { return nil }
+        self = access
+    }
+}
+
+extension TraceEvent {
+    /// Makes this a `kvm_pio`: every reader fills the fields the same way.
+    public mutating func setPortIO(port: UInt64, size: UInt64, write: Bool) {
+        kind = .pio
+        code = UInt32(truncatingIfNeeded: port)
+        value = size
+        if write { flags.insert(.write) }
+    }
+
+    /// Makes this a `kvm_mmio` (or `kvm_fast_mmio`, as `.fastWrite`).
+    public mutating func setMMIO(_ access: MMIOAccess, gpa: UInt64) {
+        kind = .mmio
+        code = access.rawValue
+        value = gpa
+        if access.isWrite { flags.insert(.write) }
+    }
 }

@@ -51,7 +51,6 @@ public struct AdviceTextRenderer: Sendable {
         return lines.joined(separator: "\n") + "\n"
     }
 
-    /// `exits.io.timeShare 7.3% > 5.0% (critical)`.
     /// `0x3f8:POUT (COM1) 2,000 accesses, 1,990 through the VMM`: an address behind a finding
     /// (counts only: the advice does not know the trace's clock unit; the report's table has times).
     static func access(_ access: DeviceAccessStats) -> String {
@@ -61,6 +60,7 @@ public struct AdviceTextRenderer: Sendable {
         return text
     }
 
+    /// `exits.io.timeShare 7.3% > 5.0% (critical)`.
     public static func threshold(_ t: CrossedThreshold) -> String {
         "\(t.figure) \(value(t.value, t.unit)) \(t.direction == .above ? ">" : "<") \(value(t.limit, t.unit)) (\(t.level.rawValue))"
     }

@@ -209,7 +209,7 @@ public struct TraceReportTextRenderer {
             let l = access.latency
             func latency(_ value: UInt64) -> String { l.count == 0 ? "-" : Formatting.duration(value, unit: unit) }
             table.add([access.key, access.device ?? "", Formatting.grouped(access.count), Formatting.rate(access.ratePerSecond, unit: unit),
-                       access.throughVMM.map(Formatting.grouped) ?? "n/a", l.count == 0 ? "-" : Formatting.duration(access.time, unit: unit),
+                       access.throughVMM.map(Formatting.grouped) ?? "n/a", latency(access.time),
                        latency(l.min), latency(l.p50), latency(l.p99), latency(l.max), Formatting.grouped(access.unfinished)])
         }
         if accesses.count > limit {

@@ -149,20 +149,14 @@ public final class LTTngTextReader: EventStream {
         } else if name.matches("kvm_x86_pio", at: 0) && name.count == 11 || name.matches("kvm_pio", at: 0) && name.count == 7 {
             // lttng-modules: `{ rw, port, size, count }`.
             guard let port = field("port") else { return .malformed("kvm_x86_pio without port") }
-            event.kind = .pio
-            event.code = UInt32(truncatingIfNeeded: port)
-            event.value = UInt64(truncatingIfNeeded: field("size") ?? 0)
-            if (field("rw") ?? 0) != 0 { event.flags.insert(.write) }
+            event.setPortIO(port: UInt64(truncatingIfNeeded: port), size: UInt64(truncatingIfNeeded: field("size") ?? 0),
+                            write: (field("rw") ?? 0) != 0)
         } else if name.matches("kvm_mmio", at: 0) && name.count == 8 {
             // lttng-modules: `{ type, len, gpa, val }`, type as the kernel's KVM_TRACE_MMIO_*.
-            guard let gpa = field("gpa"), let type = field("type"),
-                  let access = MMIOAccess(rawValue: UInt32(truncatingIfNeeded: type)), access != .fastWrite else {
+            guard let gpa = field("gpa"), let type = field("type"), let access = MMIOAccess(kernelType: type) else {
                 return .malformed("kvm_mmio without gpa, or a type other than 0 (unsatisfied-read), 1 (read), 2 (write)")
             }
-            event.kind = .mmio
-            event.code = access.rawValue
-            event.value = UInt64(bitPattern: gpa)
-            if access.isWrite { event.flags.insert(.write) }
+            event.setMMIO(access, gpa: UInt64(bitPattern: gpa))
         } else if name.matches("sched_switch", at: 0) && name.count == 12 {
             guard let prev = field("prev_tid"), let next = field("next_tid") else { return .malformed("sched_switch without prev_tid/next_tid") }
             event.kind = .schedSwitch

@@ -114,9 +114,7 @@ struct EventBodyParser {
             port = value
             size = field("size=", in: body)
         }
-        event.code = UInt32(truncatingIfNeeded: port)
-        event.value = size ?? 0
-        if write { event.flags.insert(.write) }
+        event.setPortIO(port: port, size: size ?? 0, write: write)
         return true
     }
 
@@ -145,15 +143,13 @@ struct EventBodyParser {
             guard let value = field("gpa=", in: body) else { return false }
             gpa = value
             if let type = field("type=", in: body) {
-                guard let known = MMIOAccess(rawValue: UInt32(truncatingIfNeeded: type)), known != .fastWrite else { return false }
+                guard let known = MMIOAccess(kernelType: Int64(truncatingIfNeeded: type)) else { return false }
                 access = known
             } else {
                 access = .fastWrite
             }
         }
-        event.code = access.rawValue
-        event.value = gpa
-        if access.isWrite { event.flags.insert(.write) }
+        event.setMMIO(access, gpa: gpa)
         return true
     }
 

@@ -304,23 +304,15 @@ struct TraceDatEventMapper {
                 if number < 0 { event.code = UInt32(truncatingIfNeeded: -number) }
             }
         case .pio(let rw, let port, let size):
-            event.kind = .pio
-            event.code = UInt32(truncatingIfNeeded: record.integer(port))
-            if size.exists { event.value = UInt64(truncatingIfNeeded: record.integer(size)) }
-            if record.integer(rw) != 0 { event.flags.insert(.write) }
+            event.setPortIO(port: UInt64(truncatingIfNeeded: record.integer(port)),
+                            size: size.exists ? UInt64(truncatingIfNeeded: record.integer(size)) : 0, write: record.integer(rw) != 0)
         case .mmio(let type, let gpa):
-            guard let access = MMIOAccess(rawValue: UInt32(truncatingIfNeeded: record.integer(type))), access != .fastWrite else {
+            guard let access = MMIOAccess(kernelType: record.integer(type)) else {
                 return .malformed("a kvm_mmio record of type \(record.integer(type)); expected 0 (unsatisfied-read), 1 (read) or 2 (write)")
             }
-            event.kind = .mmio
-            event.code = access.rawValue
-            event.value = UInt64(bitPattern: record.integer(gpa))
-            if access.isWrite { event.flags.insert(.write) }
+            event.setMMIO(access, gpa: UInt64(bitPattern: record.integer(gpa)))
         case .fastMMIO(let gpa):
-            event.kind = .mmio
-            event.code = MMIOAccess.fastWrite.rawValue
-            event.value = UInt64(bitPattern: record.integer(gpa))
-            event.flags.insert(.write)
+            event.setMMIO(.fastWrite, gpa: UInt64(bitPattern: record.integer(gpa)))
         case .schedSwitch(let prevComm, let prevPid, let prevState, let nextComm, let nextPid):
             event.kind = .schedSwitch
             event.tid = Int32(truncatingIfNeeded: record.integer(prevPid))
