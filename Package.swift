@@ -188,7 +188,7 @@ let package = Package(
         .testTarget(
             name: "HVTaxPicturesTests",
             dependencies: ["HVTaxExport", "HVTaxCompare", "HVTaxRender", "HVTaxPipeline", "HVTaxAnalysis",
-                           "HVTaxEvents", "HVTaxModel", "HVTaxSynth"],
+                           "HVTaxEvents", "HVTaxModel", "HVTaxSynth", "HVTaxTestSupport"],
             exclude: ["Scripts"],
             swiftSettings: strict),
 
@@ -214,7 +214,7 @@ let package = Package(
         // advice: every rule crossed and not crossed on constructed reports; the shipped rules file.
         .testTarget(
             name: "HVTaxAdviceTests",
-            dependencies: ["HVTaxAdvice", "HVTaxModel", "HVTaxRender", "HVTaxPipeline", "HVTaxAnalysis"],
+            dependencies: ["HVTaxAdvice", "HVTaxModel", "HVTaxRender", "HVTaxPipeline", "HVTaxAnalysis", "HVTaxTestSupport"],
             swiftSettings: strict),
 
         // InfluxDB line protocol, SNMP pass_persist and OTLP against real peers (influxd, snmpd,

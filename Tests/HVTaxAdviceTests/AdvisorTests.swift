@@ -4,6 +4,7 @@ import HVTaxAnalysis
 import HVTaxModel
 import HVTaxPipeline
 import HVTaxRender
+import HVTaxTestSupport
 import Testing
 
 @Suite struct AdvisorTests {
@@ -26,23 +27,22 @@ import Testing
     /// Ten rounds of 100 µs: an OUT to COM1 that QEMU handles (exit -> entry 30 µs), then an IN
     /// from PCI config data that stays in the kernel (10 µs). Each rule names only its own port.
     @Test func deviceAccessFindingsNameTheAddressesBehindThem() throws {
-        let prefix = "       CPU 0/KVM-101     (    100) [000] d.... "
-        var lines = [prefix + "1.000000: kvm_entry: vcpu 0, rip 0x1"]
-        func at(_ us: Int, _ body: String) { lines.append(prefix + String(format: "1.%06d: ", us) + body) }
+        var trace = VCPUTraceText()
+        trace.at(0, "kvm_entry: vcpu 0, rip 0x1")
         let exit = "vcpu 0 reason IO_INSTRUCTION rip 0x1 info1 0x0 info2 0x0 intr_info 0x0 error_code 0x0"
         for round in 0..<10 {
             let t = 100 + round * 100
-            at(t, "kvm_exit: " + exit)
-            at(t + 1, "kvm_pio: pio_write at 0x3f8 size 1 count 1 val 0x41 ")
-            at(t + 2, "kvm_userspace_exit: reason KVM_EXIT_IO (2)")
-            at(t + 30, "kvm_entry: vcpu 0, rip 0x1")
-            at(t + 50, "kvm_exit: " + exit)
-            at(t + 51, "kvm_pio: pio_read at 0xcfc size 4 count 1 val 0x0 ")
-            at(t + 60, "kvm_entry: vcpu 0, rip 0x1")
+            trace.at(t, "kvm_exit: " + exit)
+            trace.at(t + 1, "kvm_pio: pio_write at 0x3f8 size 1 count 1 val 0x41 ")
+            trace.at(t + 2, "kvm_userspace_exit: reason KVM_EXIT_IO (2)")
+            trace.at(t + 30, "kvm_entry: vcpu 0, rip 0x1")
+            trace.at(t + 50, "kvm_exit: " + exit)
+            trace.at(t + 51, "kvm_pio: pio_read at 0xcfc size 4 count 1 val 0x0 ")
+            trace.at(t + 60, "kvm_entry: vcpu 0, rip 0x1")
         }
         let path = FileManager.default.temporaryDirectory.path + "/hvtax-advice-io-\(getpid()).txt"
         defer { try? FileManager.default.removeItem(atPath: path) }
-        try (lines.joined(separator: "\n") + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+        try trace.write(to: path)
         let advice = advisor.advise(try TraceReportPipeline.run(paths: [path]))
         let vmm = try #require(advice.findings.first { $0.rule == "io-exits-through-vmm" })
         let kernel = try #require(advice.findings.first { $0.rule == "io-exits" })

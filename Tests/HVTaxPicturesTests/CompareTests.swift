@@ -3,6 +3,7 @@ import HVTaxCompare
 import HVTaxModel
 import HVTaxPipeline
 import HVTaxRender
+import HVTaxTestSupport
 import Testing
 
 /// Comparisons of runs whose difference is known by construction: the same configuration with
@@ -96,27 +97,26 @@ struct CompareTests {
     /// 200 rounds of 200 µs: an OUT to COM1 that goes through the VMM and re-enters `outLatency` µs
     /// later, then `reads` INs from PCI config data handled in the kernel (10 µs each).
     static func accessTrace(outLatency: Int, reads: Int) throws -> TraceReport {
-        let prefix = "       CPU 0/KVM-101     (    100) [000] d.... "
-        var lines = [prefix + "1.000000: kvm_entry: vcpu 0, rip 0x1"]
-        func at(_ us: Int, _ body: String) { lines.append(prefix + String(format: "1.%06d: ", us) + body) }
+        var trace = VCPUTraceText()
+        trace.at(0, "kvm_entry: vcpu 0, rip 0x1")
         let exit = "kvm_exit: vcpu 0 reason IO_INSTRUCTION rip 0x1 info1 0x0 info2 0x0 intr_info 0x0 error_code 0x0"
         for round in 0..<200 {
             let t = 100 + round * 200
-            at(t, exit)
-            at(t + 1, "kvm_pio: pio_write at 0x3f8 size 1 count 1 val 0x41 ")
-            at(t + 2, "kvm_userspace_exit: reason KVM_EXIT_IO (2)")
-            at(t + 1 + outLatency, "kvm_entry: vcpu 0, rip 0x1")
+            trace.at(t, exit)
+            trace.at(t + 1, "kvm_pio: pio_write at 0x3f8 size 1 count 1 val 0x41 ")
+            trace.at(t + 2, "kvm_userspace_exit: reason KVM_EXIT_IO (2)")
+            trace.at(t + 1 + outLatency, "kvm_entry: vcpu 0, rip 0x1")
             for read in 0..<reads {
                 let r = t + 100 + read * 25
-                at(r, exit)
-                at(r + 1, "kvm_pio: pio_read at 0xcfc size 4 count 1 val 0x0 ")
-                at(r + 11, "kvm_entry: vcpu 0, rip 0x1")
+                trace.at(r, exit)
+                trace.at(r + 1, "kvm_pio: pio_read at 0xcfc size 4 count 1 val 0x0 ")
+                trace.at(r + 11, "kvm_entry: vcpu 0, rip 0x1")
             }
         }
-        at(100 + 200 * 200, exit)  // both traces end at the same time
+        trace.at(100 + 200 * 200, exit)  // both traces end at the same time
         let path = FileManager.default.temporaryDirectory.path + "/hvtax-compare-io-\(getpid())-\(outLatency)-\(reads).txt"
         defer { try? FileManager.default.removeItem(atPath: path) }
-        try (lines.joined(separator: "\n") + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+        try trace.write(to: path)
         return try TraceReportPipeline.run(paths: [path])
     }
 
