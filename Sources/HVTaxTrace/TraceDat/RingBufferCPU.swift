@@ -136,6 +136,7 @@ final class RingBufferCPU {
                 // Decode in place; the batch just finished goes back to the kernel.
                 if let start = mappedBatchStart { source.release(from: start, to: nextOffset) }
                 mappedBatchStart = nextOffset
+                source.populate(from: nextOffset, to: nextOffset + UInt64(bytes))
                 base = mapping.baseAddress! + Int(nextOffset)
             } else {
                 try source.read(at: nextOffset, into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<bytes]), section: "cpu \(cpu) data")

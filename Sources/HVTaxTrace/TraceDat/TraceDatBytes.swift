@@ -54,6 +54,19 @@ final class TraceDatBytes {
         _ = madvise(UnsafeMutableRawPointer(mutating: mapping.baseAddress! + Int(start)), Int(end - start), MADV_DONTNEED)
     }
 
+    /// Maps [from, to) into this process in one call (MADV_POPULATE_READ, Linux 5.14): a batch
+    /// is about to be decoded whole, and faulting it in 64 KiB at a time cost a fault per 16 pages.
+    /// Older kernels refuse the advice; the pages then fault in as they are read.
+    func populate(from: UInt64, to: UInt64) {
+        guard let mapping, to > from else { return }
+        let page = UInt64(sysconf(Int32(_SC_PAGESIZE)))
+        let start = from / page * page
+        _ = madvise(UnsafeMutableRawPointer(mutating: mapping.baseAddress! + Int(start)), Int(to - start), Self.populateRead)
+    }
+
+    /// MADV_POPULATE_READ from the kernel's uapi mman-common.h (the Glibc overlay does not export it).
+    static let populateRead: Int32 = 22
+
     init(bytes: [UInt8], name: String) {
         storage = .memory(bytes)
         size = UInt64(bytes.count)
