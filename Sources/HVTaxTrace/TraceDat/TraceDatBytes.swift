@@ -47,7 +47,7 @@ final class TraceDatBytes {
     /// resident set stays bounded however large the file.
     func release(from: UInt64, to: UInt64) {
         guard let mapping else { return }
-        let page = UInt64(sysconf(Int32(_SC_PAGESIZE)))
+        let page = Self.pageSize
         let start = (from + page - 1) / page * page
         let end = to / page * page
         guard end > start else { return }
@@ -59,10 +59,12 @@ final class TraceDatBytes {
     /// Older kernels refuse the advice; the pages then fault in as they are read.
     func populate(from: UInt64, to: UInt64) {
         guard let mapping, to > from else { return }
-        let page = UInt64(sysconf(Int32(_SC_PAGESIZE)))
-        let start = from / page * page
+        let start = from / Self.pageSize * Self.pageSize
         _ = madvise(UnsafeMutableRawPointer(mutating: mapping.baseAddress! + Int(start)), Int(to - start), Self.populateRead)
     }
+
+    /// The page size madvise ranges are aligned to: asked once, not per batch.
+    private static let pageSize = UInt64(sysconf(Int32(_SC_PAGESIZE)))
 
     /// MADV_POPULATE_READ from the kernel's uapi mman-common.h (the Glibc overlay does not export it).
     static let populateRead: Int32 = 22
