@@ -21,16 +21,20 @@ enum ReferenceFormats {
     \tdata max type_len  == 28
 
     """
-    static let kvmExit = """
-    name: kvm_exit
-    ID: 103
+    /// The fields every event starts with, and the blank line the kernel prints after them.
+    static let common = """
     format:
     \tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;
     \tfield:unsigned char common_flags;\toffset:2;\tsize:1;\tsigned:0;
     \tfield:unsigned char common_preempt_count;\toffset:3;\tsize:1;\tsigned:0;
     \tfield:int common_pid;\toffset:4;\tsize:4;\tsigned:1;
 
-    \tfield:unsigned int exit_reason;\toffset:8;\tsize:4;\tsigned:0;
+
+    """
+    static let kvmExit = """
+    name: kvm_exit
+    ID: 103
+    \(common)\tfield:unsigned int exit_reason;\toffset:8;\tsize:4;\tsigned:0;
     \tfield:unsigned long guest_rip;\toffset:16;\tsize:8;\tsigned:0;
     \tfield:u32 isa;\toffset:24;\tsize:4;\tsigned:0;
     \tfield:u64 info1;\toffset:32;\tsize:8;\tsigned:0;
@@ -46,13 +50,7 @@ enum ReferenceFormats {
     static let kvmEntry = """
     name: kvm_entry
     ID: 115
-    format:
-    \tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;
-    \tfield:unsigned char common_flags;\toffset:2;\tsize:1;\tsigned:0;
-    \tfield:unsigned char common_preempt_count;\toffset:3;\tsize:1;\tsigned:0;
-    \tfield:int common_pid;\toffset:4;\tsize:4;\tsigned:1;
-
-    \tfield:unsigned int vcpu_id;\toffset:8;\tsize:4;\tsigned:0;
+    \(common)\tfield:unsigned int vcpu_id;\toffset:8;\tsize:4;\tsigned:0;
     \tfield:unsigned long rip;\toffset:16;\tsize:8;\tsigned:0;
     \tfield:bool immediate_exit;\toffset:24;\tsize:1;\tsigned:0;
     \tfield:u32 intr_info;\toffset:28;\tsize:4;\tsigned:0;
@@ -64,13 +62,7 @@ enum ReferenceFormats {
     static let userspaceExit = """
     name: kvm_userspace_exit
     ID: 42
-    format:
-    \tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;
-    \tfield:unsigned char common_flags;\toffset:2;\tsize:1;\tsigned:0;
-    \tfield:unsigned char common_preempt_count;\toffset:3;\tsize:1;\tsigned:0;
-    \tfield:int common_pid;\toffset:4;\tsize:4;\tsigned:1;
-
-    \tfield:__u32 reason;\toffset:8;\tsize:4;\tsigned:0;
+    \(common)\tfield:__u32 reason;\toffset:8;\tsize:4;\tsigned:0;
     \tfield:int errno;\toffset:12;\tsize:4;\tsigned:1;
 
     print fmt: "reason %s (%d)", REC->errno < 0 ? (REC->errno == -4 ? "restart" : "error") : __print_symbolic(REC->reason, { 0, "KVM_EXIT_" "UNKNOWN" }, { 1, "KVM_EXIT_" "EXCEPTION" }, { 2, "KVM_EXIT_" "IO" }, { 3, "KVM_EXIT_" "HYPERCALL" }, { 4, "KVM_EXIT_" "DEBUG" }, { 5, "KVM_EXIT_" "HLT" }, { 6, "KVM_EXIT_" "MMIO" }, { 7, "KVM_EXIT_" "IRQ_WINDOW_OPEN" }, { 8, "KVM_EXIT_" "SHUTDOWN" }, { 9, "KVM_EXIT_" "FAIL_ENTRY" }, { 10, "KVM_EXIT_" "INTR" }, { 11, "KVM_EXIT_" "SET_TPR" }, { 12, "KVM_EXIT_" "TPR_ACCESS" }, { 13, "KVM_EXIT_" "S390_SIEIC" }, { 14, "KVM_EXIT_" "S390_RESET" }, { 15, "KVM_EXIT_" "DCR" }, { 16, "KVM_EXIT_" "NMI" }, { 17, "KVM_EXIT_" "INTERNAL_ERROR" }, { 18, "KVM_EXIT_" "OSI" }, { 19, "KVM_EXIT_" "PAPR_HCALL" }, { 20, "KVM_EXIT_" "S390_UCONTROL" }, { 21, "KVM_EXIT_" "WATCHDOG" }, { 22, "KVM_EXIT_" "S390_TSCH" }, { 23, "KVM_EXIT_" "EPR" }, { 24, "KVM_EXIT_" "SYSTEM_EVENT" }, { 25, "KVM_EXIT_" "S390_STSI" }, { 26, "KVM_EXIT_" "IOAPIC_EOI" }, { 27, "KVM_EXIT_" "HYPERV" }, { 28, "KVM_EXIT_" "ARM_NISV" }, { 29, "KVM_EXIT_" "X86_RDMSR" }, { 30, "KVM_EXIT_" "X86_WRMSR" }), REC->errno < 0 ? -REC->errno : REC->reason
@@ -79,13 +71,7 @@ enum ReferenceFormats {
     static let schedSwitch = """
     name: sched_switch
     ID: 372
-    format:
-    \tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;
-    \tfield:unsigned char common_flags;\toffset:2;\tsize:1;\tsigned:0;
-    \tfield:unsigned char common_preempt_count;\toffset:3;\tsize:1;\tsigned:0;
-    \tfield:int common_pid;\toffset:4;\tsize:4;\tsigned:1;
-
-    \tfield:char prev_comm[16];\toffset:8;\tsize:16;\tsigned:0;
+    \(common)\tfield:char prev_comm[16];\toffset:8;\tsize:16;\tsigned:0;
     \tfield:pid_t prev_pid;\toffset:24;\tsize:4;\tsigned:1;
     \tfield:int prev_prio;\toffset:28;\tsize:4;\tsigned:1;
     \tfield:long prev_state;\toffset:32;\tsize:8;\tsigned:1;
@@ -99,13 +85,7 @@ enum ReferenceFormats {
     static let schedWakeup = """
     name: sched_wakeup
     ID: 374
-    format:
-    \tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;
-    \tfield:unsigned char common_flags;\toffset:2;\tsize:1;\tsigned:0;
-    \tfield:unsigned char common_preempt_count;\toffset:3;\tsize:1;\tsigned:0;
-    \tfield:int common_pid;\toffset:4;\tsize:4;\tsigned:1;
-
-    \tfield:char comm[16];\toffset:8;\tsize:16;\tsigned:0;
+    \(common)\tfield:char comm[16];\toffset:8;\tsize:16;\tsigned:0;
     \tfield:pid_t pid;\toffset:24;\tsize:4;\tsigned:1;
     \tfield:int prio;\toffset:28;\tsize:4;\tsigned:1;
     \tfield:int target_cpu;\toffset:32;\tsize:4;\tsigned:1;
@@ -116,13 +96,7 @@ enum ReferenceFormats {
     static let irqEntry = """
     name: irq_handler_entry
     ID: 225
-    format:
-    \tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;
-    \tfield:unsigned char common_flags;\toffset:2;\tsize:1;\tsigned:0;
-    \tfield:unsigned char common_preempt_count;\toffset:3;\tsize:1;\tsigned:0;
-    \tfield:int common_pid;\toffset:4;\tsize:4;\tsigned:1;
-
-    \tfield:int irq;\toffset:8;\tsize:4;\tsigned:1;
+    \(common)\tfield:int irq;\toffset:8;\tsize:4;\tsigned:1;
     \tfield:__data_loc char[] name;\toffset:12;\tsize:4;\tsigned:0;
 
     print fmt: "irq=%d name=%s", REC->irq, __get_str(name)
@@ -131,13 +105,7 @@ enum ReferenceFormats {
     static let irqExit = """
     name: irq_handler_exit
     ID: 224
-    format:
-    \tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;
-    \tfield:unsigned char common_flags;\toffset:2;\tsize:1;\tsigned:0;
-    \tfield:unsigned char common_preempt_count;\toffset:3;\tsize:1;\tsigned:0;
-    \tfield:int common_pid;\toffset:4;\tsize:4;\tsigned:1;
-
-    \tfield:int irq;\toffset:8;\tsize:4;\tsigned:1;
+    \(common)\tfield:int irq;\toffset:8;\tsize:4;\tsigned:1;
     \tfield:int ret;\toffset:12;\tsize:4;\tsigned:1;
 
     print fmt: "irq=%d ret=%s", REC->irq, REC->ret ? "handled" : "unhandled"
@@ -146,13 +114,7 @@ enum ReferenceFormats {
     static let kvmPio = """
     name: kvm_pio
     ID: 110
-    format:
-    \tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;
-    \tfield:unsigned char common_flags;\toffset:2;\tsize:1;\tsigned:0;
-    \tfield:unsigned char common_preempt_count;\toffset:3;\tsize:1;\tsigned:0;
-    \tfield:int common_pid;\toffset:4;\tsize:4;\tsigned:1;
-
-    \tfield:unsigned int rw;\toffset:8;\tsize:4;\tsigned:0;
+    \(common)\tfield:unsigned int rw;\toffset:8;\tsize:4;\tsigned:0;
     \tfield:unsigned int port;\toffset:12;\tsize:4;\tsigned:0;
     \tfield:unsigned int size;\toffset:16;\tsize:4;\tsigned:0;
     \tfield:unsigned int count;\toffset:20;\tsize:4;\tsigned:0;
@@ -164,13 +126,7 @@ enum ReferenceFormats {
     static let kvmMMIO = """
     name: kvm_mmio
     ID: 38
-    format:
-    \tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;
-    \tfield:unsigned char common_flags;\toffset:2;\tsize:1;\tsigned:0;
-    \tfield:unsigned char common_preempt_count;\toffset:3;\tsize:1;\tsigned:0;
-    \tfield:int common_pid;\toffset:4;\tsize:4;\tsigned:1;
-
-    \tfield:u32 type;\toffset:8;\tsize:4;\tsigned:0;
+    \(common)\tfield:u32 type;\toffset:8;\tsize:4;\tsigned:0;
     \tfield:u32 len;\toffset:12;\tsize:4;\tsigned:0;
     \tfield:u64 gpa;\toffset:16;\tsize:8;\tsigned:0;
     \tfield:u64 val;\toffset:24;\tsize:8;\tsigned:0;
@@ -181,13 +137,7 @@ enum ReferenceFormats {
     static let kvmFastMMIO = """
     name: kvm_fast_mmio
     ID: 109
-    format:
-    \tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;
-    \tfield:unsigned char common_flags;\toffset:2;\tsize:1;\tsigned:0;
-    \tfield:unsigned char common_preempt_count;\toffset:3;\tsize:1;\tsigned:0;
-    \tfield:int common_pid;\toffset:4;\tsize:4;\tsigned:1;
-
-    \tfield:u64 gpa;\toffset:8;\tsize:8;\tsigned:0;
+    \(common)\tfield:u64 gpa;\toffset:8;\tsize:8;\tsigned:0;
 
     print fmt: "fast mmio at gpa 0x%llx", REC->gpa
 
@@ -195,13 +145,7 @@ enum ReferenceFormats {
     static let sysEnter = """
     name: sys_enter
     ID: 443
-    format:
-    \tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;
-    \tfield:unsigned char common_flags;\toffset:2;\tsize:1;\tsigned:0;
-    \tfield:unsigned char common_preempt_count;\toffset:3;\tsize:1;\tsigned:0;
-    \tfield:int common_pid;\toffset:4;\tsize:4;\tsigned:1;
-
-    \tfield:long id;\toffset:8;\tsize:8;\tsigned:1;
+    \(common)\tfield:long id;\toffset:8;\tsize:8;\tsigned:1;
     \tfield:unsigned long args[6];\toffset:16;\tsize:48;\tsigned:0;
 
     print fmt: "NR %ld (%lx, %lx, %lx, %lx, %lx, %lx)", REC->id, REC->args[0], REC->args[1], REC->args[2], REC->args[3], REC->args[4], REC->args[5]
@@ -210,13 +154,7 @@ enum ReferenceFormats {
     static let sysExit = """
     name: sys_exit
     ID: 442
-    format:
-    \tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;
-    \tfield:unsigned char common_flags;\toffset:2;\tsize:1;\tsigned:0;
-    \tfield:unsigned char common_preempt_count;\toffset:3;\tsize:1;\tsigned:0;
-    \tfield:int common_pid;\toffset:4;\tsize:4;\tsigned:1;
-
-    \tfield:long id;\toffset:8;\tsize:8;\tsigned:1;
+    \(common)\tfield:long id;\toffset:8;\tsize:8;\tsigned:1;
     \tfield:long ret;\toffset:16;\tsize:8;\tsigned:1;
 
     print fmt: "NR %ld = %ld", REC->id, REC->ret
