@@ -75,18 +75,5 @@ public enum Formatting {
     }
 
     /// A fixed number of decimals without Foundation's locale-dependent formatters.
-    public static func fixed(_ value: Double, _ digits: Int) -> String {
-        guard value.isFinite else { return "n/a" }
-        var scale = 1.0
-        for _ in 0..<digits { scale *= 10 }
-        let scaled = (abs(value) * scale).rounded()
-        let whole = UInt64(scaled / scale)
-        var text = (value < 0 && scaled > 0 ? "-" : "") + String(whole)
-        if digits > 0 {
-            let fraction = UInt64(scaled - Double(whole) * scale)
-            let padded = String(fraction)
-            text += "." + String(repeating: "0", count: max(0, digits - padded.count)) + padded
-        }
-        return text
-    }
+    public static func fixed(_ value: Double, _ digits: Int) -> String { DecimalText.fixed(value, digits) }
 }

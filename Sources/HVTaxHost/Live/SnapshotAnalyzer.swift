@@ -265,19 +265,7 @@ public struct SnapshotAnalyzer: Sendable {
 
     // MARK: Words
 
-    static func fixed(_ value: Double, _ digits: Int) -> String {
-        guard value.isFinite else { return "n/a" }
-        var scale = 1.0
-        for _ in 0..<digits { scale *= 10 }
-        let scaled = (abs(value) * scale).rounded()
-        let whole = UInt64(scaled / scale)
-        var text = (value < 0 && scaled > 0 ? "-" : "") + String(whole)
-        if digits > 0 {
-            let fraction = String(UInt64(scaled - Double(whole) * scale))
-            text += "." + String(repeating: "0", count: max(0, digits - fraction.count)) + fraction
-        }
-        return text
-    }
+    static func fixed(_ value: Double, _ digits: Int) -> String { DecimalText.fixed(value, digits) }
 
     static func seconds(_ ns: UInt64) -> String { fixed(Double(ns) / 1e9, 3) + " s" }
 

@@ -78,10 +78,7 @@ public enum ThrottleAnalysis {
 
     static func percent(_ ratio: Double) -> String { String(Int((ratio * 100).rounded())) + "%" }
 
-    static func fixed(_ value: Double) -> String {
-        let tenths = Int((value * 10).rounded())
-        return "\(tenths / 10).\(abs(tenths % 10))"
-    }
+    static func fixed(_ value: Double) -> String { DecimalText.fixed(value, 1) }
 }
 
 /// Keeps the previous reading so each call gives the throttling since the last one: the live
