@@ -85,15 +85,10 @@ public enum WorkloadSyntax {
 
     /// "100ms", "10s", "3m", "1h", "250us", "500000ns" -> nanoseconds. A bare number is seconds.
     public static func durationNs(_ text: String) throws(WorkloadPlanError) -> UInt64 {
-        let trimmed = text.trimmingWhitespace()
-        let units: [(String, Double)] = [("ns", 1), ("us", 1e3), ("ms", 1e6), ("s", 1e9), ("m", 60e9), ("h", 3600e9)]
-        for (suffix, scale) in units.sorted(by: { $0.0.count > $1.0.count }) where trimmed.hasSuffix(suffix) {
-            if let number = Double(trimmed.dropLast(suffix.count)), number >= 0 {
-                return UInt64((number * scale).rounded())
-            }
+        guard let nanoseconds = DurationText.nanoseconds(text) else {
+            throw .invalid("duration '\(text)' must be \(DurationText.expected)")
         }
-        if let seconds = Double(trimmed), seconds >= 0 { return UInt64((seconds * 1e9).rounded()) }
-        throw .invalid("duration '\(text)' must be a number with a unit: ns, us, ms, s, m or h (e.g. 100ms, 3m)")
+        return nanoseconds
     }
 
     /// "io:2000/s,mmio:500/s,cpuid:1000/s" -> rates per second ("/s" optional).

@@ -1,3 +1,5 @@
+import HVTaxModel
+
 /// A duration written the way Prometheus configs write them: `500ms`, `15s`, `10m`, `2h`, `7d`
 /// (a bare number is seconds).
 public struct ConfigDuration: Codable, Sendable, Equatable, CustomStringConvertible {
@@ -8,22 +10,20 @@ public struct ConfigDuration: Codable, Sendable, Equatable, CustomStringConverti
     }
 
     public init?(_ text: String) {
-        let units: [(String, Double)] = [("ns", 1), ("us", 1e3), ("ms", 1e6), ("s", 1e9), ("m", 60e9), ("h", 3600e9), ("d", 86400e9)]
-        for (suffix, scale) in units where text.hasSuffix(suffix) {
-            guard let value = Double(text.dropLast(suffix.count)), value >= 0, value.isFinite else { continue }
-            nanoseconds = UInt64(value * scale)
-            return
-        }
-        guard let seconds = Double(text), seconds >= 0, seconds.isFinite else { return nil }
-        nanoseconds = UInt64(seconds * 1e9)
+        guard let nanoseconds = DurationText.nanoseconds(text) else { return nil }
+        self.nanoseconds = nanoseconds
     }
 
     public static func seconds(_ s: Double) -> ConfigDuration { ConfigDuration(nanoseconds: UInt64(s * 1e9)) }
 
     public init(from decoder: any Decoder) throws {
         let container = try decoder.singleValueContainer()
-        if let seconds = try? container.decode(Double.self), seconds >= 0 {
-            nanoseconds = UInt64(seconds * 1e9)
+        if let seconds = try? container.decode(Double.self) {
+            guard let nanoseconds = DurationText.nanoseconds(seconds: seconds) else {
+                throw DecodingError.dataCorruptedError(
+                    in: container, debugDescription: "expected a duration from 0 to 584 years, found \(seconds) seconds")
+            }
+            self.nanoseconds = nanoseconds
             return
         }
         let text = try container.decode(String.self)

@@ -1,5 +1,6 @@
 import ArgumentParser
 import HVTaxHost
+import HVTaxModel
 import HVTaxTrace
 import HVTaxTracefs
 #if canImport(Glibc)
@@ -43,8 +44,8 @@ struct RecordCommand: ParsableCommand {
 
     func validate() throws {
         if vm != nil && pid != nil { throw ValidationError("give --vm or --pid, not both") }
-        if duration != nil && Self.parseDuration(duration!) == nil {
-            throw ValidationError("--duration \(duration!): expected a number with s, ms, m or h (10s, 500ms)")
+        if let duration, (DurationText.nanoseconds(duration) ?? 0) == 0 {
+            throw ValidationError("--duration \(duration): expected a time above zero, \(DurationText.expected)")
         }
         if EventSelection.parse(events) == nil { throw ValidationError("--events \(events): not a preset nor a system:event list") }
         if fileVersion != 6 && fileVersion != 7 { throw ValidationError("--file-version must be 6 or 7") }
@@ -52,19 +53,9 @@ struct RecordCommand: ParsableCommand {
         if fileVersion == 6 && compression != "none" { throw ValidationError("compression needs --file-version 7") }
     }
 
-    static func parseDuration(_ text: String) -> UInt64? {
-        let units: [(String, Double)] = [("ms", 1e6), ("us", 1e3), ("ns", 1), ("s", 1e9), ("m", 60e9), ("h", 3600e9)]
-        for (suffix, scale) in units where text.hasSuffix(suffix) {
-            guard let value = Double(text.dropLast(suffix.count)), value > 0 else { return nil }
-            return UInt64(value * scale)
-        }
-        guard let seconds = Double(text), seconds > 0 else { return nil }
-        return UInt64(seconds * 1e9)
-    }
-
     func run() throws {
         var options = RecordOptions(output: output, events: EventSelection.parse(events)!)
-        options.durationNs = duration.flatMap(Self.parseDuration)
+        options.durationNs = duration.flatMap(DurationText.nanoseconds)
         options.bufferKB = bufferKb
         options.version = fileVersion == 6 ? .v6 : .v7(TraceDatCompression(name: compression)!)
         do {

@@ -143,15 +143,8 @@ struct DurationArgument: ExpressibleByArgument {
     var nanoseconds: UInt64
 
     init?(argument: String) {
-        let units: [(String, Double)] = [("ns", 1), ("us", 1e3), ("µs", 1e3), ("ms", 1e6), ("s", 1e9), ("m", 60e9), ("h", 3600e9)]
-        for (suffix, scale) in units where argument.hasSuffix(suffix) {
-            if let value = Double(argument.dropLast(suffix.count)), value >= 0 {
-                nanoseconds = UInt64(value * scale)
-                return
-            }
-        }
-        guard let seconds = Double(argument), seconds >= 0 else { return nil }
-        nanoseconds = UInt64(seconds * 1e9)
+        guard let nanoseconds = DurationText.nanoseconds(argument) else { return nil }
+        self.nanoseconds = nanoseconds
     }
 }
 

@@ -107,6 +107,19 @@ struct CommandLineTests {
         #expect(backwards.stdout.isEmpty, "no report of an empty window")
     }
 
+    /// A duration past UInt64 nanoseconds once trapped in the conversion (the process died of SIGILL).
+    @Test func durationsTooLongAreRefusedNotACrash() throws {
+        let example = Self.repository.appendingPathComponent("examples/three-vms.ftrace.txt.gz").path
+        let since = try Self.hvtax(["report", example, "--since", "1e30s"])
+        #expect(since.status == 64, "a usage error: \(since.stderr)")
+        #expect(since.stderr.contains("1e30s"))
+        let interval = try Self.hvtax(["snapshot", "--interval", "infs", "--count", "1"])
+        #expect(interval.status == 64, "a usage error: \(interval.stderr)")
+        let record = try Self.hvtax(["record", "--duration", "0s", "-o", "/dev/null"])
+        #expect(record.status == 64)
+        #expect(record.stderr.contains("--duration 0s: expected a time above zero"))
+    }
+
     @Test func aDirectoryThatIsNoTraceSaysSo() throws {
         let result = try Self.hvtax(["report", Self.repository.appendingPathComponent("docs").path])
         #expect(result.status == 1)
