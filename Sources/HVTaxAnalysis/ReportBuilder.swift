@@ -51,8 +51,9 @@ extension TraceAnalyzer {
                 vcpuReports.append(VCPUReport(
                     vm: group.name, vmPid: group.pid, vcpu: tracker.vcpu >= 0 ? tracker.vcpu : nil, tid: tracker.tid,
                     thread: symbols.names.string(tracker.comm),
-                    firstTime: max(tracker.firstTime, window.start) - start,
-                    lastTime: max(tracker.firstTime, window.start) - start + wall,
+                    // A late event can start a vCPU before the trace's first event: not before it here.
+                    firstTime: max(tracker.firstTime, window.start, start) - start,
+                    lastTime: max(tracker.firstTime, window.start, start) - start + wall,
                     split: tracker.split, tax: RatedRatio(tracker.split.taxRatio, against: thresholds.tax),
                     steal: RatedRatio(quality.hasSchedSwitch ? tracker.split.stealRatio : nil, against: thresholds.steal),
                     exits: exitSummary))

@@ -23,6 +23,14 @@ public final class TraceAnalyzer {
     private var reasonIsInterrupt: [Bool] = []
     private(set) var firstTime: UInt64?
     private(set) var lastTime: UInt64 = 0
+    /// Times within `plausibleSpan` of the first event, either way: [rangeLow, rangeLow + rangeWidth].
+    /// Others are left out (counted in `quality.eventsOutOfRange`). Everything until the first event.
+    private var rangeLow: UInt64 = 0
+    private var rangeWidth: UInt64 = .max
+    /// 2^52 ns, 52 days (17 days of a 3 GHz counter): no trace spans that, so a time further off is a
+    /// damaged one (a page header, a time extend, a text timestamp). Bounding the span also bounds
+    /// every sum of vCPU times below UInt64's range for up to 4,096 vCPUs.
+    static let plausibleSpan: UInt64 = 1 << 52
     var window = AnalysisWindow()
     private var unattributed: UInt64 = 0
 
@@ -54,9 +62,22 @@ public final class TraceAnalyzer {
     public func consume(_ event: TraceEvent) {
         if firstTime == nil {
             firstTime = event.time
-            if let since = options.filters.since { window.start = event.time + since }
-            if let until = options.filters.until { window.end = event.time + until }
+            rangeLow = event.time > Self.plausibleSpan ? event.time - Self.plausibleSpan : 0
+            let (high, overflow) = event.time.addingReportingOverflow(Self.plausibleSpan)
+            rangeWidth = (overflow ? .max : high) - rangeLow
+            // Saturating: a damaged file's first time can sit near the top of the clock.
+            func after(_ offset: UInt64) -> UInt64 {
+                let (sum, overflow) = event.time.addingReportingOverflow(offset)
+                return overflow ? .max : sum
+            }
+            if let since = options.filters.since { window.start = after(since) }
+            if let until = options.filters.until { window.end = after(until) }
             for sink in sinks { sink.begin(at: max(event.time, window.start)) }
+        }
+        // One unsigned compare for low <= time <= low + width (a time below low wraps to a large number).
+        guard event.time &- rangeLow <= rangeWidth else {
+            quality.eventsOutOfRange = (quality.eventsOutOfRange ?? 0) + 1
+            return
         }
         if event.time > lastTime { lastTime = event.time }
         eventCounts[Int(event.kind.rawValue)] += 1

@@ -102,9 +102,12 @@ struct VCPUTracker {
 
     mutating func entry(_ event: TraceEvent, window: AnalysisWindow, quality: inout TraceQuality) {
         advance(to: event.time, window: window)
-        closeAccess(enteredAt: event.time)
+        // From here `since` is the event's time, or the vCPU's last time for a late event: the
+        // windows below are measured on that clock, so a late entry closes its exit at zero length
+        // rather than before it began.
+        closeAccess(enteredAt: since)
         if inExit {
-            closeExit(at: event.time, completed: true)
+            closeExit(at: since, completed: true)
         } else if sawEntry && !afterLoss && state != .unknown {
             quality.unpairedEntries += 1
         }
@@ -124,7 +127,7 @@ struct VCPUTracker {
         closeAccess(enteredAt: nil)
         if inExit {
             quality.unpairedExits += 1
-            closeExit(at: event.time, completed: false)
+            closeExit(at: since, completed: false)
         }
         if event.vcpu >= 0 {
             vcpu = event.vcpu
@@ -137,7 +140,7 @@ struct VCPUTracker {
         if event.flags.contains(.failedVMEntry) { quality.failedVMEntries += 1 }
         inExit = true
         exitCounted = window.contains(event.time)
-        exitStart = event.time
+        exitStart = since
         exitReason = event.code
         exitIsHalt = reasonIsHalt
         exitIsInterrupt = reasonIsInterrupt
@@ -188,7 +191,7 @@ struct VCPUTracker {
         closeAccess(enteredAt: nil)
         if inExit {
             quality.exitsBrokenByLostEvents += 1
-            closeExit(at: time, completed: false)
+            closeExit(at: since, completed: false)
         }
         if state == .preempted || state == .halted { resumeState = .unknown } else { state = .unknown }
         afterLoss = true
@@ -220,7 +223,7 @@ struct VCPUTracker {
         closeAccess(enteredAt: nil)
         guard window.contains(event.time) else { return }
         accesses.update(key) { $0.count += 1 }
-        openAccess = OpenDeviceAccess(key: key, time: event.time, awaitsReadCompletion: kind == .unsatisfiedRead)
+        openAccess = OpenDeviceAccess(key: key, time: since, awaitsReadCompletion: kind == .unsatisfiedRead)
     }
 
     /// Ends the open access: with its latency when the vCPU entered the guest, as unfinished when

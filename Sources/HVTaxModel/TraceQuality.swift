@@ -56,6 +56,9 @@ public struct TraceQuality: Codable, Sendable, Equatable {
     public var reorderedEvents: UInt64 = 0
     /// Events that arrived later than the reorder window allows: processed at their vCPU's last time.
     public var lateEvents: UInt64 = 0
+    /// Events more than 52 days (2^52 ns or ticks) from the trace's first: a damaged timestamp, left
+    /// out of the analysis. Optional so reports written before it was counted still decode.
+    public var eventsOutOfRange: UInt64? = 0
     public var malformedLines: UInt64 = 0
     /// The first malformed lines, as examples.
     public var malformedExamples: [LineIssue] = []

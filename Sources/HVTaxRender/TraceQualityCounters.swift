@@ -26,6 +26,8 @@ enum TraceQualityCounters {
             Counter(label: "failed entries", value: q.failedVMEntries, meaning: "FAILED_VMENTRY exits"),
             Counter(label: "reordered", value: q.reorderedEvents, meaning: "events put back in timestamp order"),
             Counter(label: "late events", value: q.lateEvents, meaning: "events too far out of order: charged at their vCPU's last time"),
+            Counter(label: "out of range", value: q.eventsOutOfRange ?? 0,
+                    meaning: "events over 52 days from the trace's first: a damaged timestamp, left out"),
         ]
     }
 }

@@ -1,12 +1,14 @@
 import Testing
+import HVTaxAnalysis
+import HVTaxModel
 import HVTaxTrace
 import HVTaxEvents
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// A seeded random-mutation fuzzer over the trace.dat reader: flips, overwrites, truncates and
-/// inserts bytes in valid files of every version, and reads each mutant to the end. Every outcome
+/// A seeded random-mutation fuzzer over the trace.dat reader and the analysis behind it: flips, overwrites, truncates and
+/// inserts bytes in valid files of every version, and reads and analyses each mutant to the end. Every outcome
 /// must be events or a TraceReadError; a crash or a trap fails the run. Bounded in time so it runs
 /// with the normal test suite (set HVTAX_FUZZ_SECONDS for a longer run).
 @Suite("trace.dat fuzz")
@@ -41,6 +43,9 @@ struct FuzzTests {
         let seeds = try Self.seeds()
         var random = SplitMix(state: 0x4856_5441_5821)
         var runs = 0, errors = 0, clean = 0
+        var windowed = AnalysisOptions()
+        windowed.filters.since = 100
+        windowed.filters.until = 1 << 62
         let start = Self.now()
         while Self.now() - start < seconds {
             var bytes = seeds[runs % seeds.count]
@@ -63,9 +68,13 @@ struct FuzzTests {
                 if bytes.count < 16 { break }
             }
             do {
-                let reader = try TraceDatReader(bytes: bytes, name: "fuzz.dat", symbols: SymbolTable())
-                var count = 0
-                while try reader.next() != nil { count += 1 }
+                // Through the analysis too: damaged times (late records, a clock near its top)
+                // reach the state machine, and a trap there kills the process as surely.
+                let symbols = SymbolTable()
+                let reader = try TraceDatReader(bytes: bytes, name: "fuzz.dat", symbols: symbols)
+                let analyzer = TraceAnalyzer(symbols: symbols, options: runs % 2 == 0 ? AnalysisOptions() : windowed)
+                while let event = try reader.next() { analyzer.consume(event) }
+                _ = analyzer.report(sources: [reader.source], clock: reader.clock, generator: "fuzz")
                 clean += 1
             } catch {
                 errors += 1

@@ -68,6 +68,12 @@ final class RingBufferCPU {
     private var pageFileOffset: UInt64 = 0
     /// The time of the last record returned: lost events happened after it.
     private var lastRecordTime: UInt64?
+    /// The latest time of any record returned. The kernel writes a CPU's records in time order; a
+    /// page or absolute timestamp that steps back (a damaged or rewritten file) makes the records
+    /// after it late, and the analysis charges them at their vCPU's last time.
+    private var latestRecordTime: UInt64 = 0
+    /// Records earlier than one this CPU had already returned.
+    private(set) var lateRecords: UInt64 = 0
     /// The file ends inside this CPU's data: its end is a gap of unknown size, not the trace's end.
     private let truncated: Bool
     private var reportedEnd = false
@@ -276,7 +282,7 @@ final class RingBufferCPU {
                 timestamp &+= delta
                 let start = position + 8
                 position = start + length
-                lastRecordTime = timestamp
+                noteRecordTime()
                 return .record(start: start, length: stored - 4, time: timestamp)
             default:
                 let length = Int(typeLength) * 4
@@ -286,10 +292,15 @@ final class RingBufferCPU {
                 timestamp &+= delta
                 let start = position + 4
                 position = start + length
-                lastRecordTime = timestamp
+                noteRecordTime()
                 return .record(start: start, length: length, time: timestamp)
             }
         }
+    }
+
+    @inline(__always) private func noteRecordTime() {
+        lastRecordTime = timestamp
+        if timestamp < latestRecordTime { lateRecords &+= 1 } else { latestRecordTime = timestamp }
     }
 
     /// The bytes of a record `next()` returned; valid until the next call.

@@ -6,7 +6,14 @@ import HVTaxModel
 public final class TraceDatReader: EventStream {
     public let file: TraceDatFile
     public private(set) var source: TraceSource
-    public private(set) var diagnostics = ReaderDiagnostics()
+    /// What the reader met, with the CPUs' late records counted up to now (a live reader is asked
+    /// while it reads).
+    public var diagnostics: ReaderDiagnostics {
+        var all = collected
+        all.lateEvents += cpus.reduce(0) { $0 + $1.lateRecords }
+        return all
+    }
+    private var collected = ReaderDiagnostics()
     /// Nanoseconds, or raw ticks for a counter clock without TSC2NSEC.
     public let clock: ClockInfo
 
@@ -83,10 +90,10 @@ public final class TraceDatReader: EventStream {
         tree.initialize(repeating: 0, count: 2 * leaves)
         treeTimes = .allocate(capacity: 2 * leaves)
         treeTimes.initialize(repeating: .max, count: 2 * leaves)
-        diagnostics.notes.append(contentsOf: mapper.notes)
-        diagnostics.notes.append(contentsOf: file.notes)
+        collected.notes.append(contentsOf: mapper.notes)
+        collected.notes.append(contentsOf: file.notes)
         if !file.otherInstances.isEmpty {
-            diagnostics.notes.append("trace.dat instances not read: \(file.otherInstances.joined(separator: ", "))")
+            collected.notes.append("trace.dat instances not read: \(file.otherInstances.joined(separator: ", "))")
         }
         // The recorder's end-of-run statistics count every lost event; page markers may not.
         for stats in file.cpuStats {
@@ -102,15 +109,15 @@ public final class TraceDatReader: EventStream {
                 }
             }
             if overrun + dropped > 0 {
-                diagnostics.notes.append("cpu \(cpu): the kernel's buffer statistics in the file count \(overrun) events overwritten and \(dropped) dropped")
+                collected.notes.append("cpu \(cpu): the kernel's buffer statistics in the file count \(overrun) events overwritten and \(dropped) dropped")
             }
         }
         if let shift = file.timeShift {
-            diagnostics.notes.append("\(file.path): a guest trace; its TIME_SHIFT option (peer trace id \(String(shift.peerTraceID, radix: 16)), "
+            collected.notes.append("\(file.path): a guest trace; its TIME_SHIFT option (peer trace id \(String(shift.peerTraceID, radix: 16)), "
                 + "\(shift.cpus.count) guest CPUs) puts its times on the host's clock, as trace-cmd does")
         }
         if file.timestampsAreTicks && counterHz == nil {
-            diagnostics.notes.append("clock \(file.clock) without TSC2NSEC: times are counter ticks, not nanoseconds")
+            collected.notes.append("clock \(file.clock) without TSC2NSEC: times are counter ticks, not nanoseconds")
         }
         for leaf in 0..<leaves { tree[leaves + leaf] = Int32(leaf) }
         for index in cpus.indices where try advance(index) {
@@ -173,7 +180,7 @@ public final class TraceDatReader: EventStream {
         guard let guestClock else { return nanoseconds(raw) }
         guard let host = guestClock.hostTime(raw, cpu: Int(cpu)) else {
             if unshiftedEvents == 0 {
-                diagnostics.notes.append("\(file.path): guest cpu \(cpu) has no TIME_SHIFT samples (the option covers "
+                collected.notes.append("\(file.path): guest cpu \(cpu) has no TIME_SHIFT samples (the option covers "
                     + "\(guestClock.cpuCount)): its events stay on the guest's clock, as trace-cmd leaves them")
             }
             unshiftedEvents += 1
@@ -214,7 +221,7 @@ public final class TraceDatReader: EventStream {
             case .lost(let count, let time):
                 if count == nil {
                     let note = "cpu \(cpu.cpu): the kernel lost events without storing how many"
-                    if !diagnostics.notes.contains(note) { diagnostics.notes.append(note) }
+                    if !collected.notes.contains(note) { collected.notes.append(note) }
                 }
                 pending[index] = TraceEvent(time: placed(time, cpu: cpu.cpu), kind: .lost, cpu: cpu.cpu, value: count ?? 0,
                                             flags: count == nil ? .countUnknown : [])
@@ -232,7 +239,7 @@ public final class TraceDatReader: EventStream {
                     pending[index].guest = guestIndex
                     return true
                 case .malformed(let problem):
-                    diagnostics.malformed(file: file.path, line: cpu.currentPageOffset,
+                    collected.malformed(file: file.path, line: cpu.currentPageOffset,
                                           problem: "cpu \(cpu.cpu), page at byte offset \(cpu.currentPageOffset): \(problem)")
                 }
             }
