@@ -74,21 +74,24 @@ struct DamagedTimeTests {
         #expect(report.host.duration == 99_900)
     }
 
-    /// The shipped example with one kvm_exit's time replaced by 18446744073.709551 s (2^64 ns): it
-    /// trapped in the sum of a VM's times; now that one event is left out.
-    @Test("a text trace line with a time at the top of the clock")
-    func textAtTheTop() throws {
+    /// The shipped example with one kvm_exit's time replaced near 2^64 ns: at 18446744073.709551 s it
+    /// trapped in the sum of a VM's times, and is now left out; one microsecond later it trapped in the
+    /// parser's seconds + fraction, and is now a malformed line (no time at all).
+    @Test("a text trace line with a time at the top of the clock",
+          arguments: [("18446744073.709551:", UInt64(1), UInt64(0)), ("18446744073.709552:", 0, 1)])
+    func textAtTheTop(stamp: String, outOfRange: UInt64, malformed: UInt64) throws {
         let example = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("examples/three-vms.ftrace.txt.gz").path
         let text = try #require(String(data: try gunzip(example), encoding: .utf8))
         var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         let index = try #require(lines.firstIndex { $0.contains("kvm_exit:") })
-        let stamp = try #require(lines[index].range(of: #"\d+\.\d{6}:"#, options: .regularExpression))
-        lines[index].replaceSubrange(stamp, with: "18446744073.709551:")
+        let time = try #require(lines[index].range(of: #"\d+\.\d{6}:"#, options: .regularExpression))
+        lines[index].replaceSubrange(time, with: stamp)
         let path = try ScratchDirectory.path("top-of-clock.txt")
         try lines.joined(separator: "\n").write(toFile: path, atomically: true, encoding: .utf8)
         let report = try TraceReportPipeline.run(paths: [path])
-        #expect(report.quality.eventsOutOfRange == 1)
+        #expect(report.quality.eventsOutOfRange == outOfRange)
+        #expect(report.quality.malformedLines == malformed)
         #expect(report.host.duration < 10_000_000_000, "the trace's own few seconds, not centuries")
     }
 
