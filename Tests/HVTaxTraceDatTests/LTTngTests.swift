@@ -90,6 +90,23 @@ struct LTTngTests {
         #expect(events.map(\.time) == [stamp.ns])
     }
 
+    /// Each once trapped in the reader's arithmetic (found by mutating numbers in babeltrace2 text):
+    /// now the line is malformed, counted, and the good line beside it is read.
+    @Test("times past UInt64 nanoseconds or off the calendar are malformed lines, not traps", arguments: [
+        "[5124095576030432:00:00.000000000]", "[00:307445734561825861:00.000000000]", "[18446744074.000000000]",
+        "[2026-13-01 00:00:00.000000000]", "[2026-12-99999999999999999 00:00:00.000000000]", "[2026-12-05 5124095576030431:00:00.0]",
+    ])
+    func impossibleTimes(stamp: String) throws {
+        let text = """
+        \(stamp) h kvm_x86_entry: { cpu_id = 0 }, { tid = 1 }, { vcpu_id = 0 }
+        [00:00:01.000000000] h kvm_x86_exit: { cpu_id = 0 }, { tid = 1 }, { exit_reason = 12, isa = 1, vcpu_id = 0 }
+
+        """
+        let (events, stream, _) = try openText(text, name: "impossible")
+        #expect(events.map(\.kind) == [.kvmExit])
+        #expect(stream.diagnostics.malformedLines == 1)
+    }
+
     @Test("a time of day that wraps at midnight keeps counting up")
     func midnight() throws {
         let text = """

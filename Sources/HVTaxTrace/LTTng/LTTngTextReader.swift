@@ -212,7 +212,9 @@ public final class LTTngTextReader: EventStream {
         var days: UInt64 = 0
         if text.count > 10, text[4] == UInt8(ascii: "-"), text[7] == UInt8(ascii: "-") {
             var y = 0, m = 5, d = 8
-            guard let year = text.decimal(at: &y), let month = text.decimal(at: &m), let day = text.decimal(at: &d) else { return nil }
+            // The year has four digits (a '-' at 4); month and day are checked before the calendar sums.
+            guard let year = text.decimal(at: &y), let month = text.decimal(at: &m), let day = text.decimal(at: &d),
+                  (1...12).contains(month), (1...31).contains(day) else { return nil }
             days = Self.daysFromCivil(year: Int64(year), month: Int64(month), day: Int64(day))
             i = text.skipSpaces(from: 10)
         }
@@ -222,8 +224,9 @@ public final class LTTngTextReader: EventStream {
             i += 1
             guard let minutes = text.decimal(at: &i), i < text.count, text[i] == UInt8(ascii: ":") else { return nil }
             i += 1
-            guard let secs = text.decimal(at: &i) else { return nil }
-            seconds = first * 3600 + minutes * 60 + secs
+            guard let secs = text.decimal(at: &i), let hoursAndSeconds = Self.checked(first, times: 3600, plus: secs),
+                  let total = Self.checked(minutes, times: 60, plus: hoursAndSeconds) else { return nil }
+            seconds = total
         }
         var nanos: UInt64 = 0
         if i < text.count, text[i] == UInt8(ascii: ".") {
@@ -233,10 +236,11 @@ public final class LTTngTextReader: EventStream {
             nanos = fraction
             for _ in 0..<(9 - (i - start)) { nanos *= 10 }
         }
-        guard i == text.count else { return nil }
-        var time = (days * 86_400 + seconds) * 1_000_000_000 + nanos
+        // A damaged line's numbers can pass UInt64 nanoseconds: then it has no time, and is malformed.
+        guard i == text.count, let wholeSeconds = Self.checked(days, times: 86_400, plus: seconds),
+              var time = Self.checked(wholeSeconds, times: 1_000_000_000, plus: nanos) else { return nil }
         // A time of day that goes back by more than 12 hours crossed midnight.
-        if days == 0 && first < 24 && text.contains(UInt8(ascii: ":")) {
+        if days == 0 && first < 24 && time < 86_400_000_000_000 && text.contains(UInt8(ascii: ":")) {
             time += dayOffset
             if time + 43_200_000_000_000 < lastTime {
                 dayOffset += 86_400_000_000_000
@@ -244,6 +248,13 @@ public final class LTTngTextReader: EventStream {
             }
         }
         return time
+    }
+
+    /// a * b + c, nil past UInt64.
+    static func checked(_ a: UInt64, times b: UInt64, plus c: UInt64) -> UInt64? {
+        let (product, overflow) = a.multipliedReportingOverflow(by: b)
+        let (sum, carry) = product.addingReportingOverflow(c)
+        return overflow || carry ? nil : sum
     }
 
     static func daysFromCivil(year: Int64, month: Int64, day: Int64) -> UInt64 {
