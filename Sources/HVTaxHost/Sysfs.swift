@@ -43,6 +43,10 @@ public enum ModuleState: String, Sendable, Equatable {
 public struct CPUList: Sendable, Equatable, CustomStringConvertible {
     public var cpus: [Int]
 
+    /// The largest CPU id any kernel configuration allows is below 8,192 (x86 MAXSMP): ids past this
+    /// are damage, and a range up to one would fill memory with CPUs.
+    public static let maxCPU = 65_535
+
     public init(cpus: [Int]) { self.cpus = cpus.sorted() }
 
     public init?(_ text: String) {
@@ -51,11 +55,11 @@ public struct CPUList: Sendable, Equatable, CustomStringConvertible {
             let bounds = part.split(separator: "-", omittingEmptySubsequences: false)
             switch bounds.count {
             case 1:
-                guard let cpu = Int(bounds[0].trimmingSpaces) else { return nil }
+                guard let cpu = Int(bounds[0].trimmingSpaces), (0...Self.maxCPU).contains(cpu) else { return nil }
                 cpus.append(cpu)
             case 2:
                 guard let low = Int(bounds[0].trimmingSpaces), let high = Int(bounds[1].trimmingSpaces),
-                    low <= high
+                    0 <= low, low <= high, high <= Self.maxCPU
                 else { return nil }
                 cpus.append(contentsOf: low...high)
             default:

@@ -14,7 +14,7 @@ struct ParserTests {
         #expect(CPUList(list.description) == list, "round trip through the kernel's compact form")
     }
 
-    @Test("bad CPU lists are refused", arguments: ["a", "3-1", "1-2-3", "0,,x"])
+    @Test("bad CPU lists are refused", arguments: ["a", "3-1", "1-2-3", "0,,x", "0-4294967296", "70000", "-5"])
     func badCPULists(_ text: String) {
         #expect(CPUList(text) == nil)
     }
@@ -117,6 +117,21 @@ struct ParserTests {
         #expect(times.guest == 7)
         #expect(times.totalTicks == 14530 + 64044 + 121532 + 674 + 166 + 131)
         #expect(CPUTimes.parseStat("intr 1 2 3\n") == nil)
+    }
+
+    /// Each trapped before (found by mutating numbers in a recorded host tree): a cpu line's id past
+    /// Int, and a cgroup's microseconds past UInt64 nanoseconds.
+    @Test("damaged counter files give no trap")
+    func damagedCounters() {
+        let ticks = ProcParse.procStat(Array("cpu  1 2 3\ncpu99999999999999999999 4 5 6\ncpu1 7 8 9\n".utf8)[...])
+        #expect(ticks[nil] == [1, 2, 3] && ticks[1] == [7, 8, 9] && ticks.count == 2)
+        let cgroup = ProcParse.cgroupV2(Array("usage_usec 18446744073709551615\nuser_usec 5\n".utf8)[...])
+        #expect(cgroup.userNs == 5_000, "the good line beside it is read")
+        // A header without CPU columns sliced tokens[1...0].
+        #expect(InterruptCounts.parse("  x y\n 24: 1 2 IO-APIC 5-edge ACPI:Ged\n").lines.isEmpty)
+        // A range to 2^32 once tried to list four billion CPUs.
+        #expect(ProcParse.allowedCPUs(status: "Name:\tqemu\nCpus_allowed_list:\t0-4294967296\n") == [])
+        #expect(ProcParse.allowedCPUs(status: "Cpus_allowed_list:\t0-3,8\n") == [0, 1, 2, 3, 8])
     }
 
     @Test("meminfo and sysfs selectors")

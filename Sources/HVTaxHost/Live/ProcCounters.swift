@@ -327,23 +327,12 @@ public enum ProcParse {
         }
     }
 
-    /// `Cpus_allowed_list:\t0-3,8` from /proc/.../status.
+    /// `Cpus_allowed_list:\t0-3,8` from /proc/.../status; empty when the list is not one a kernel writes.
     public static func allowedCPUs(status text: String) -> [Int] {
         for line in text.split(separator: "\n") where line.hasPrefix("Cpus_allowed_list:") {
-            return cpuList(String(line.dropFirst("Cpus_allowed_list:".count)))
+            return CPUList(String(line.dropFirst("Cpus_allowed_list:".count)))?.cpus ?? []
         }
         return []
-    }
-
-    /// `0-3,8` -> [0, 1, 2, 3, 8].
-    public static func cpuList(_ text: String) -> [Int] {
-        var out: [Int] = []
-        for part in text.split(separator: ",") {
-            let bounds = part.split(separator: "-").map { Int($0.trimmingSpaces) }
-            if bounds.count == 1, let a = bounds[0] { out.append(a) }
-            if bounds.count == 2, let a = bounds[0], let b = bounds[1], a <= b { out += Array(a...b) }
-        }
-        return out
     }
 
     /// Lines of `key value`, `key: value` or `key : value`: the key, the first number after it and
@@ -416,13 +405,15 @@ public enum ProcParse {
         return after == 32 || after == 9 || after == 58
     }
 
-    /// cgroup v2 cpu.stat: usage_usec, user_usec, system_usec -> ns.
+    /// cgroup v2 cpu.stat: usage_usec, user_usec, system_usec -> ns. Wrapping, as the kernel's own
+    /// u64 nanoseconds do (a counter delta across a wrap reads as a reset); a number no kernel wrote
+    /// gives a wrong figure, never a trap.
     public static func cgroupV2(_ bytes: ArraySlice<UInt8>) -> CgroupCounters {
         var c = CgroupCounters()
         keyValues(bytes) { key, value, _ in
-            if key.is("usage_usec") { c.usageNs = value * 1000 }
-            else if key.is("user_usec") { c.userNs = value * 1000 }
-            else if key.is("system_usec") { c.systemNs = value * 1000 }
+            if key.is("usage_usec") { c.usageNs = value &* 1000 }
+            else if key.is("user_usec") { c.userNs = value &* 1000 }
+            else if key.is("system_usec") { c.systemNs = value &* 1000 }
             return true
         }
         return c
@@ -432,8 +423,8 @@ public enum ProcParse {
     public static func cpuacctStat(_ bytes: ArraySlice<UInt8>, ticksPerSecond: UInt64, into c: inout CgroupCounters) {
         let nsPerTick = 1_000_000_000 / max(ticksPerSecond, 1)
         keyValues(bytes) { key, value, _ in
-            if key.is("user") { c.userNs = value * nsPerTick }
-            else if key.is("system") { c.systemNs = value * nsPerTick }
+            if key.is("user") { c.userNs = value &* nsPerTick }
+            else if key.is("system") { c.systemNs = value &* nsPerTick }
             return true
         }
     }
@@ -454,6 +445,8 @@ public enum ProcParse {
             while i < end, base[i] &- 48 <= 9 {
                 id = (id ?? 0) * 10 + Int(base[i] &- 48)
                 i += 1
+                // No kernel numbers a CPU past CPUList.maxCPU: a longer number is not a CPU line.
+                if id! > CPUList.maxCPU { return true }
             }
             var values: [UInt64] = []
             values.reserveCapacity(10)
@@ -533,7 +526,7 @@ public struct InterruptCounts: Sendable, Equatable {
             }
             if cpus < 0 {
                 cpus = tokens.filter { $0.count > 3 && base[$0.lowerBound] == 67 && base[$0.lowerBound + 1] == 80 && base[$0.lowerBound + 2] == 85 }.count
-                return true
+                return cpus > 0  // a header without CPU columns: no line below can be read
             }
             guard let first = tokens.first, first.count > 1, base[first.upperBound - 1] == 58, tokens.count > cpus else { return true }
             var counts: [UInt64] = []
