@@ -132,6 +132,13 @@ struct ParserTests {
         // A range to 2^32 once tried to list four billion CPUs.
         #expect(ProcParse.allowedCPUs(status: "Name:\tqemu\nCpus_allowed_list:\t0-4294967296\n") == [])
         #expect(ProcParse.allowedCPUs(status: "Cpus_allowed_list:\t0-3,8\n") == [0, 1, 2, 3, 8])
+        // A `processor` field past Int (field 39 of /proc/.../stat); the other fields still read.
+        var fields = [String](repeating: "0", count: 50)  // fields 3...52
+        fields[0] = "S"
+        fields[14 - 3] = "10"; fields[15 - 3] = "20"; fields[39 - 3] = "18446744073709551615"; fields[43 - 3] = "30"
+        var counters = ThreadCounters()
+        #expect(ProcParse.stat(Array("4101 (CPU 0/KVM) \(fields.joined(separator: " "))\n".utf8)[...], into: &counters))
+        #expect(counters.utimeTicks == 10 && counters.stimeTicks == 20 && counters.guestTicks == 30 && counters.lastCPU == .max)
     }
 
     @Test("meminfo and sysfs selectors")

@@ -95,7 +95,7 @@ public enum ProcParse {
               let guest = field(after: 4) else { return false }
         c.utimeTicks = utime
         c.stimeTicks = stime
-        c.lastCPU = Int(processor)
+        c.lastCPU = Int(clamping: processor)  // a damaged file's number past Int, not a trap
         c.guestTicks = guest
         return true
     }
@@ -170,7 +170,7 @@ public enum ProcParse {
                 switch field {
                 case 14: c.utimeTicks = value
                 case 15: c.stimeTicks = value
-                case 39: c.lastCPU = Int(value)
+                case 39: c.lastCPU = Int(clamping: value)
                 default:
                     c.guestTicks = value
                     return true
