@@ -52,10 +52,11 @@ import Testing
         // Wait for an export that carries the gauges, then stop (the shutdown exports once more).
         var latest: Received?
         // Polled without blocking: swift-otel's exporter runs on the same cooperative threads as
-        // this test (two on two cores), so a blocking wait here could starve it. Up to two
-        // minutes on a loaded machine; it normally arrives within two seconds.
-        let deadline = Date().addingTimeInterval(120)
-        while Date() < deadline {
+        // this test (two on two cores), so a blocking wait here could starve it. Counted in polls,
+        // not wall time: other tests that block both cooperative threads (real QEMUs, tmux) stall
+        // this loop and the exporter alike, and a wall-clock deadline of two minutes ran out while
+        // both waited (a red CI run). 1,200 polls of 100 ms; it normally arrives within two seconds.
+        for _ in 0..<1_200 {
             guard let line = receiver.readLine(seconds: 0) else {
                 try await Task.sleep(for: .milliseconds(100))
                 continue
@@ -110,11 +111,12 @@ import Testing
         defer { serve.stop() }
         // Exports carry the running counter hvtax_samples (cumulative): wait for one that has seen
         // at least two intervals, then check the VMs' gauges came with it.
-        // Up to two minutes, as for the exporter alone: on a loaded machine (the whole suite at
-        // once) exports were seen to take over a minute to start arriving; alone, about two seconds.
+        // Up to 1,200 polls of 100 ms, as for the exporter alone: on a loaded machine (the whole
+        // suite at once) exports were seen to take over a minute to start arriving; alone, about two
+        // seconds. Polls, not wall time: exports that arrived while this loop waited for a
+        // cooperative thread are still in the pipe, and are read before giving up.
         var received: Received?
-        let deadline = Date().addingTimeInterval(120)
-        while Date() < deadline {
+        for _ in 0..<1_200 {
             guard let line = receiver.readLine(seconds: 0) else {
                 try await Task.sleep(for: .milliseconds(100))
                 continue
