@@ -62,14 +62,13 @@ public final class TraceAnalyzer {
     public func consume(_ event: TraceEvent) {
         if firstTime == nil {
             firstTime = event.time
-            rangeLow = event.time > Self.plausibleSpan ? event.time - Self.plausibleSpan : 0
-            let (high, overflow) = event.time.addingReportingOverflow(Self.plausibleSpan)
-            rangeWidth = (overflow ? .max : high) - rangeLow
             // Saturating: a damaged file's first time can sit near the top of the clock.
             func after(_ offset: UInt64) -> UInt64 {
                 let (sum, overflow) = event.time.addingReportingOverflow(offset)
                 return overflow ? .max : sum
             }
+            rangeLow = event.time > Self.plausibleSpan ? event.time - Self.plausibleSpan : 0
+            rangeWidth = after(Self.plausibleSpan) - rangeLow
             if let since = options.filters.since { window.start = after(since) }
             if let until = options.filters.until { window.end = after(until) }
             for sink in sinks { sink.begin(at: max(event.time, window.start)) }

@@ -224,8 +224,8 @@ public final class LTTngTextReader: EventStream {
             i += 1
             guard let minutes = text.decimal(at: &i), i < text.count, text[i] == UInt8(ascii: ":") else { return nil }
             i += 1
-            guard let secs = text.decimal(at: &i), let hoursAndSeconds = Self.checked(first, times: 3600, plus: secs),
-                  let total = Self.checked(minutes, times: 60, plus: hoursAndSeconds) else { return nil }
+            guard let secs = text.decimal(at: &i), let hoursAndSeconds = first.times(3600, plus: secs),
+                  let total = minutes.times(60, plus: hoursAndSeconds) else { return nil }
             seconds = total
         }
         var nanos: UInt64 = 0
@@ -237,8 +237,8 @@ public final class LTTngTextReader: EventStream {
             for _ in 0..<(9 - (i - start)) { nanos *= 10 }
         }
         // A damaged line's numbers can pass UInt64 nanoseconds: then it has no time, and is malformed.
-        guard i == text.count, let wholeSeconds = Self.checked(days, times: 86_400, plus: seconds),
-              var time = Self.checked(wholeSeconds, times: 1_000_000_000, plus: nanos) else { return nil }
+        guard i == text.count, let wholeSeconds = days.times(86_400, plus: seconds),
+              var time = wholeSeconds.times(1_000_000_000, plus: nanos) else { return nil }
         // A time of day that goes back by more than 12 hours crossed midnight.
         if days == 0 && first < 24 && time < 86_400_000_000_000 && text.contains(UInt8(ascii: ":")) {
             time += dayOffset
@@ -248,13 +248,6 @@ public final class LTTngTextReader: EventStream {
             }
         }
         return time
-    }
-
-    /// a * b + c, nil past UInt64.
-    static func checked(_ a: UInt64, times b: UInt64, plus c: UInt64) -> UInt64? {
-        let (product, overflow) = a.multipliedReportingOverflow(by: b)
-        let (sum, carry) = product.addingReportingOverflow(c)
-        return overflow || carry ? nil : sum
     }
 
     static func daysFromCivil(year: Int64, month: Int64, day: Int64) -> UInt64 {

@@ -76,3 +76,12 @@ extension UnsafeRawBufferPointer {
 
     var text: String { String(decoding: self, as: UTF8.self) }
 }
+
+extension UInt64 {
+    /// self * factor + addend, nil past UInt64: a text timestamp's units summed without a trap.
+    @inline(__always) func times(_ factor: UInt64, plus addend: UInt64) -> UInt64? {
+        let (product, overflow) = multipliedReportingOverflow(by: factor)
+        let (sum, carry) = product.addingReportingOverflow(addend)
+        return overflow || carry ? nil : sum
+    }
+}

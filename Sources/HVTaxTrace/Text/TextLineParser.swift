@@ -334,8 +334,6 @@ struct TextLineParser {
         if clock == nil { clock = .ns }
         guard clock == .ns else { return nil }
         // 18446744073.709552 s is one microsecond past UInt64's nanoseconds: not a time, not a trap.
-        let (ns, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
-        let (time, carry) = ns.addingReportingOverflow(fraction)
-        return overflow || carry ? nil : time
+        return seconds.times(1_000_000_000, plus: fraction)
     }
 }
