@@ -29,6 +29,33 @@ public struct TraceSynthesizer {
         }
 
         public init() {}
+
+        /// The most vCPUs a trace may have: each gets a CPU of its own, and 8,192 is the most CPUs a
+        /// distribution kernel supports (CONFIG_NR_CPUS).
+        public static let maxVCPUs = 8_192
+        /// The handler scale's upper bound: the longest handler (30 µs) becomes 30 ms, still a
+        /// handler and far inside the clock (an unbounded scale overflowed the nanosecond times).
+        public static let maxHandlerScale = 1_000.0
+
+        /// What is wrong with this configuration, or nil: the generator's ground truth holds only
+        /// inside these bounds.
+        public var problem: String? {
+            if vms < 1 { return "--vms must be at least 1 (got \(vms))" }
+            if vcpusPerVM < 1 { return "--vcpus-per-vm must be at least 1 (got \(vcpusPerVM))" }
+            if vms > Self.maxVCPUs || vcpusPerVM > Self.maxVCPUs || vms * vcpusPerVM > Self.maxVCPUs {
+                return "\(vms) VMs of \(vcpusPerVM) vCPUs is more than \(Self.maxVCPUs) vCPUs, each of which needs a CPU of its own"
+            }
+            if events < 0 { return "--events must not be negative (got \(events))" }
+            if !(0...1).contains(lossProbability) { return "--loss is a probability from 0 to 1 (got \(lossProbability))" }
+            if !(0...Self.maxHandlerScale).contains(handlerScale) {
+                return "--handler-scale must be from 0 to \(Int(Self.maxHandlerScale)) (got \(handlerScale))"
+            }
+            return nil
+        }
+
+        /// VM `n`'s process id is 1000 + n × stride and its vCPU threads follow it, so the stride
+        /// leaves room for every vCPU: VMs of up to 99 vCPUs keep the ids 1000, 1100, 1200...
+        var pidStride: Int { (vcpusPerVM / 100 + 1) * 100 }
     }
 
     public let configuration: Configuration
@@ -36,12 +63,14 @@ public struct TraceSynthesizer {
     public init(_ configuration: Configuration) { self.configuration = configuration }
 
     /// Writes the trace through `write` in large chunks and returns the truth.
+    /// - Precondition: `configuration.problem` is nil.
     public func generate(write: (UnsafeRawBufferPointer) throws -> Void) rethrows -> GroundTruth {
+        precondition(configuration.problem == nil, configuration.problem ?? "")
         var rng = SplitMix64(seed: configuration.seed)
         var vcpus: [SimulatedVCPU] = []
         var cpu: Int32 = 0
         for vm in 0..<configuration.vms {
-            let pid = Int32(1000 + vm * 100)
+            let pid = Int32(1000 + vm * configuration.pidStride)
             for index in 0..<configuration.vcpusPerVM {
                 // Each vCPU has a CPU of its own, so lost events on a CPU concern one vCPU only.
                 vcpus.append(SimulatedVCPU(pid: pid, tid: pid + 1 + Int32(index), vcpu: Int32(index), cpu: cpu,

@@ -38,7 +38,21 @@ struct SynthCommand: ParsableCommand {
     @Option(name: .customLong("handler-scale"), help: "Multiply the exit handlers' on-CPU time (longer latencies, for hvtax compare).")
     var handlerScale = 1.0
 
+    func validate() throws {
+        if let problem = configuration.problem { throw ValidationError(problem) }
+    }
+
     func run() throws {
+        let fd = output == "-" ? FileDescriptor.standardOutput
+            : try FileDescriptor.open(FilePath(output), .writeOnly, options: [.create, .truncate], permissions: [.ownerReadWrite, .groupRead, .otherRead])
+        defer { if output != "-" { try? fd.close() } }
+        let result = try TraceSynthesizer(configuration).generate { bytes in _ = try fd.writeAll(bytes) }
+        if let truth {
+            try JSONRendering.render(result).write(toFile: truth, atomically: true, encoding: .utf8)
+        }
+    }
+
+    private var configuration: TraceSynthesizer.Configuration {
         var configuration = TraceSynthesizer.Configuration()
         configuration.events = events
         configuration.vms = vms
@@ -48,13 +62,7 @@ struct SynthCommand: ParsableCommand {
         configuration.format = format
         configuration.isa = isa
         configuration.handlerScale = handlerScale
-        let fd = output == "-" ? FileDescriptor.standardOutput
-            : try FileDescriptor.open(FilePath(output), .writeOnly, options: [.create, .truncate], permissions: [.ownerReadWrite, .groupRead, .otherRead])
-        defer { if output != "-" { try? fd.close() } }
-        let result = try TraceSynthesizer(configuration).generate { bytes in _ = try fd.writeAll(bytes) }
-        if let truth {
-            try JSONRendering.render(result).write(toFile: truth, atomically: true, encoding: .utf8)
-        }
+        return configuration
     }
 }
 

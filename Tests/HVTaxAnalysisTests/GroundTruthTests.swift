@@ -26,6 +26,8 @@ struct GroundTruthTests {
         Case(seed: 3, format: .perf, isa: .svm, loss: 0.01, vms: 4, vcpus: 1, events: 20_000),
         Case(seed: 4, format: .perf, isa: .vmx, loss: 0.002, vms: 1, vcpus: 8, events: 30_000),
         Case(seed: 5, format: .ftrace, isa: .svm, loss: 0.05, vms: 5, vcpus: 3, events: 15_000),
+        // More than 99 vCPUs a VM: the generator once gave VM 0's vCPU 100 the id of VM 1's process.
+        Case(seed: 6, format: .ftrace, isa: .vmx, loss: 0, vms: 2, vcpus: 120, events: 30_000),
     ]
 
     static func generate(_ c: Case) throws -> (path: String, truth: GroundTruth) {

@@ -120,6 +120,19 @@ struct CommandLineTests {
         #expect(record.stderr.contains("--duration 0s: expected a time above zero"))
     }
 
+    /// `--handler-scale 1e30` trapped converting the scaled times (SIGILL), and `--vms 0` or
+    /// `--loss nan` wrote an empty or meaningless trace with status 0.
+    @Test(arguments: [(["--handler-scale", "1e30"], "--handler-scale must be from 0 to 1000"),
+                      (["--vms", "0"], "--vms must be at least 1"),
+                      (["--vcpus-per-vm", "9223372036854775807"], "more than 8192 vCPUs"),
+                      (["--loss", "nan"], "--loss is a probability from 0 to 1"),
+                      (["--loss", "1.5"], "--loss is a probability from 0 to 1")])
+    func synthRefusesWhatItCannotGenerate(_ arguments: [String], _ message: String) throws {
+        let result = try Self.hvtax(["synth", "-o", "/dev/null"] + arguments)
+        #expect(result.status == 64, "a usage error: \(result.stderr)")
+        #expect(result.stderr.contains(message), "\(result.stderr)")
+    }
+
     @Test func aDirectoryThatIsNoTraceSaysSo() throws {
         let result = try Self.hvtax(["report", Self.repository.appendingPathComponent("docs").path])
         #expect(result.status == 1)
