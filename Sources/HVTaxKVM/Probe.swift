@@ -10,6 +10,9 @@ import Glibc
 public enum Probe {
     /// The most per-iteration samples the guest's sample buffer holds.
     public static let maximumSamples = GuestLayout.sampleCapacity
+    /// The longest loop the doubling may aim for: 2^40 cycles is five minutes a loop at 3.5 GHz, and
+    /// the loop's watchdog (eight times the loop at the TSC's rate) must still fit in nanoseconds.
+    public static let maximumLoopCycles: UInt64 = 1 << 40
 
     public struct Options: Sendable {
         public var samplesPerKind: Int

@@ -156,7 +156,7 @@ struct ProbeRunner {
         regs.rsi = GuestLayout.mmioAddress(ofVCPU: 0)
         try vcpu.setRegisters(regs)
         // The default bound is generous: a loop of `minimumLoopCycles` takes a fraction of it.
-        let bound = timeoutNs ?? max(30_000_000_000, UInt64(Double(minimumLoopCycles) * 8e9 / tsc.hz))
+        let bound = timeoutNs ?? max(30_000_000_000, UInt64(min(Double(minimumLoopCycles) * 8e9 / tsc.hz, 0x1p62)))
         let watchdog = try Watchdog(vcpu: vcpu, timeoutNs: bound)
         defer { _ = watchdog.cancel() }
         while true {

@@ -58,6 +58,7 @@ struct CompareCommand: ParsableCommand {
 
     func validate() throws {
         guard alpha > 0, alpha < 1 else { throw ValidationError("--alpha must be between 0 and 1") }
+        if counterHz == 0 { throw ValidationError("--counter-hz must be above 0 (the counter clock's ticks per second)") }
     }
 
     func run() throws {

@@ -53,6 +53,9 @@ struct ProbeCommand: ParsableCommand {
             throw ValidationError("--samples can be at most \(Probe.maximumSamples): the guest stores them in its 2 MB.")
         }
         if rounds < 1 { throw ValidationError("--rounds must be at least 1.") }
+        if minLoopCycles > Probe.maximumLoopCycles {
+            throw ValidationError("--min-loop-cycles can be at most \(Probe.maximumLoopCycles) (2^40, minutes a loop).")
+        }
         if let pinCPU, pinCPU < 0 { throw ValidationError("--pin takes a CPU number (0, 1, ...).") }
     }
 

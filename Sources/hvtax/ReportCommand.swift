@@ -78,6 +78,8 @@ struct ReportCommand: ParsableCommand {
         if let since, let until, until.nanoseconds <= since.nanoseconds {
             throw ValidationError("--until must be later than --since: both count from the trace's first event")
         }
+        // 0 Hz used to pass as if the option were absent; no counter runs at 0 Hz.
+        if counterHz == 0 { throw ValidationError("--counter-hz must be above 0 (the counter clock's ticks per second)") }
     }
 
     func run() throws {

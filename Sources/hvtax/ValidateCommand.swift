@@ -77,6 +77,10 @@ struct ValidateCommand: ParsableCommand {
 
     func validate() throws {
         guard count >= 1 else { throw ValidationError("--count must be at least 1") }
+        // NaN compared false with every error, so no source could be trusted or blamed.
+        guard (0...100).contains(tolerance) else {
+            throw ValidationError("--tolerance is in percentage points, from 0 to 100 (got \(tolerance))")
+        }
         if let interval, interval.nanoseconds < 100_000_000 { throw ValidationError("--interval must be at least 100ms") }
         if load != nil && (!experiment || vms.count != 1) {
             throw ValidationError("--load describes the load of one VM you name: use it with --experiment --vm NAME")

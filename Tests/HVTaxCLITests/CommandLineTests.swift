@@ -133,6 +133,19 @@ struct CommandLineTests {
         #expect(result.stderr.contains(message), "\(result.stderr)")
     }
 
+    /// Numbers no run can use: a loop of 2^64 cycles trapped computing the probe's watchdog (SIGILL);
+    /// a 0 Hz counter and a NaN tolerance passed as if they meant something.
+    @Test(arguments: [(["probe", "--min-loop-cycles", "18446744073709551615"], "--min-loop-cycles can be at most 1099511627776"),
+                      (["report", "examples/three-vms.ftrace.txt.gz", "--counter-hz", "0"], "--counter-hz must be above 0"),
+                      (["compare", "a.json", "b.json", "--counter-hz", "0"], "--counter-hz must be above 0"),
+                      (["validate", "--tolerance", "nan"], "--tolerance is in percentage points, from 0 to 100"),
+                      (["validate", "--tolerance", "1000"], "--tolerance is in percentage points, from 0 to 100")])
+    func numbersNoRunCanUseAreUsageErrors(_ arguments: [String], _ message: String) throws {
+        let result = try Self.hvtax(arguments)
+        #expect(result.status == 64, "a usage error: \(result.stderr)")
+        #expect(result.stderr.contains(message), "\(result.stderr)")
+    }
+
     @Test func aDirectoryThatIsNoTraceSaysSo() throws {
         let result = try Self.hvtax(["report", Self.repository.appendingPathComponent("docs").path])
         #expect(result.status == 1)
