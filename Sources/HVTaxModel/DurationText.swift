@@ -24,6 +24,18 @@ public enum DurationText {
         return nanoseconds(seconds, scale: 1e9)
     }
 
+    /// The words for `nanoseconds` that `nanoseconds(_:)` reads back to the same number: the largest
+    /// unit that divides it (`5s`, `1500ms`, `3m`), for help texts and messages.
+    public static func text(nanoseconds: UInt64) -> String {
+        guard nanoseconds > 0 else { return "0s" }
+        for (suffix, size) in [("d", 86_400_000_000_000), ("h", 3_600_000_000_000), ("m", 60_000_000_000),
+                               ("s", 1_000_000_000), ("ms", 1_000_000), ("us", 1_000)] as [(String, UInt64)]
+            where nanoseconds % size == 0 {
+            return "\(nanoseconds / size)\(suffix)"
+        }
+        return "\(nanoseconds)ns"
+    }
+
     /// A number of seconds (a config file's `sample_interval: 2.5`), with the same limits.
     public static func nanoseconds(seconds: Double) -> UInt64? { nanoseconds(seconds, scale: 1e9) }
 

@@ -146,6 +146,9 @@ struct DurationArgument: ExpressibleByArgument {
         guard let nanoseconds = DurationText.nanoseconds(argument) else { return nil }
         self.nanoseconds = nanoseconds
     }
+
+    /// Help shows `(default: 5s)`, not the struct's debug description.
+    var defaultValueDescription: String { DurationText.text(nanoseconds: nanoseconds) }
 }
 
 /// `1234=web01`.

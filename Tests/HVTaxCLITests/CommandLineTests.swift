@@ -146,6 +146,17 @@ struct CommandLineTests {
         #expect(result.stderr.contains(message), "\(result.stderr)")
     }
 
+    /// Help printed `(default: DurationArgument(nanoseconds: 5000000000))` for duration options.
+    @Test(arguments: [("snmp-pass", "(default: 5s)"), ("snapshot", "(default: 1s)"), ("top", "(default: 1s)")])
+    func helpShowsDurationDefaultsAsWords(_ command: String, _ words: String) throws {
+        let help = try Self.hvtax(["help", command])
+        #expect(help.status == 0)
+        // Help wraps at 80 columns, sometimes inside the parentheses.
+        let text = help.stdout.split(whereSeparator: \.isWhitespace).joined(separator: " ")
+        #expect(text.contains(words), "\(help.stdout)")
+        #expect(!help.stdout.contains("DurationArgument"))
+    }
+
     @Test func aDirectoryThatIsNoTraceSaysSo() throws {
         let result = try Self.hvtax(["report", Self.repository.appendingPathComponent("docs").path])
         #expect(result.status == 1)

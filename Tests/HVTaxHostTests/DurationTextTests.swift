@@ -24,4 +24,13 @@ struct DurationTextTests {
         #expect(DurationText.nanoseconds(seconds: -1) == nil)
         #expect(DurationText.nanoseconds(seconds: 1e20) == nil, "past UInt64 nanoseconds")
     }
+
+    @Test("words for a number of nanoseconds, read back to the same number",
+          arguments: [(UInt64(0), "0s"), (5_000_000_000, "5s"), (1_500_000_000, "1500ms"), (180_000_000_000, "3m"),
+                      (7_200_000_000_000, "2h"), (86_400_000_000_000, "1d"), (250_000, "250us"), (1, "1ns"),
+                      (123_456_789, "123456789ns")] as [(UInt64, String)])
+    func text(_ nanoseconds: UInt64, _ words: String) {
+        #expect(DurationText.text(nanoseconds: nanoseconds) == words)
+        #expect(DurationText.nanoseconds(words) == nanoseconds)
+    }
 }
