@@ -197,13 +197,17 @@ public struct SnapshotComparison: Codable, Sendable, Equatable {
         /// Nil when no interval measured it.
         public init?(values: [(value: Double, weight: Double)]) {
             guard !values.isEmpty else { return nil }
+            // Past 1e150 the squares overflow to inf, which JSON cannot carry (a damaged input's 1e300
+            // made compare fail): then the sums are worked in units of the largest magnitude.
+            let largest = values.reduce(0) { Swift.max($0, abs($1.value)) }
+            let unit = largest > 1e150 && largest.isFinite ? largest : 1
             let total = values.reduce(0) { $0 + $1.weight }
-            let mean = total > 0 ? values.reduce(0) { $0 + $1.value * $1.weight } / total
-                : values.reduce(0) { $0 + $1.value } / Double(values.count)
+            let mean = total > 0 ? values.reduce(0) { $0 + $1.value / unit * $1.weight } / total
+                : values.reduce(0) { $0 + $1.value / unit } / Double(values.count)
             let variance = values.count > 1
-                ? values.reduce(0) { $0 + ($1.value - mean) * ($1.value - mean) } / Double(values.count - 1) : 0
-            self.init(intervals: values.count, mean: mean, min: values.map(\.value).min()!, max: values.map(\.value).max()!,
-                      standardDeviation: variance.squareRoot())
+                ? values.reduce(0) { $0 + ($1.value / unit - mean) * ($1.value / unit - mean) } / Double(values.count - 1) : 0
+            self.init(intervals: values.count, mean: mean * unit, min: values.map(\.value).min()!, max: values.map(\.value).max()!,
+                      standardDeviation: variance.squareRoot() * unit)
         }
     }
 

@@ -21,6 +21,8 @@ enum CaptureFormat {
     }
 
     static func seconds(_ seconds: Double) -> String {
+        // Not finite or past Int (a damaged capture's times): printed rather than trapped on.
+        guard seconds.isFinite, seconds < 9e18 else { return Formatting.fixed(seconds, 0) + " s" }
         if seconds < 60 { return Formatting.fixed(seconds, seconds < 10 ? 1 : 0) + " s" }
         let total = Int(seconds.rounded())
         if total < 3600 { return "\(total / 60)m \(total % 60)s" }

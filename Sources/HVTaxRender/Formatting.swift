@@ -10,7 +10,7 @@ public enum Formatting {
     public static func duration(_ value: Double, unit: ClockInfo.Unit) -> String {
         if unit == .ticks { return compact(value) + " ticks" }
         switch value {
-        case ..<1_000: return "\(Int(value.rounded())) ns"
+        case ..<1_000: return fixed(value, 0) + " ns"
         case ..<1_000_000: return fixed(value / 1e3, 2) + " µs"
         case ..<1_000_000_000: return fixed(value / 1e6, 2) + " ms"
         default: return fixed(value / 1e9, 3) + " s"

@@ -183,5 +183,5 @@ public enum ProbeReportRenderer {
         name + String(repeating: " ", count: max(1, 10 - name.count)) + value + "\n"
     }
 
-    static func int(_ value: Double) -> String { String(Int(value.rounded())) }
+    static func int(_ value: Double) -> String { Formatting.fixed(value, 0) }
 }

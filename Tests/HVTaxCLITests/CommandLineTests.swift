@@ -157,6 +157,27 @@ struct CommandLineTests {
         #expect(!help.stdout.contains("DurationArgument"))
     }
 
+    /// A snapshot whose host CPU figure was damaged to 1e300 trapped the comparison's decimal
+    /// formatter (its whole part went through UInt64); the figure is shown as what it is.
+    @Test func compareShowsAnAbsurdFigureInsteadOfTrapping() throws {
+        let fixture = Self.repository.appendingPathComponent("Tests/HVTaxHostTests/Fixtures/intel-vmx-host").path
+        let snapshot = try Self.hvtax(["snapshot", "--root", fixture, "--count", "2", "--interval", "100ms", "--format", "json"])
+        try #require(snapshot.status == 0, "\(snapshot.stderr)")
+        let range = try #require(snapshot.stdout.range(of: "\"system\":0"))
+        let damaged = snapshot.stdout.replacingCharacters(in: range, with: "\"system\":1e300")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("hvtax-absurd-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let a = directory.appendingPathComponent("a.json"), b = directory.appendingPathComponent("b.json")
+        try damaged.write(to: a, atomically: true, encoding: .utf8)
+        try snapshot.stdout.write(to: b, atomically: true, encoding: .utf8)
+        for format in ["text", "json"] {
+            let compare = try Self.hvtax(["compare", a.path, b.path, "--format", format])
+            #expect(compare.status == 0, "\(compare.stderr)")
+            #expect(compare.stdout.contains("e+"), "the 1e300 shown: \(compare.stdout)")
+        }
+    }
+
     @Test func aDirectoryThatIsNoTraceSaysSo() throws {
         let result = try Self.hvtax(["report", Self.repository.appendingPathComponent("docs").path])
         #expect(result.status == 1)
