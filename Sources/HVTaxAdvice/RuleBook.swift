@@ -82,7 +82,7 @@ public struct RuleBook: Sendable, Decodable {
         do {
             book = try JSONDecoder().decode(RuleBook.self, from: data)
         } catch let error as DecodingError {
-            throw RuleBookError(origin: origin, problem: RuleBookError.describe(error))
+            throw RuleBookError(origin: origin, problem: DecodingProblem.describe(error))
         }
         var ids = Set<String>()
         for rule in book.rules {
@@ -116,17 +116,4 @@ public struct RuleBookError: Error, CustomStringConvertible {
     public var problem: String
 
     public var description: String { "\(origin): \(problem)" }
-
-    static func describe(_ error: DecodingError) -> String {
-        func path(_ context: DecodingError.Context) -> String {
-            context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? "." + $0.stringValue }.joined()
-        }
-        switch error {
-        case .keyNotFound(let key, let context): return "at \(path(context)): expected key \(key.stringValue)"
-        case .typeMismatch(let type, let context): return "at \(path(context)): expected \(type): \(context.debugDescription)"
-        case .valueNotFound(let type, let context): return "at \(path(context)): expected a \(type) value"
-        case .dataCorrupted(let context): return "at \(path(context)): \(context.debugDescription)"
-        @unknown default: return "\(error)"
-        }
-    }
 }

@@ -10,12 +10,9 @@ public enum WorkloadTruthRenderer {
         return String(decoding: try encoder.encode(record), as: UTF8.self) + "\n"
     }
 
-    /// Parses a truth file's lines back into records (blank lines ignored).
-    public static func records(fromJSONLines text: String) throws -> [WorkloadTruthRecord] {
-        let decoder = JSONDecoder()
-        return try text.split(separator: "\n").map { line in
-            try decoder.decode(WorkloadTruthRecord.self, from: Data(line.utf8))
-        }
+    /// Parses a truth file's lines back into records (blank lines ignored); an error names the line.
+    public static func records(fromJSONLines text: String) throws(JSONInputError) -> [WorkloadTruthRecord] {
+        try JSONInput.decodeLines(WorkloadTruthRecord.self, from: Data(text.utf8))
     }
 
     /// What the workload is about to do.

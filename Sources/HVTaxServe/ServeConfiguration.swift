@@ -76,7 +76,7 @@ public struct ServeConfiguration: Codable, Sendable, Equatable {
         do {
             config = try YAMLDecoder().decode(ServeConfiguration.self, from: text.isEmpty ? "{}" : text)
         } catch let error as DecodingError {
-            throw ConfigurationError(file: file, message: Self.describe(error))
+            throw ConfigurationError(file: file, message: DecodingProblem.describe(error))
         } catch {
             throw ConfigurationError(file: file, message: "\(error)")
         }
@@ -110,21 +110,6 @@ public struct ServeConfiguration: Codable, Sendable, Equatable {
         }
         if actions.webhook != nil, URL(string: actions.webhook!.url)?.scheme == nil {
             throw ConfigurationError(file: file, message: "actions.webhook.url: expected an http:// or https:// URL, found \"\(actions.webhook!.url)\"")
-        }
-    }
-
-    static func describe(_ error: DecodingError) -> String {
-        func path(_ context: DecodingError.Context) -> String {
-            let p = context.codingPath.map { $0.intValue.map(String.init) ?? $0.stringValue }.joined(separator: ".")
-            return p.isEmpty ? "" : p + ": "
-        }
-        switch error {
-        case .typeMismatch(_, let context), .valueNotFound(_, let context), .dataCorrupted(let context):
-            return path(context) + context.debugDescription
-        case .keyNotFound(let key, let context):
-            return path(context) + "missing key \(key.stringValue)"
-        @unknown default:
-            return "\(error)"
         }
     }
 }

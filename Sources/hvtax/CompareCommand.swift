@@ -138,32 +138,30 @@ struct CompareCommand: ParsableCommand {
     func decode(_ data: Data, path: String) throws -> Run {
         let decoder = JSONDecoder()
         // One JSON document, or JSON Lines (snapshots): then the first line tells the kind.
-        let lines = data.split(separator: UInt8(ascii: "\n")).filter { $0.contains { ![0x20, 0x09, 0x0d].contains($0) } }
+        let firstLine = data.split(separator: UInt8(ascii: "\n")).first { $0.contains { ![0x20, 0x09, 0x0d].contains($0) } }
         let peek: SchemaPeek
-        if let whole = try? decoder.decode(SchemaPeek.self, from: data) {
-            peek = whole
-        } else if let first = lines.first, let line = try? decoder.decode(SchemaPeek.self, from: Data(first)) {
+        do {
+            peek = try decoder.decode(SchemaPeek.self, from: data)
+        } catch {
+            guard let firstLine, let line = try? decoder.decode(SchemaPeek.self, from: Data(firstLine)) else {
+                throw CommandFailure("\(path): not an hvtax report, probe result or snapshot: " + JSONInput.problem(error, in: data))
+            }
             peek = line
-        } else {
-            throw ValidationError("\(path): not an hvtax report, probe result or snapshot (not JSON, nor JSON Lines)")
         }
         let schema = peek.schema ?? (peek.runs != nil && peek.world != nil ? ProbeReport.schemaID : "none")
-        do {
+        let known = [TraceReport.schemaID, ProbeReport.schemaID, HostSnapshot.schemaVersion]
+        guard known.contains(schema) else {
+            throw CommandFailure("\(path): not an hvtax report, probe result or snapshot (schema \(schema); expected "
+                                 + known.joined(separator: ", ") + ")")
+        }
+        do throws(JSONInputError) {
             switch schema {
-            case TraceReport.schemaID:
-                return .trace(try decoder.decode(TraceReport.self, from: data))
-            case ProbeReport.schemaID:
-                return .probe(try decoder.decode(ProbeReport.self, from: data))
-            case HostSnapshot.schemaVersion:
-                return .snapshots(try lines.map { try decoder.decode(HostSnapshot.self, from: Data($0)) })
-            default:
-                throw ValidationError("\(path): not an hvtax report, probe result or snapshot (schema \(schema); expected "
-                                      + "\(TraceReport.schemaID), \(ProbeReport.schemaID) or \(HostSnapshot.schemaVersion))")
+            case TraceReport.schemaID: return .trace(try JSONInput.decode(TraceReport.self, from: data))
+            case ProbeReport.schemaID: return .probe(try JSONInput.decode(ProbeReport.self, from: data))
+            default: return .snapshots(try JSONInput.decodeLines(HostSnapshot.self, from: data))
             }
-        } catch let error as ValidationError {
-            throw error
         } catch {
-            throw ValidationError("\(path): not a valid \(schema) document: \(error)")
+            throw CommandFailure("\(path): not a valid \(schema) document: \(error.problem)")
         }
     }
 }

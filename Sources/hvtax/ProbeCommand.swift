@@ -68,7 +68,7 @@ struct ProbeCommand: ParsableCommand {
         do {
             report = try Probe.run(options)
         } catch {
-            throw KVMCommandFailure("hvtax probe: \(error)")
+            throw CommandFailure("hvtax probe: \(error)")
         }
         switch format {
         case .text: print(ProbeReportRenderer.text(report, histograms: histograms), terminator: "")

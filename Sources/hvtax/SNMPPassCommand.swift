@@ -4,6 +4,7 @@ import HVTaxExporters
 import HVTaxHost
 import HVTaxMetrics
 import HVTaxModel
+import HVTaxRender
 import Synchronization
 
 /// `hvtax snmp-pass`: a net-snmp `pass_persist` handler serving the hvtax subtree (HVTAX-MIB) from
@@ -108,15 +109,19 @@ struct SnapshotFileFollower {
     init(path: String) { self.path = path }
 
     mutating func newSnapshots() throws -> [HostSnapshot] {
-        let text = try String(contentsOfFile: path, encoding: .utf8)
+        let data = try Data(contentsOf: URL(fileURLWithPath: path))
+        // A last line without its newline may be one `hvtax snapshot >> file` is still writing: it
+        // counts only once it decodes, and until then waits for the next read instead of failing.
+        let end = data.lastIndex(of: 0x0a).map { $0 + 1 } ?? data.startIndex
+        var snapshots: [HostSnapshot]
+        do {
+            snapshots = try JSONInput.decodeLines(HostSnapshot.self, from: data[..<end])
+        } catch {
+            throw ValidationError("\(path), \(error.problem); expected hvtax.snapshot/1 objects (hvtax snapshot --format json)")
+        }
+        if end < data.endIndex, let last = try? JSONInput.decode(HostSnapshot.self, from: data[end...]) { snapshots.append(last) }
         var out: [HostSnapshot] = []
-        for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() where !line.isEmpty {
-            let snapshot: HostSnapshot
-            do {
-                snapshot = try JSONDecoder().decode(HostSnapshot.self, from: Data(line.utf8))
-            } catch {
-                throw ValidationError("\(path), line \(number + 1): expected an hvtax.snapshot/1 object (hvtax snapshot --format json): \(error)")
-            }
+        for snapshot in snapshots {
             if snapshot.endUnixNs > lastEndUnixNs {
                 out.append(snapshot)
                 lastEndUnixNs = snapshot.endUnixNs

@@ -194,7 +194,12 @@ struct ValidateCommand: ParsableCommand {
             throw ValidationError("hvtax workload failed (status \(process.terminationStatus)): \(complaint.trimmingCharacters(in: .whitespacesAndNewlines))")
         }
         let text = try String(contentsOfFile: truthPath, encoding: .utf8)
-        let records = try WorkloadTruthRenderer.records(fromJSONLines: text)
+        let records: [WorkloadTruthRecord]
+        do {
+            records = try WorkloadTruthRenderer.records(fromJSONLines: text)
+        } catch {
+            throw CommandFailure("\(truthPath), \(error.problem); expected the truth hvtax workload writes")
+        }
         guard case .start(let start)? = records.first else { throw ValidationError("\(truthPath): no start record") }
         let intervals = records.compactMap { record -> WorkloadTruthInterval? in
             if case .interval(let i) = record { return i }

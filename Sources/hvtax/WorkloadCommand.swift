@@ -95,7 +95,7 @@ struct WorkloadCommand: ParsableCommand {
         // Once re-executed, -name is set: never exec twice, even if /proc/self/cmdline is unreadable.
         if vmmIdentity == nil && !VMMProcessIdentity.isPresent(name: plan.name) {
             let error = VMMProcessIdentity.reexecute(arguments: CommandLine.arguments, name: plan.name)
-            throw KVMCommandFailure("hvtax workload: \(error)")
+            throw CommandFailure("hvtax workload: \(error)")
         }
         // SIGINT/SIGTERM stop the session instead of killing the process mid-record. The handlers go
         // in first; a signal that arrives while the VM is still being set up stops it as it starts.
@@ -123,7 +123,7 @@ struct WorkloadCommand: ParsableCommand {
         do {
             writer = try truth.map { try JSONLinesFileWriter(path: $0) }
         } catch {
-            throw KVMCommandFailure("hvtax workload: \(error)")
+            throw CommandFailure("hvtax workload: \(error)")
         }
         let textToStdout = truth != "-"
         let session: WorkloadSession
@@ -133,7 +133,7 @@ struct WorkloadCommand: ParsableCommand {
                 if textToStdout, case .start(let start) = record { print(WorkloadTruthRenderer.startText(start)) }
             }
         } catch {
-            throw KVMCommandFailure("hvtax workload: \(error)")
+            throw CommandFailure("hvtax workload: \(error)")
         }
         relay.withLock { state in
             state.session = session
@@ -144,11 +144,11 @@ struct WorkloadCommand: ParsableCommand {
         do {
             end = try session.run()
         } catch {
-            throw KVMCommandFailure("hvtax workload: \(error)")
+            throw CommandFailure("hvtax workload: \(error)")
         }
         if textToStdout { print(WorkloadTruthRenderer.endText(end), terminator: "") }
         if let problem = writer?.writeError {
-            throw KVMCommandFailure("hvtax workload: the truth file is incomplete: \(problem)")
+            throw CommandFailure("hvtax workload: the truth file is incomplete: \(problem)")
         }
     }
 }

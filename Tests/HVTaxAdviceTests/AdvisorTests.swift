@@ -94,7 +94,7 @@ import Testing
         }
         let badKind = unknownFigure.replacingOccurrences(of: "stael", with: "steal").replacingOccurrences(of: "[\"trace\"]", with: "[\"tracee\"]")
         #expect { try RuleBook.load(Data(badKind.utf8), origin: "rules.json") } throws: { error in
-            "\(error)".hasPrefix("rules.json: at .rules[0].signals[0].reports[0]")
+            "\(error)".hasPrefix("rules.json: rules[0].signals[0].reports[0]")
         }
     }
 

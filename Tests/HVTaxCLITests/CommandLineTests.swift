@@ -178,6 +178,26 @@ struct CommandLineTests {
         }
     }
 
+    /// A report cut short said only "not JSON, nor JSON Lines" (and printed the usage text).
+    @Test func compareNamesWhereADamagedReportBreaks() throws {
+        let example = Self.repository.appendingPathComponent("examples/three-vms.ftrace.txt.gz").path
+        let report = try Self.hvtax(["report", example, "--format", "json"])
+        try #require(report.status == 0)
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("hvtax-cut-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let whole = Data(report.stdout.utf8), cut = whole.prefix(5_000)
+        let lines = cut.count { $0 == 0x0a } + 1
+        let a = directory.appendingPathComponent("cut.json"), b = directory.appendingPathComponent("whole.json")
+        try cut.write(to: a)
+        try whole.write(to: b)
+        let compare = try Self.hvtax(["compare", a.path, b.path])
+        #expect(compare.status == 1)
+        #expect(compare.stderr.contains("cut.json: not an hvtax report, probe result or snapshot: byte 5000 (line \(lines), column "),
+                "\(compare.stderr)")
+        #expect(!compare.stderr.contains("Usage:"), "a damaged file is no usage mistake")
+    }
+
     @Test func aDirectoryThatIsNoTraceSaysSo() throws {
         let result = try Self.hvtax(["report", Self.repository.appendingPathComponent("docs").path])
         #expect(result.status == 1)

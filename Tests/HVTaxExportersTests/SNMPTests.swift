@@ -74,6 +74,29 @@ import Testing
         try Self.checkAgainstMIB(walked)
     }
 
+    /// `hvtax snapshot --format json >> file` may be mid-line when snmp-pass reads the file: that
+    /// last line waits for its newline. It used to stop the sampling for good, and every get said NONE.
+    @Test func aSnapshotLineStillBeingWrittenWaits() throws {
+        let directory = URL(fileURLWithPath: try ScratchDirectory.folder("snmp-torn"))
+        let (snapshot, families) = try ExportFixtures.families()
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let line = String(decoding: try encoder.encode(snapshot), as: UTF8.self)
+        let file = directory.appendingPathComponent("snapshots.jsonl")
+        try (line + "\n" + line.prefix(line.count / 2)).write(to: file, atomically: true, encoding: .utf8)
+        let vms = ".1.3.6.1.3.4837.1.1.1.0"
+        let expected = try #require(SNMPSubtree(families: families).objects.first { $0.oid.description == vms }?.value)
+        guard case .gauge32(let count) = expected else { Issue.record("\(expected)"); return }
+        // A few gets, 200 ms apart: the handler answers once its first read of the file is done.
+        let script = "(echo PING; for i in 1 2 3 4 5 6 7 8 9 10; do sleep 0.2; printf 'get\\n\(vms)\\n'; done) | "
+            + "\(Peers.hvtax) snmp-pass --snapshots \(file.path) --interval 100ms"
+        let handler = try PeerProcess("/bin/sh", ["-c", script])
+        let output = handler.rest()
+        #expect(output.hasPrefix("PONG\n"), "\(output)")
+        #expect(output.contains("\(vms)\ngauge\n\(count)\n"), "\(output)")
+        #expect(!output.contains("sampling stopped"), "\(output)")
+    }
+
     /// The live path: snmp-pass sampling a host tree itself.
     @Test func snmpwalkOfTheLiveView() throws {
         guard let snmpd = Peers.onPath("snmpd"), let snmpwalk = Peers.onPath("snmpwalk") else {
