@@ -3,6 +3,13 @@ import GRDB
 import HVTaxMetrics
 import HVTaxModel
 
+/// The history database could not be opened, created or brought to the current schema.
+public struct HistoryStoreError: Error, CustomStringConvertible {
+    public var path: String
+    public var problem: String
+    public var description: String { "history \(path): expected an SQLite database hvtax can write (\(problem))" }
+}
+
 /// The embedded history: one row per VM (and one for the host, `vm` = "") and interval, kept raw
 /// for `raw_retention`, rolled up into minute averages kept for `minute_retention`.
 ///
@@ -22,7 +29,16 @@ public final class HistoryStore: Sendable {
             try db.execute(sql: "PRAGMA synchronous = FULL")
         }
         config.busyMode = .timeout(5)
-        pool = try DatabasePool(path: path, configuration: config)
+        do {
+            pool = try DatabasePool(path: path, configuration: config)
+            try Self.migrator.migrate(pool)
+        } catch {
+            // SQLite's own message names no file ("disk I/O error - while executing COMMIT").
+            throw HistoryStoreError(path: path, problem: "\(error)")
+        }
+    }
+
+    private static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
         migrator.registerMigration("hvtax-history-1") { db in
             try db.execute(sql: """
@@ -44,7 +60,7 @@ public final class HistoryStore: Sendable {
         migrator.registerMigration("hvtax-history-2") { db in
             try db.execute(sql: "ALTER TABLE vm_minutes ADD COLUMN vcpus INTEGER")
         }
-        try migrator.migrate(pool)
+        return migrator
     }
 
     /// One row of history: a raw interval or a minute's average.

@@ -119,6 +119,22 @@ struct HistoryCrashTests {
         #expect(try store.integrityCheck() == "ok")
     }
 
+    /// SQLite's message alone ("disk I/O error - while executing COMMIT TRANSACTION") named no file.
+    @Test("a history file that is no database: the error names it")
+    func notADatabase() throws {
+        let dir = try ScratchDirectory.folder("not-a-db")
+        let text = dir + "/notes.txt"
+        try String(repeating: "not a database\n", count: 100).write(toFile: text, atomically: true, encoding: .utf8)
+        for path in [text, "/dev/null"] {
+            #expect {
+                _ = try HistoryStore(configuration: HistoryConfiguration(path: path))
+            } throws: { error in
+                "\(error)".hasPrefix("history \(path): expected an SQLite database hvtax can write (")
+            }
+        }
+        #expect(try String(contentsOfFile: text, encoding: .utf8).hasPrefix("not a database"), "the file is left as it was")
+    }
+
     @Test("a history written before minutes kept their vCPU count opens, and says unknown, not 0")
     func historyFromTheFirstSchema() throws {
         let dir = try ScratchDirectory.folder("schema1")
