@@ -29,6 +29,12 @@ public final class HistoryStore: Sendable {
             try db.execute(sql: "PRAGMA synchronous = FULL")
         }
         config.busyMode = .timeout(5)
+        // A device or directory is refused before SQLite sees it: it would put its journal beside
+        // it (/dev/null-journal) and only then fail.
+        var status = stat()
+        if stat(path, &status) == 0, status.st_mode & S_IFMT != S_IFREG {
+            throw HistoryStoreError(path: path, problem: "not a regular file")
+        }
         do {
             pool = try DatabasePool(path: path, configuration: config)
             try Self.migrator.migrate(pool)

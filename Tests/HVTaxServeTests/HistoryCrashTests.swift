@@ -119,7 +119,8 @@ struct HistoryCrashTests {
         #expect(try store.integrityCheck() == "ok")
     }
 
-    /// SQLite's message alone ("disk I/O error - while executing COMMIT TRANSACTION") named no file.
+    /// SQLite's message alone ("disk I/O error - while executing COMMIT TRANSACTION") named no file,
+    /// and for /dev/null it had already created /dev/null-journal.
     @Test("a history file that is no database: the error names it")
     func notADatabase() throws {
         let dir = try ScratchDirectory.folder("not-a-db")
@@ -133,6 +134,7 @@ struct HistoryCrashTests {
             }
         }
         #expect(try String(contentsOfFile: text, encoding: .utf8).hasPrefix("not a database"), "the file is left as it was")
+        #expect(!FileManager.default.fileExists(atPath: "/dev/null-journal"), "nothing written beside a device")
     }
 
     @Test("a history written before minutes kept their vCPU count opens, and says unknown, not 0")
