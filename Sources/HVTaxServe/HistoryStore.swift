@@ -142,14 +142,18 @@ public final class HistoryStore: Sendable {
                        AVG(vmm_overhead), AVG(exits_per_second), MAX(worst_vcpu_steal)
                 FROM vm_samples WHERE end_unix_ns >= ? AND end_unix_ns < ? GROUP BY vm, end_unix_ns / 60000000000
                 """, arguments: [from, to])
-        try db.execute(sql: "DELETE FROM vm_samples WHERE end_unix_ns < ?",
-                       arguments: [now - Int64(clamping: configuration.rawRetention.nanoseconds)])
+        // Raw rows go a whole minute at a time, so the oldest one kept starts a minute whose
+        // average `rows` then leaves out: the minutes before it cover all that was dropped.
+        let rawCutoff = (now - Int64(clamping: configuration.rawRetention.nanoseconds)) / 60_000_000_000 * 60_000_000_000
+        try db.execute(sql: "DELETE FROM vm_samples WHERE end_unix_ns < ?", arguments: [rawCutoff])
         try db.execute(sql: "DELETE FROM vm_minutes WHERE minute_unix_s < ?",
                        arguments: [(now - Int64(clamping: configuration.minuteRetention.nanoseconds)) / 1_000_000_000])
     }
 
-    /// The rows of one VM ("" for the host, nil for all) since a time: minute averages for the part
-    /// older than the oldest raw row still kept, raw rows after, oldest first.
+    /// The rows of one VM ("" for the host, nil for all) since a time: minute averages for the minutes
+    /// that ended before the oldest raw row still kept, raw rows after, oldest first. The minute the
+    /// oldest raw row falls in is left to its raw rows: its average as well counted it twice (a
+    /// history begun at 12:00:59 gave the 12:00 average and its raw rows side by side).
     public func rows(vm: String?, sinceUnixNs: UInt64, untilUnixNs: UInt64 = .max) throws -> [Row] {
         let since = Int64(clamping: sinceUnixNs)
         let until = Int64(clamping: untilUnixNs)
@@ -158,10 +162,11 @@ public final class HistoryStore: Sendable {
             var out: [Row] = []
             let vmFilter = vm == nil ? "" : " AND vm = ?"
             if since < oldestRaw {
-                var args: StatementArguments = [since / 1_000_000_000 / 60 * 60, min(oldestRaw, until) / 1_000_000_000]
+                var args: StatementArguments = [since / 1_000_000_000 / 60 * 60, oldestRaw / 1_000_000_000, until / 1_000_000_000]
                 if let vm { args += [vm] }
                 for r in try GRDB.Row.fetchAll(db, sql: """
-                    SELECT * FROM vm_minutes WHERE minute_unix_s >= ? AND minute_unix_s < ?\(vmFilter) ORDER BY minute_unix_s, vm
+                    SELECT * FROM vm_minutes WHERE minute_unix_s >= ? AND minute_unix_s + 60 <= ? AND minute_unix_s < ?\(vmFilter)
+                    ORDER BY minute_unix_s, vm
                     """, arguments: args) {
                     out.append(Row(resolution: "minute", timeUnixNs: UInt64(r["minute_unix_s"] as Int64) * 1_000_000_000, vm: r["vm"],
                                    pid: nil, samples: r["samples"], vcpus: r["vcpus"], onCPU: r["on_cpu"], steal: r["steal"], tax: r["tax"],
