@@ -6,7 +6,7 @@ public enum HistoryRenderer {
         var out = "time_unix_ns,resolution,vm,pid,samples,vcpus,on_cpu,steal,tax,vmm_overhead,exits_per_second,worst_vcpu_steal\n"
         func f(_ v: Double?) -> String { v.map { String($0) } ?? "" }
         for r in rows {
-            let vm = r.vm.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" })
+            let vm = r.vm.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" })
                 ? "\"" + r.vm.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : r.vm
             out += "\(r.timeUnixNs),\(r.resolution),\(vm),\(r.pid.map(String.init) ?? ""),\(r.samples),\(r.vcpus.map(String.init) ?? ""),\(f(r.onCPU)),"
                 + "\(f(r.steal)),\(f(r.tax)),\(f(r.vmmOverhead)),\(f(r.exitsPerSecond)),\(f(r.worstVCPUSteal))\n"

@@ -51,16 +51,16 @@ enum Routes {
         }
         get("/api/v1/history") { request, _ -> Response in
             guard let history else { return text(.notFound, "history is off: set history.path in the config file\n") }
-            let query = request.uri.queryParameters
-            let since = query.get("since").flatMap { ConfigDuration(String($0)) } ?? ConfigDuration("1h")!
-            guard since.nanoseconds > 0 else { return text(.badRequest, "since: a duration such as 30m or 2h\n") }
-            let now = UInt64(Date().timeIntervalSince1970 * 1e9)
-            let rows = try history.rows(vm: query.get("vm").map { String($0) }, sinceUnixNs: now &- since.nanoseconds)
-            if query.get("format") == "csv" {
-                return Response(status: .ok, headers: [.contentType: "text/csv; charset=utf-8"],
-                                body: .init(byteBuffer: ByteBuffer(string: HistoryRenderer.csv(rows))))
+            let parameters = request.uri.queryParameters
+            let query: HistoryQuery
+            do {
+                query = try HistoryQuery(vm: parameters.get("vm").map { String($0) }, since: parameters.get("since").map { String($0) },
+                                         format: parameters.get("format").map { String($0) } ?? "json")
+            } catch {
+                return text(.badRequest, "\(error)\n")
             }
-            return try json(rows)
+            return Response(status: .ok, headers: [.contentType: query.contentType],
+                            body: .init(byteBuffer: ByteBuffer(string: try query.render(query.rows(from: history)))))
         }
         get("/") { _, _ -> Response in
             Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8"],

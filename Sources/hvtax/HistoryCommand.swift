@@ -27,14 +27,18 @@ struct HistoryCommand: ParsableCommand {
     var since: String = "1h"
 
     @Option(help: "csv or json.")
-    var format: Format = .csv
+    var format: HistoryQuery.Format = .csv
 
-    enum Format: String, ExpressibleByArgument, CaseIterable { case csv, json }
+    func validate() throws {
+        _ = try query()
+    }
+
+    private func query() throws -> HistoryQuery {
+        do { return try HistoryQuery(vm: vm, since: since, format: format.rawValue) } catch { throw ValidationError("--\(error)") }
+    }
 
     func run() throws {
-        guard let since = ConfigDuration(since), since.nanoseconds > 0 else {
-            throw ValidationError("--since: a duration such as 30m, 2h or 7d")
-        }
+        let query = try query()
         var path = database
         if path == nil, let config {
             do { path = try ServeConfiguration.load(path: config).history.path } catch { throw ValidationError("\(error)") }
@@ -42,11 +46,8 @@ struct HistoryCommand: ParsableCommand {
         guard let path, !path.isEmpty else { throw ValidationError("give --database FILE or --config FILE with history.path") }
         guard FileManager.default.fileExists(atPath: path) else { throw ValidationError("\(path): no such history database") }
         let store = try HistoryStore(configuration: HistoryConfiguration(path: path))
-        let now = UInt64(Date().timeIntervalSince1970 * 1e9)
-        let rows = try store.rows(vm: vm, sinceUnixNs: now &- since.nanoseconds)
-        switch format {
-        case .csv: print(HistoryRenderer.csv(rows), terminator: "")
-        case .json: print(try HistoryRenderer.json(rows), terminator: "")
-        }
+        print(try query.render(query.rows(from: store)), terminator: "")
     }
 }
+
+extension HistoryQuery.Format: ExpressibleByArgument {}

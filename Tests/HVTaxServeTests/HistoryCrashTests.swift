@@ -65,6 +65,16 @@ struct HistoryCrashTests {
         #expect(api.http == 200)
         #expect(api.body.hasPrefix("time_unix_ns,resolution,vm,pid,samples,vcpus,on_cpu,steal,tax,vmm_overhead,exits_per_second,worst_vcpu_steal\n"))
         #expect(api.body.split(separator: "\n").dropFirst().allSatisfy { $0.contains(",raw,vm1,10100,1,2,") })
+        // A since that is not a duration was taken as an hour, and a format other than csv as JSON.
+        for (query, says) in [("since=yesterday", "since: expected a duration such as 30m, 2h or 7d, found \"yesterday\""),
+                              ("since=0s", "since: expected"), ("format=xml", "format: expected csv or json, found \"xml\"")] {
+            let refused = try ServeTestSupport.curl(["http://\(serve.address)/api/v1/history?\(query)"])
+            #expect(refused.http == 400 && refused.body.hasPrefix(says), "\(query): \(refused.http) \(refused.body)")
+        }
+        // A window reaching before 1970 is everything, not nothing (the cutoff wrapped round).
+        let forever = try ServeTestSupport.curl(["http://\(serve.address)/api/v1/history?since=100000d&vm=vm1"])
+        #expect(forever.http == 200)
+        #expect((try JSONSerialization.jsonObject(with: Data(forever.body.utf8)) as? [Any])?.isEmpty == false)
         #expect(serve.stop() == 0)
         let committed = serve.text.components(separatedBy: "history committed").count - 1
 
@@ -79,6 +89,10 @@ struct HistoryCrashTests {
         #expect(rows?.allSatisfy { $0["vm"] as? String == "" && $0["vcpus"] as? Int == 6 } == true, "the host row: all 6 vCPUs")
         let all = try ServeTestSupport.run(ServeTestSupport.hvtax, ["history", "--database", database, "--format", "json"])
         #expect((try JSONSerialization.jsonObject(with: Data(all.output.utf8)) as? [Any])?.count == committed * 4)
+        let longAgo = try ServeTestSupport.run(ServeTestSupport.hvtax, ["history", "--database", database, "--since", "100000d"])
+        #expect(longAgo.status == 0 && longAgo.output.split(separator: "\n").count == committed * 4 + 1)
+        let notADuration = try ServeTestSupport.run(ServeTestSupport.hvtax, ["history", "--database", database, "--since", "2 hours"])
+        #expect(notADuration.status == 64 && notADuration.output.contains("--since: expected a duration such as 30m, 2h or 7d, found \"2 hours\""))
         let missing = try ServeTestSupport.run(ServeTestSupport.hvtax, ["history", "--database", dir + "/nope.db"])
         #expect(missing.status != 0 && missing.output.contains("nope.db: no such history database"))
     }
