@@ -85,10 +85,11 @@ extension TraceAnalyzer {
             tax: RatedRatio(hostSplit.taxRatio, against: thresholds.tax),
             steal: RatedRatio(quality.hasSchedSwitch ? hostSplit.stealRatio : nil, against: thresholds.steal),
             exits: hostExitSummary)
-        var echoed = filters
-        echoed.reasons = filters.reasons
+        let reasonNames = filters.reasons.isEmpty ? [] : Set(trackers.flatMap { $0.exits.reasons.map { symbols.reasons.string($0.reason) } })
+        quality.notes += UnmatchedFilters(filters: filters, vmNames: options.vmNames, grouping: grouping, trackers: trackers,
+                                          reasonNames: reasonNames, first: firstTime, last: lastTime, window: window, clock: clock).notes
         var report = TraceReport(generator: generator, sources: sources, clock: clock, thresholds: thresholds,
-                                 filters: echoed, host: host, vms: vms, quality: quality)
+                                 filters: filters, host: host, vms: vms, quality: quality)
         if let guestAttribution {
             let guests = guestAttribution.reports(symbols: symbols)
             report.guests = guests

@@ -121,6 +121,39 @@ struct GroundTruthTests {
         byVM.vms = ["1100"]
         let one = try TraceReportPipeline.run(paths: [path], options: AnalysisOptions(filters: byVM))
         #expect(one.vms.map(\.pid) == [1100])
+        #expect(!one.quality.notes.contains { $0.hasPrefix("--") }, "every filter matched")
+    }
+
+    /// A filter that matches nothing leaves an empty report, which reads like VMs that did nothing:
+    /// each such filter is named in a note with what the trace has instead.
+    @Test func filtersThatMatchNothingSaySo() throws {
+        let (path, truth) = try Self.generate(Self.cases[0])
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let whole = try TraceReportPipeline.run(paths: [path])
+        var filters = ReportFilters()
+        filters.vms = ["1100", "web01"]
+        filters.pids = [4]
+        filters.vcpus = [0, 77]
+        filters.reasons = ["HLT", "VMCALL_TYPO"]
+        filters.since = whole.host.duration + 1
+        let report = try TraceReportPipeline.run(paths: [path], options: AnalysisOptions(filters: filters, vmNames: [1000: "db", 9: "ghost"]))
+        let notes = report.quality.notes.filter { $0.hasPrefix("--") }
+        let vmIDs = Set(truth.vcpus.map(\.vcpu)).sorted().map(String.init).joined(separator: ", ")
+        let reasons = Set(truth.vcpus.flatMap(\.reasons.keys)).sorted().joined(separator: ", ")
+        #expect(notes.count == 7, "\(notes)")
+        #expect(notes.contains { $0.hasPrefix("--vm web01 matches no VM in the trace; it has ") && $0.contains("db (pid 1000)") })
+        #expect(notes.contains { $0.hasPrefix("--pid 4 is neither a VM's process id nor a vCPU thread id") })
+        #expect(notes.contains("--vcpu 77 matches no vCPU in the trace; its vcpu ids are \(vmIDs)"))
+        #expect(notes.contains { $0.hasPrefix("--vm-name 9=ghost names no VM in the trace") })
+        #expect(notes.contains { $0.hasPrefix("--since ") && $0.hasSuffix("starts after the trace's last event, "
+            + "\(Double(whole.host.duration) / 1e9) s after its first: the window is empty") })
+        #expect(notes.contains("--reason HLT is no exit reason in the window; it has no exits"))
+        #expect(report.host.duration == 0)
+
+        var reasonsOnly = ReportFilters()
+        reasonsOnly.reasons = ["HLT", "VMCALL_TYPO"]
+        let typo = try TraceReportPipeline.run(paths: [path], options: AnalysisOptions(filters: reasonsOnly))
+        #expect(typo.quality.notes.filter { $0.hasPrefix("--") } == ["--reason VMCALL_TYPO is no exit reason in the trace; it has \(reasons)"])
     }
 
     @Test func timeWindowClipsExactly() throws {
