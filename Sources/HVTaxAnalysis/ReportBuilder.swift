@@ -19,6 +19,7 @@ extension TraceAnalyzer {
         addNotes(to: &quality, grouping: grouping)
 
         let reasonFilter = Set(filters.reasons)
+        let selection = VMSelection(filters.vms)
         var vms: [VMReport] = []
         var hostExits = ExitAccumulator()
         var hostAccesses = DeviceAccessAccumulator()
@@ -31,9 +32,7 @@ extension TraceAnalyzer {
         var hostSplit = TimeSplit()
         var vcpuCount = 0
         for group in grouping.groups {
-            if !filters.vms.isEmpty && !filters.vms.contains(group.name) && !filters.vms.contains(group.pid.map(String.init) ?? "") {
-                continue
-            }
+            guard selection.selects(name: group.name, pid: group.pid) else { continue }
             var vcpuReports: [VCPUReport] = []
             var vmExits = ExitAccumulator()
             var vmAccesses = DeviceAccessAccumulator()

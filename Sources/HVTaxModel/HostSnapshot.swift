@@ -353,6 +353,8 @@ public struct SnapshotFinding: Codable, Sendable, Equatable {
         case guestTimeMissing = "guest-time-missing"
         /// stat's utime+stime far below schedstat's on-CPU time: tick sampling missed it.
         case tickAccountingMissing = "tick-accounting-missing"
+        /// A `--vm` that selects none of the VMs on the host (a typo, or a VM not running).
+        case filterMatchesNothing = "filter-matches-nothing"
     }
 
     public var kind: Kind

@@ -10,7 +10,9 @@ public struct SnapshotTextRenderer: Sendable {
 
     public func render(_ s: HostSnapshot) -> String {
         var out = style.apply(.heading, "hvtax snapshot #\(s.sequence)") + ": " + Self.headline(s) + "\n"
-        if s.vms.isEmpty {
+        if s.vms.isEmpty && s.findings.contains(where: { $0.kind == .filterMatchesNothing }) {
+            out += "  no VM selected by --vm (see the finding below)\n"
+        } else if s.vms.isEmpty {
             out += "  no VMs found (QEMU, libvirt, Firecracker, Cloud Hypervisor, crosvm, hvtax workload)\n"
         } else {
             var table = TextTable([

@@ -151,9 +151,10 @@ final class LiveLoop {
         previousSample = sample
         lastSampleNs = sample.monotonicNs
         guard var snapshot = analyzer.add(sample, vms: sampler.vms, affinity: sampler.affinity) else { return nil }
-        if !filter.isEmpty {
-            snapshot.vms = snapshot.vms.filter { vm in filter.contains { $0 == vm.name || $0 == String(vm.pid) } }
-        }
+        let selection = VMSelection(filter)
+        snapshot.findings += selection.unmatched(among: snapshot.vms.map { (name: $0.name, pid: $0.pid) }, place: "on this host")
+            .map { SnapshotFinding(kind: .filterMatchesNothing, vm: nil, detail: $0) }
+        snapshot.vms = snapshot.vms.filter { selection.selects(name: $0.name, pid: $0.pid) }
         snapshot.throttling = throttling
         snapshot.advice = advisor.advise(snapshot, validation: validation)
         return snapshot

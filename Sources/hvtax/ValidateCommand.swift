@@ -124,10 +124,11 @@ struct ValidateCommand: ParsableCommand {
         let intervalNs = interval?.nanoseconds ?? 2_000_000_000
         let advisor = try Advisor.standard()
         var before = try run.sample()
+        _ = try filtered(sampler.vms)  // a --vm that selects nothing is said now, not after the interval
         for _ in 0..<count {
             guard TopSignals.sleep(intervalNs) else { break }
             let after = try run.sample()
-            var validation = validator.validate(from: before, to: after, vms: filtered(sampler.vms))
+            var validation = validator.validate(from: before, to: after, vms: try filtered(sampler.vms))
             if virsh == nil { validation.environment.libvirt = libvirt == .never ? "not asked (--libvirt never)" : "not read (fixture root)" }
             validation.advice = advisor.advise(validation)
             switch format {
@@ -139,8 +140,14 @@ struct ValidateCommand: ParsableCommand {
         }
     }
 
-    func filtered(_ all: [DiscoveredVM]) -> [DiscoveredVM] {
-        vms.isEmpty ? all : all.filter { vm in vms.contains { $0 == vm.name || $0 == String(vm.pid) } }
+    /// The VMs --vm selects; an error naming the VMs there are when one of them selects none, as the
+    /// sources cannot be compared for a VM that was not there when the interval began.
+    func filtered(_ all: [DiscoveredVM]) throws -> [DiscoveredVM] {
+        let selection = VMSelection(vms)
+        if let unmatched = selection.unmatched(among: all.map { (name: $0.name, pid: $0.pid) }, place: "on this host").first {
+            throw ValidationError(unmatched + " (hvtax snapshot lists them)")
+        }
+        return all.filter { selection.selects(name: $0.name, pid: $0.pid) }
     }
 
     // MARK: Experiments
@@ -219,7 +226,7 @@ struct ValidateCommand: ParsableCommand {
             throw ValidationError("--load: \(error)")
         }
         var samples: [HostSample] = [try run.sample()]
-        guard let vm = filtered(run.sampler.vms).first else {
+        guard let vm = try filtered(run.sampler.vms).first else {
             throw ValidationError("no VM named \(wanted) on this host (hvtax snapshot lists them)")
         }
         let start = samples[0].monotonicNs

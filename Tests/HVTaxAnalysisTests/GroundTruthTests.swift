@@ -141,7 +141,7 @@ struct GroundTruthTests {
         let vmIDs = Set(truth.vcpus.map(\.vcpu)).sorted().map(String.init).joined(separator: ", ")
         let reasons = Set(truth.vcpus.flatMap(\.reasons.keys)).sorted().joined(separator: ", ")
         #expect(notes.count == 7, "\(notes)")
-        #expect(notes.contains { $0.hasPrefix("--vm web01 matches no VM in the trace; it has ") && $0.contains("db (pid 1000)") })
+        #expect(notes.contains { $0.hasPrefix("--vm web01 matches no VM in the trace; its VMs are ") && $0.contains("db (pid 1000)") })
         #expect(notes.contains { $0.hasPrefix("--pid 4 is neither a VM's process id nor a vCPU thread id") })
         #expect(notes.contains("--vcpu 77 matches no vCPU in the trace; its vcpu ids are \(vmIDs)"))
         #expect(notes.contains { $0.hasPrefix("--vm-name 9=ghost names no VM in the trace") })

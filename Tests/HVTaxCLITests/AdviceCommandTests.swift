@@ -47,4 +47,28 @@ struct AdviceCommandTests {
         #expect(text.stdout.contains("throttling: throttled:"))
         #expect(text.stdout.contains("host: The host throttled during the measurement: times are inflated"))
     }
+
+    /// A --vm that selected nothing gave an empty table saying "no VMs found" (snapshot) or an
+    /// empty validation (validate): a typo read as a host without VMs.
+    @Test func aVMFilterThatSelectsNothingNamesTheVMsThereAre() throws {
+        let fixture = CommandLineTests.repository.appendingPathComponent("Tests/HVTaxLiveTests/Fixtures/live-libvirt-v2/t0").path
+        let text = try CommandLineTests.hvtax(["snapshot", "--root", fixture, "--interval", "50ms", "--color", "never",
+                                               "--vm", "web1", "--vm", "4200"])
+        #expect(text.status == 0, "\(text.stderr)")
+        #expect(text.stdout.contains("finding (filter-matches-nothing): --vm web1 matches no VM on this host; "
+            + "its VMs are web01 (pid 4100), db,02 (pid 4200)"), "\(text.stdout)")
+        #expect(!text.stdout.contains("--vm 4200 matches"), "4200 is db,02's pid")
+        #expect(text.stdout.contains("db,02") && !text.stdout.contains("no VMs found"))
+        let none = try CommandLineTests.hvtax(["snapshot", "--root", fixture, "--interval", "50ms", "--vm", "web1", "--format", "json"])
+        let snapshot = try #require(try JSONSerialization.jsonObject(with: Data(none.stdout.utf8)) as? [String: Any])
+        #expect((snapshot["vms"] as? [Any])?.isEmpty == true)
+        #expect((snapshot["findings"] as? [[String: Any]])?.map { $0["kind"] as? String } == ["filter-matches-nothing"])
+
+        let validate = try CommandLineTests.hvtax(["validate", "--root", fixture, "--interval", "100ms", "--vm", "web1"])
+        #expect(validate.status == 64)
+        #expect(validate.stderr.contains("--vm web1 matches no VM on this host; its VMs are web01 (pid 4100), db,02 (pid 4200)"),
+                "\(validate.stderr)")
+        let selected = try CommandLineTests.hvtax(["validate", "--root", fixture, "--interval", "100ms", "--vm", "web01", "--format", "json"])
+        #expect(selected.status == 0, "\(selected.stderr)")
+    }
 }
