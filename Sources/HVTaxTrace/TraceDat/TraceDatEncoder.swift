@@ -52,10 +52,19 @@ public final class TraceDatEncoder {
     }
 
     deinit {
-        for cpu in cpus where cpu.spoolFD >= 0 {
-            close(cpu.spoolFD)
-            unlink(cpu.spoolPath)
-        }
+        for cpu in cpus where cpu.spoolFD >= 0 { close(cpu.spoolFD) }
+    }
+
+    /// A spool file with no name, so nothing is left in the user's folder however the process ends
+    /// (SIGTERM or SIGKILL included): O_TMPFILE, or where the file system lacks it a file unlinked
+    /// as soon as it is open.
+    private static func openSpool(in directory: String, named path: String) -> Int32 {
+        // glibc's __O_TMPFILE already includes O_DIRECTORY: it is O_TMPFILE, which Swift does not import.
+        let anonymous = open(directory, __O_TMPFILE | O_RDWR | O_CLOEXEC, 0o600)
+        if anonymous >= 0 { return anonymous }
+        let fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        if fd >= 0 { unlink(path) }
+        return fd
     }
 
     /// The numeric exit reason for a reason name, from the kernel's VMX and SVM tables.
@@ -226,7 +235,7 @@ public final class TraceDatEncoder {
         if let spoolDirectory {
             if cpu.spoolFD < 0 {
                 cpu.spoolPath = spoolDirectory + "/hvtax-encode-\(getpid())-cpu\(index)"
-                cpu.spoolFD = open(cpu.spoolPath, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+                cpu.spoolFD = Self.openSpool(in: spoolDirectory, named: cpu.spoolPath)
                 guard cpu.spoolFD >= 0 else { throw TraceDatWriteError(path: cpu.spoolPath, problem: String(cString: strerror(errno))) }
             }
             let n = cpu.page.withUnsafeBytes { Glibc.write(cpu.spoolFD, $0.baseAddress!, $0.count) }
@@ -261,7 +270,7 @@ public final class TraceDatEncoder {
         meta.cpuCount = cpus.count
         let pages: [TraceDatCPUPages] = cpus.map { cpu in
             if spoolDirectory != nil {
-                return cpu.spoolFD >= 0 ? .file(path: cpu.spoolPath) : .bytes([])
+                return cpu.spoolFD >= 0 ? .descriptor(cpu.spoolFD, name: cpu.spoolPath) : .bytes([])
             }
             return .bytes(cpu.pages)
         }

@@ -41,6 +41,9 @@ public enum TraceDatCPUPages: Sendable {
     case bytes([UInt8])
     /// A file of pages (the recorder spools each CPU to one while recording).
     case file(path: String)
+    /// An open file of pages, read from its start; `name` is for errors (an unnamed temporary
+    /// file has no path).
+    case descriptor(Int32, name: String)
 }
 
 public enum TraceDatVersion: Sendable, Equatable {
@@ -63,20 +66,44 @@ public final class TraceDatOutput {
     public private(set) var offset: UInt64 = 0
     let fd: Int32?
     let path: String
+    /// Where the file is written until `finish()` renames it to `path`; nil when written in place.
+    private let temporary: String?
+    private var finished = false
 
     public init() {
         fd = nil
         path = "(memory)"
+        temporary = nil
     }
 
+    /// A regular file (or none yet) is written under a hidden name beside `path` and renamed over
+    /// it by `finish()`: a reader never sees half a file, and a conversion that fails or is stopped
+    /// leaves the old file, or none. A device or a symbolic link is written in place: renaming over
+    /// `/dev/null` would replace the device.
     public init(path: String) throws(TraceDatWriteError) {
-        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw TraceDatWriteError(path: path, problem: String(cString: strerror(errno))) }
-        self.fd = fd
         self.path = path
+        var info = stat()
+        let exists = lstat(path, &info) == 0
+        if exists && (info.st_mode & S_IFMT) == S_IFDIR { throw TraceDatWriteError(path: path, problem: "is a directory") }
+        if exists && (info.st_mode & S_IFMT) != S_IFREG {
+            temporary = nil
+            fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        } else {
+            let slash = path.lastIndex(of: "/")
+            let folder = slash.map { String(path[...$0]) } ?? ""
+            let name = slash.map { String(path[path.index(after: $0)...]) } ?? path
+            let temporary = folder + ".\(name).hvtax-\(getpid())"
+            self.temporary = temporary
+            fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        }
+        // The error names the file asked for, not the hidden one.
+        guard let fd, fd >= 0 else { throw TraceDatWriteError(path: path, problem: String(cString: strerror(errno))) }
     }
 
-    deinit { if let fd { close(fd) } }
+    deinit {
+        if let fd { close(fd) }
+        if let temporary, !finished { unlink(temporary) }
+    }
 
     func write(_ data: UnsafeRawBufferPointer) throws(TraceDatWriteError) {
         guard let fd else {
@@ -117,11 +144,15 @@ public final class TraceDatOutput {
         guard n == data.count else { throw TraceDatWriteError(path: path, problem: String(cString: strerror(errno))) }
     }
 
-    /// Flushes a file to disk so a reader (or a crash) sees all of it.
+    /// Flushes a file to disk so a reader (or a crash) sees all of it, then puts it in place.
     public func finish() throws(TraceDatWriteError) {
         if let fd, fsync(fd) != 0 && errno != EINVAL {
             throw TraceDatWriteError(path: path, problem: String(cString: strerror(errno)))
         }
+        if let temporary, !finished {
+            guard rename(temporary, path) == 0 else { throw TraceDatWriteError(path: path, problem: String(cString: strerror(errno))) }
+        }
+        finished = true
     }
 }
 
@@ -278,6 +309,10 @@ public enum TraceDatWriter {
             var info = stat()
             guard stat(file, &info) == 0 else { throw TraceDatWriteError(path: file, problem: String(cString: strerror(errno))) }
             return UInt64(info.st_size)
+        case .descriptor(let fd, let name):
+            var info = stat()
+            guard fstat(fd, &info) == 0 else { throw TraceDatWriteError(path: name, problem: String(cString: strerror(errno))) }
+            return UInt64(info.st_size)
         }
     }
 
@@ -296,14 +331,24 @@ public enum TraceDatWriter {
             let fd = open(path, O_RDONLY | O_CLOEXEC)
             guard fd >= 0 else { throw TraceDatWriteError(path: path, problem: String(cString: strerror(errno))) }
             defer { close(fd) }
-            var buffer = [UInt8](repeating: 0, count: batchBytes)
-            while true {
-                let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress!, $0.count) }
-                if n < 0 && errno == EINTR { continue }
-                guard n >= 0 else { throw TraceDatWriteError(path: path, problem: String(cString: strerror(errno))) }
-                if n == 0 { break }
-                try body(Array(buffer[0..<n]))
-            }
+            try forEachBatch(of: fd, name: path, batchBytes: batchBytes, body)
+        case .descriptor(let fd, let name):
+            try forEachBatch(of: fd, name: name, batchBytes: batchBytes, body)
+        }
+    }
+
+    /// The whole file from its start (pread: the spool's own offset is at its end).
+    private static func forEachBatch(of fd: Int32, name: String, batchBytes: Int,
+                                     _ body: ([UInt8]) throws(TraceDatWriteError) -> Void) throws(TraceDatWriteError) {
+        var buffer = [UInt8](repeating: 0, count: batchBytes)
+        var offset: off_t = 0
+        while true {
+            let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress!, $0.count, offset) }
+            if n < 0 && errno == EINTR { continue }
+            guard n >= 0 else { throw TraceDatWriteError(path: name, problem: String(cString: strerror(errno))) }
+            if n == 0 { break }
+            offset += off_t(n)
+            try body(Array(buffer[0..<n]))
         }
     }
 
