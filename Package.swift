@@ -60,13 +60,15 @@ let package = Package(
 
         // model: the report types, units, exit-reason tables, thresholds. No I/O.
         .target(name: "HVTaxModel", swiftSettings: strict),
+        // files a command writes: opened first, put in place only when whole, errors naming the path.
+        .target(name: "HVTaxFiles", swiftSettings: strict),
         // events: the small value types every source yields. No I/O.
         .target(name: "HVTaxEvents", dependencies: ["HVTaxModel"], swiftSettings: hotPath),
         // sources: trace readers (ftrace, trace-cmd, perf script) -> events.
         .target(
             name: "HVTaxTrace",
             dependencies: [
-                "HVTaxEvents", "HVTaxModel", "CCompression",
+                "HVTaxEvents", "HVTaxModel", "HVTaxFiles", "CCompression",
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "HeapModule", package: "swift-collections"),
                 .product(name: "DequeModule", package: "swift-collections"),
@@ -124,7 +126,7 @@ let package = Package(
         .target(name: "HVTaxRender", dependencies: ["HVTaxModel"], swiftSettings: strict),
         // exporters that stream while the analysis runs: vCPU timelines as Chrome trace-event JSON (Perfetto).
         .target(name: "HVTaxExport",
-                dependencies: ["HVTaxAnalysis", "HVTaxEvents", "HVTaxModel",
+                dependencies: ["HVTaxAnalysis", "HVTaxEvents", "HVTaxModel", "HVTaxFiles",
                                .product(name: "SystemPackage", package: "swift-system")],
                 swiftSettings: hotPath),
         // exporters' common ground: snapshots and trace reports -> named metric families (help, type,
@@ -156,7 +158,7 @@ let package = Package(
         .executableTarget(
             name: "hvtax",
             dependencies: [
-                "HVTaxModel", "HVTaxTrace", "HVTaxTracefs", "HVTaxAnalysis", "HVTaxRender", "HVTaxSynth", "HVTaxPipeline", "HVTaxHost",
+                "HVTaxModel", "HVTaxFiles", "HVTaxTrace", "HVTaxTracefs", "HVTaxAnalysis", "HVTaxRender", "HVTaxSynth", "HVTaxPipeline", "HVTaxHost",
                 "HVTaxImport",
                 "HVTaxExport", "HVTaxCompare", "HVTaxKVM", "HVTaxMetrics", "HVTaxAdvice", "HVTaxServe", "HVTaxExporters", "HVTaxOTLP",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -247,7 +249,7 @@ let package = Package(
         .testTarget(
             name: "HVTaxTraceDatTests",
             dependencies: ["HVTaxTrace", "HVTaxTracefs", "HVTaxEvents", "HVTaxModel", "HVTaxPipeline", "HVTaxSynth",
-                           "HVTaxAnalysis", "HVTaxRender", "HVTaxTestSupport"],
+                           "HVTaxAnalysis", "HVTaxRender", "HVTaxFiles", "HVTaxTestSupport"],
             swiftSettings: strict),
         // real /dev/kvm tests; they skip with a printed reason where /dev/kvm is absent.
         .testTarget(

@@ -1,5 +1,6 @@
 import HVTaxAnalysis
 import HVTaxEvents
+import HVTaxFiles
 import HVTaxModel
 import SystemPackage
 
@@ -18,8 +19,8 @@ import SystemPackage
 /// the vCPU's time, the totals stay exact, only the detail below that duration goes.
 public final class PerfettoTraceWriter: TimelineSink {
     private let symbols: SymbolTable
-    private let output: FileDescriptor
-    private let closeOutput: Bool
+    /// nil: standard output.
+    private let file: OutputFile?
     private var buffer: [UInt8] = []
     private var origin: UInt64?
     private var pending: [Int32: Slice] = [:]
@@ -27,7 +28,7 @@ public final class PerfettoTraceWriter: TimelineSink {
     private var threads: [Int32: TimelineVCPU] = [:]
     private var reasonNames: [[UInt8]?] = []
     private var wroteEvent = false
-    private var failure: Errno?
+    private var failure: OutputFileError?
     private var finished = false
     /// `X` slices written so far (after merging).
     public private(set) var slices: UInt64 = 0
@@ -57,22 +58,12 @@ public final class PerfettoTraceWriter: TimelineSink {
     public init(path: String, symbols: SymbolTable, generator: String = "hvtax", minimumSlice: UInt64 = 0) throws {
         self.symbols = symbols
         self.minimumSlice = minimumSlice
-        if path == "-" {
-            output = .standardOutput
-            closeOutput = false
-        } else {
-            output = try FileDescriptor.open(FilePath(path), .writeOnly, options: [.create, .truncate],
-                                             permissions: [.ownerReadWrite, .groupRead, .otherRead])
-            closeOutput = true
-        }
+        // Opened before the analysis, so a path that cannot be written is said at once.
+        file = path == "-" ? nil : try OutputFile(path: path)
         buffer.reserveCapacity(Self.flushSize + 4096)
         append("{\"displayTimeUnit\":\"ns\",\"otherData\":{\"generator\":")
         appendJSONString(generator)
         append("},\"traceEvents\":[\n")
-    }
-
-    deinit {
-        if closeOutput && !finished { try? output.close() }
     }
 
     private static let flushSize = 1 << 20
@@ -111,8 +102,8 @@ public final class PerfettoTraceWriter: TimelineSink {
         append("\n]}\n")
         flush()
         finished = true
-        if closeOutput { try output.close() }
         if let failure { throw failure }
+        try file?.commit()
     }
 
     // MARK: - Events
@@ -248,12 +239,18 @@ public final class PerfettoTraceWriter: TimelineSink {
     private func flush() {
         guard !buffer.isEmpty else { return }
         if failure == nil {
-            do {
-                _ = try buffer.withUnsafeBytes { try output.writeAll($0) }
-            } catch let error as Errno {
-                failure = error
+            do throws(OutputFileError) {
+                if let file {
+                    try file.write(buffer)
+                } else {
+                    do { _ = try buffer.withUnsafeBytes { try FileDescriptor.standardOutput.writeAll($0) } } catch let code as Errno {
+                        throw OutputFileError(path: "standard output", errno: code.rawValue)
+                    } catch {
+                        throw OutputFileError(path: "standard output", problem: "\(error)")
+                    }
+                }
             } catch {
-                failure = .ioError
+                failure = error
             }
         }
         buffer.removeAll(keepingCapacity: true)

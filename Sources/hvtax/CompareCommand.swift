@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import HVTaxCompare
+import HVTaxFiles
 import HVTaxModel
 import HVTaxPipeline
 import HVTaxRender
@@ -63,6 +64,8 @@ struct CompareCommand: ParsableCommand {
 
     func run() throws {
         let generator = "hvtax \(HVTaxVersion.string)"
+        // Opened before two traces are analysed: a path that cannot be written is said at once.
+        let htmlFile = try html.map { try OutputFile(path: $0) }
         let runA = try load(a, generator: generator), runB = try load(b, generator: generator)
         let labels = (labelA ?? URL(fileURLWithPath: a).lastPathComponent, labelB ?? URL(fileURLWithPath: b).lastPathComponent)
         let style: TerminalStyle = switch colour {
@@ -91,7 +94,10 @@ struct CompareCommand: ParsableCommand {
             throw ValidationError("cannot compare \(runA.kindName) (\(a)) with \(runB.kindName) (\(b)): "
                                   + "both runs must be trace reports or traces, both probe results, or both snapshot runs")
         }
-        if let html, let page { try page.write(toFile: html, atomically: true, encoding: .utf8) }
+        if let htmlFile, let page {
+            try htmlFile.write(page)
+            try htmlFile.commit()
+        }
         print(format == .text ? text : json, terminator: "")
     }
 

@@ -5,6 +5,7 @@ import HVTaxAnalysis
 import HVTaxPipeline
 import HVTaxEvents
 import HVTaxExport
+import HVTaxFiles
 import HVTaxModel
 import HVTaxRender
 import HVTaxTrace
@@ -103,6 +104,8 @@ struct ReportCommand: ParsableCommand {
         let generator = "hvtax \(HVTaxVersion.string)"
         let symbols = SymbolTable()
         var sinks: [TimelineSink] = []
+        // Output files are opened before the analysis: a path that cannot be written is said at once.
+        let page = try html.map { try OutputFile(path: $0) }
         let timeline = try perfetto.map { try PerfettoTraceWriter(path: $0, symbols: symbols, generator: generator,
                                                                    minimumSlice: perfettoMinSlice?.nanoseconds ?? 0) }
         if let timeline { sinks.append(timeline) }
@@ -114,8 +117,9 @@ struct ReportCommand: ParsableCommand {
                                                  generator: generator, sinks: sinks, symbols: symbols)
         report.advice = try Advisor.standard().advise(report)
         try timeline?.finish(report: report)
-        if let html {
-            try HTMLReportRenderer().render(report).write(toFile: html, atomically: true, encoding: .utf8)
+        if let page {
+            try page.write(HTMLReportRenderer().render(report))
+            try page.commit()
         }
         try output.write(report)
     }

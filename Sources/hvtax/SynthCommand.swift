@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import HVTaxFiles
 import HVTaxModel
 import HVTaxRender
 import HVTaxSynth
@@ -43,12 +44,21 @@ struct SynthCommand: ParsableCommand {
     }
 
     func run() throws {
-        let fd = output == "-" ? FileDescriptor.standardOutput
-            : try FileDescriptor.open(FilePath(output), .writeOnly, options: [.create, .truncate], permissions: [.ownerReadWrite, .groupRead, .otherRead])
-        defer { if output != "-" { try? fd.close() } }
-        let result = try TraceSynthesizer(configuration).generate { bytes in _ = try fd.writeAll(bytes) }
-        if let truth {
-            try JSONRendering.render(result).write(toFile: truth, atomically: true, encoding: .utf8)
+        // Both files are opened before generating: a path that cannot be written is said at once,
+        // and neither appears under its name before it is whole.
+        let file = output == "-" ? nil : try OutputFile(path: output)
+        let truthFile = try truth.map { try OutputFile(path: $0) }
+        let result = try TraceSynthesizer(configuration).generate { bytes in
+            if let file {
+                try file.write(bytes)
+            } else {
+                _ = try FileDescriptor.standardOutput.writeAll(bytes)
+            }
+        }
+        try file?.commit()
+        if let truthFile {
+            try truthFile.write(JSONRendering.render(result))
+            try truthFile.commit()
         }
     }
 

@@ -54,7 +54,9 @@ struct ConvertCommandTests {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let output = dir + "/out.dat"
         try "the previous conversion\n".write(toFile: output, atomically: false, encoding: .utf8)
-        let text = try #require(String(data: try Self.gunzip(Self.example), encoding: .utf8))
+        let synth = try CommandLineTests.hvtax(["synth", "--events", "20000", "--seed", "3"])
+        try #require(synth.status == 0)
+        let text = synth.stdout
         let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
 
         let process = Process()
@@ -83,16 +85,37 @@ struct ConvertCommandTests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir) == ["out.dat"])
         #expect(try String(contentsOfFile: output, encoding: .utf8) == "the previous conversion\n")
     }
+}
 
-    static func gunzip(_ path: String) throws -> Data {
+/// Every file a command writes: a path that cannot be written is said at once, as `path: reason`
+/// (--html and synth --truth printed a Foundation error dump; synth -o and --perfetto the reason
+/// alone, without the path).
+struct OutputPathTests {
+    @Test(arguments: [
+        ["report", ConvertCommandTests.example, "--html", "/nonexistent-hvtax/r.html"],
+        ["report", ConvertCommandTests.example, "--perfetto", "/nonexistent-hvtax/p.json"],
+        ["compare", ConvertCommandTests.example, ConvertCommandTests.example, "--html", "/nonexistent-hvtax/c.html"],
+        ["synth", "--events", "1000", "-o", "/nonexistent-hvtax/s.txt"],
+        ["synth", "--events", "1000", "--truth", "/nonexistent-hvtax/t.json"],
+    ])
+    func anOutputInAFolderThatDoesNotExist(_ arguments: [String]) throws {
+        let result = try CommandLineTests.hvtax(arguments)
+        #expect(result.status == 1)
+        #expect(result.stderr == "Error: \(arguments.last!): No such file or directory\n", "\(result.stderr)")
+        #expect(result.stdout.isEmpty, "nothing analysed or generated before the error")
+    }
+
+    /// A bare file name is written in the working folder (its hidden name beside it, not in "/").
+    @Test func aRelativeOutput() throws {
+        let dir = try ConvertCommandTests.folder("relative")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/gzip")
-        process.arguments = ["-dc", path]
-        let out = Pipe()
-        process.standardOutput = out
+        process.executableURL = CommandLineTests.binary
+        process.arguments = ["synth", "--events", "1000", "-o", "s.txt", "--truth", "t.json"]
+        process.currentDirectoryURL = URL(fileURLWithPath: dir)
         try process.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
-        return data
+        #expect(process.terminationStatus == 0)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir).sorted() == ["s.txt", "t.json"])
     }
 }

@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import HVTaxFiles
 
 /// What a trace.dat says about the trace besides the ring-buffer pages: the texts tracefs gives
 /// (`events/header_page`, each event's `format`, `saved_cmdlines`) and the options.
@@ -64,60 +65,25 @@ public struct TraceDatWriteError: Error, CustomStringConvertible, Equatable {
 public final class TraceDatOutput {
     public private(set) var bytes: [UInt8] = []
     public private(set) var offset: UInt64 = 0
-    let fd: Int32?
-    let path: String
-    /// Where the file is written until `finish()` renames it to `path`; nil when written in place.
-    private let temporary: String?
-    private var finished = false
+    /// nil: the file is built in memory (`bytes`).
+    private let file: OutputFile?
 
     public init() {
-        fd = nil
-        path = "(memory)"
-        temporary = nil
+        file = nil
     }
 
-    /// A regular file (or none yet) is written under a hidden name beside `path` and renamed over
-    /// it by `finish()`: a reader never sees half a file, and a conversion that fails or is stopped
-    /// leaves the old file, or none. A device or a symbolic link is written in place: renaming over
-    /// `/dev/null` would replace the device.
+    /// The file appears under `path` only when `finish()` has written all of it (OutputFile).
     public init(path: String) throws(TraceDatWriteError) {
-        self.path = path
-        var info = stat()
-        let exists = lstat(path, &info) == 0
-        if exists && (info.st_mode & S_IFMT) == S_IFDIR { throw TraceDatWriteError(path: path, problem: "is a directory") }
-        if exists && (info.st_mode & S_IFMT) != S_IFREG {
-            temporary = nil
-            fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        } else {
-            let slash = path.lastIndex(of: "/")
-            let folder = slash.map { String(path[...$0]) } ?? ""
-            let name = slash.map { String(path[path.index(after: $0)...]) } ?? path
-            let temporary = folder + ".\(name).hvtax-\(getpid())"
-            self.temporary = temporary
-            fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        }
-        // The error names the file asked for, not the hidden one.
-        guard let fd, fd >= 0 else { throw TraceDatWriteError(path: path, problem: String(cString: strerror(errno))) }
-    }
-
-    deinit {
-        if let fd { close(fd) }
-        if let temporary, !finished { unlink(temporary) }
+        do { file = try OutputFile(path: path) } catch { throw TraceDatWriteError(error) }
     }
 
     func write(_ data: UnsafeRawBufferPointer) throws(TraceDatWriteError) {
-        guard let fd else {
+        guard let file else {
             bytes.append(contentsOf: data)
             offset += UInt64(data.count)
             return
         }
-        var done = 0
-        while done < data.count {
-            let n = pwrite(fd, data.baseAddress! + done, data.count - done, off_t(offset) + off_t(done))
-            if n < 0 && errno == EINTR { continue }
-            guard n > 0 else { throw TraceDatWriteError(path: path, problem: String(cString: strerror(errno))) }
-            done += n
-        }
+        do { try file.write(data) } catch { throw TraceDatWriteError(error) }
         offset += UInt64(data.count)
     }
 
@@ -136,23 +102,22 @@ public final class TraceDatOutput {
     }
 
     func patch(at position: UInt64, _ data: [UInt8]) throws(TraceDatWriteError) {
-        guard let fd else {
+        guard let file else {
             bytes.replaceSubrange(Int(position)..<Int(position) + data.count, with: data)
             return
         }
-        let n = data.withUnsafeBytes { pwrite(fd, $0.baseAddress!, $0.count, off_t(position)) }
-        guard n == data.count else { throw TraceDatWriteError(path: path, problem: String(cString: strerror(errno))) }
+        do { try file.write(data, at: position) } catch { throw TraceDatWriteError(error) }
     }
 
-    /// Flushes a file to disk so a reader (or a crash) sees all of it, then puts it in place.
+    /// Flushes the file to disk so a reader (or a crash) sees all of it, and puts it in place.
     public func finish() throws(TraceDatWriteError) {
-        if let fd, fsync(fd) != 0 && errno != EINVAL {
-            throw TraceDatWriteError(path: path, problem: String(cString: strerror(errno)))
-        }
-        if let temporary, !finished {
-            guard rename(temporary, path) == 0 else { throw TraceDatWriteError(path: path, problem: String(cString: strerror(errno))) }
-        }
-        finished = true
+        do { try file?.commit() } catch { throw TraceDatWriteError(error) }
+    }
+}
+
+extension TraceDatWriteError {
+    init(_ error: OutputFileError) {
+        self.init(path: error.path, problem: error.problem)
     }
 }
 
