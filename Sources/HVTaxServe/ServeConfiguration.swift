@@ -76,12 +76,33 @@ public struct ServeConfiguration: Codable, Sendable, Equatable {
         do {
             config = try YAMLDecoder().decode(ServeConfiguration.self, from: text.isEmpty ? "{}" : text)
         } catch let error as DecodingError {
+            // A syntax error reaches here as "The given data was not valid YAML." with Yams' own
+            // error, which knows the line and column, underneath.
+            if case .dataCorrupted(let context) = error, let yaml = context.underlyingError as? YamlError,
+               let syntax = Self.describe(yaml) {
+                throw ConfigurationError(file: file, message: syntax)
+            }
             throw ConfigurationError(file: file, message: DecodingProblem.describe(error))
+        } catch let error as YamlError {
+            throw ConfigurationError(file: file, message: Self.describe(error) ?? "\(error)")
         } catch {
             throw ConfigurationError(file: file, message: "\(error)")
         }
         try config.validate(file: file)
         return config
+    }
+
+    /// "line 3, column 10: did not find expected node content (while parsing a flow node from
+    /// line 3, column 9)": the place first, as the other input errors give it.
+    static func describe(_ error: YamlError) -> String? {
+        switch error {
+        case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _),
+             .composer(let context, let problem, let mark, _):
+            let from = context.map { " (\($0.text) from line \($0.mark.line), column \($0.mark.column))" } ?? ""
+            return "line \(mark.line), column \(mark.column): \(problem)\(from)"
+        default:
+            return nil
+        }
     }
 
     /// Also for a configuration changed in code (the command's overrides on top of the file).

@@ -41,10 +41,10 @@ struct HistoryCommand: ParsableCommand {
         let query = try query()
         var path = database
         if path == nil, let config {
-            do { path = try ServeConfiguration.load(path: config).history.path } catch { throw ValidationError("\(error)") }
+            do { path = try ServeConfiguration.load(path: config).history.path } catch { throw CommandFailure("\(error)") }
         }
         guard let path, !path.isEmpty else { throw ValidationError("give --database FILE or --config FILE with history.path") }
-        guard FileManager.default.fileExists(atPath: path) else { throw ValidationError("\(path): no such history database") }
+        guard FileManager.default.fileExists(atPath: path) else { throw CommandFailure("\(path): no such history database") }
         let store = try HistoryStore(configuration: HistoryConfiguration(path: path))
         print(try query.render(query.rows(from: store)), terminator: "")
     }

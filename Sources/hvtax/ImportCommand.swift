@@ -38,7 +38,7 @@ struct ImportCommand: ParsableCommand {
             report = try CaptureImporter.importFile(path: path, thresholds: CaptureThresholds(try thresholds.thresholds()),
                                                     generator: "hvtax \(HVTaxVersion.string)")
         } catch let error as TraceReadError {
-            throw ValidationError(error.description)
+            throw CommandFailure(error.description)
         }
         report.advice = try Advisor.standard().advise(report)
         try output.write(report)

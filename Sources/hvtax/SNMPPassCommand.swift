@@ -117,7 +117,7 @@ struct SnapshotFileFollower {
         do {
             snapshots = try JSONInput.decodeLines(HostSnapshot.self, from: data[..<end])
         } catch {
-            throw ValidationError("\(path), \(error.problem); expected hvtax.snapshot/1 objects (hvtax snapshot --format json)")
+            throw CommandFailure("\(path), \(error.problem); expected hvtax.snapshot/1 objects (hvtax snapshot --format json)")
         }
         if end < data.endIndex, let last = try? JSONInput.decode(HostSnapshot.self, from: data[end...]) { snapshots.append(last) }
         var out: [HostSnapshot] = []

@@ -53,7 +53,7 @@ struct ServeCommand: AsyncParsableCommand {
         do {
             configuration = try config.map { try ServeConfiguration.load(path: $0) } ?? ServeConfiguration()
         } catch {
-            throw ValidationError("\(error)")
+            throw CommandFailure("\(error)")
         }
         if let listen { configuration.listenAddress = listen }
         if let root { configuration.root = root }

@@ -73,7 +73,7 @@ struct InfluxOptions: ParsableArguments {
         var token = getenv("HVTAX_INFLUX_TOKEN").map { String(cString: $0) }
         if let influxTokenFile {
             guard let text = try? String(contentsOfFile: influxTokenFile, encoding: .utf8) else {
-                throw ValidationError("--influx-token-file \(influxTokenFile): cannot be read")
+                throw CommandFailure("--influx-token-file \(influxTokenFile): cannot be read")
             }
             token = text.trimmingCharacters(in: .whitespacesAndNewlines)
         }

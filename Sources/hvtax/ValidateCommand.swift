@@ -145,7 +145,7 @@ struct ValidateCommand: ParsableCommand {
     func filtered(_ all: [DiscoveredVM]) throws -> [DiscoveredVM] {
         let selection = VMSelection(vms)
         if let unmatched = selection.unmatched(among: all.map { (name: $0.name, pid: $0.pid) }, place: "on this host").first {
-            throw ValidationError(unmatched + " (hvtax snapshot lists them)")
+            throw CommandFailure(unmatched + " (hvtax snapshot lists them)")
         }
         return all.filter { selection.selects(name: $0.name, pid: $0.pid) }
     }
@@ -198,7 +198,7 @@ struct ValidateCommand: ParsableCommand {
         process.waitUntilExit()
         let complaint = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         guard process.terminationReason == .exit, process.terminationStatus == 0 else {
-            throw ValidationError("hvtax workload failed (status \(process.terminationStatus)): \(complaint.trimmingCharacters(in: .whitespacesAndNewlines))")
+            throw CommandFailure("hvtax workload failed (status \(process.terminationStatus)): \(complaint.trimmingCharacters(in: .whitespacesAndNewlines))")
         }
         let text = try String(contentsOfFile: truthPath, encoding: .utf8)
         let records: [WorkloadTruthRecord]
@@ -207,12 +207,12 @@ struct ValidateCommand: ParsableCommand {
         } catch {
             throw CommandFailure("\(truthPath), \(error.problem); expected the truth hvtax workload writes")
         }
-        guard case .start(let start)? = records.first else { throw ValidationError("\(truthPath): no start record") }
+        guard case .start(let start)? = records.first else { throw CommandFailure("\(truthPath): no start record") }
         let intervals = records.compactMap { record -> WorkloadTruthInterval? in
             if case .interval(let i) = record { return i }
             return nil
         }
-        guard let vm = identity else { throw ValidationError("the workload (pid \(pid)) was never seen with its \(vcpus) vCPU threads") }
+        guard let vm = identity else { throw CommandFailure("the workload (pid \(pid)) was never seen with its \(vcpus) vCPU threads") }
         return analyzer.analyze(samples: samples, vm: vm, truth: .workload(start: start, intervals: intervals, file: truthPath),
                                 otherVMs: others)
     }
@@ -227,7 +227,7 @@ struct ValidateCommand: ParsableCommand {
         }
         var samples: [HostSample] = [try run.sample()]
         guard let vm = try filtered(run.sampler.vms).first else {
-            throw ValidationError("no VM named \(wanted) on this host (hvtax snapshot lists them)")
+            throw CommandFailure("no VM named \(wanted) on this host (hvtax snapshot lists them)")
         }
         let start = samples[0].monotonicNs
         let end = start + phases.reduce(0) { $0 + $1.durationNs }
