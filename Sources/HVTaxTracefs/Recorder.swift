@@ -128,6 +128,10 @@ public final class Recorder {
     }
 
     public func record() throws(RecordError) -> RecordSummary {
+        // Opened before anything is recorded: a path that cannot be written is said at once, not
+        // after the recording. The file appears under its name when the trace is whole.
+        let output: TraceDatOutput
+        do { output = try TraceDatOutput(path: options.output) } catch { throw .write(error) }
         let tracefs: Tracefs
         let stale: [TracefsInstance.Stale]
         do {
@@ -160,7 +164,7 @@ public final class Recorder {
             rmdir(spool)
         }
         do {
-            return try record(instance: instance, tracefs: tracefs, threads: threads, spool: spool, stale: stale)
+            return try record(instance: instance, tracefs: tracefs, threads: threads, spool: spool, stale: stale, output: output)
         } catch let error as TracefsError {
             throw .tracefs(error)
         } catch let error as TraceDatWriteError {
@@ -173,7 +177,7 @@ public final class Recorder {
     }
 
     private func record(instance: TracefsInstance, tracefs: Tracefs, threads: [Int32], spool: String,
-                        stale: [TracefsInstance.Stale]) throws -> RecordSummary {
+                        stale: [TracefsInstance.Stale], output: TraceDatOutput) throws -> RecordSummary {
         try instance.write("tracing_on", "0")
         try instance.write("buffer_size_kb", String(options.bufferKB))
         let (present, missing) = options.events.resolve(eventsDirectory: instance.file("events"))
@@ -248,7 +252,6 @@ public final class Recorder {
         var meta = try Self.metadata(instance: instance, tracefs: tracefs, pageSize: pageSize, present: present)
         meta.cpuStats = stats.map { "CPU: \($0.cpu)\n" + $0.statsText }
         meta.cpuCount = cpus.count
-        let output = try TraceDatOutput(path: options.output)
         try TraceDatWriter.write(meta, cpus: cpus.map { .file(path: spool + "/cpu\($0)") }, version: options.version, to: output)
         var info = stat()
         stat(options.output, &info)

@@ -105,6 +105,13 @@ struct OutputPathTests {
         #expect(result.stdout.isEmpty, "nothing analysed or generated before the error")
     }
 
+    /// record met a folder that does not exist only after recording, and named its spool folder.
+    @Test func recordSaysSoBeforeRecording() throws {
+        let result = try CommandLineTests.hvtax(["record", "-o", "/nonexistent-hvtax/r.dat", "--duration", "30s"])
+        #expect(result.status == 1)
+        #expect(result.stderr == "hvtax record: writing the trace: /nonexistent-hvtax/r.dat: No such file or directory\n", "\(result.stderr)")
+    }
+
     /// A bare file name is written in the working folder (its hidden name beside it, not in "/").
     @Test func aRelativeOutput() throws {
         let dir = try ConvertCommandTests.folder("relative")
