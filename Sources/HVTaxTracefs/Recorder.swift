@@ -121,6 +121,22 @@ public final class Recorder {
         self.log = log
     }
 
+    /// Where the per-CPU pages wait for the end of the recording: a hidden folder beside a regular
+    /// output (one file system, so a long recording fills the disk the user chose), or the
+    /// temporary folder for a device such as /dev/null (a folder in /dev is no place for them).
+    static func spoolFolder(for output: String) -> String {
+        var info = stat()
+        let name = "hvtax-spool-\(getpid())"
+        if stat(output, &info) == 0 && (info.st_mode & S_IFMT) != S_IFREG {
+            let temporary = getenv("TMPDIR").map { String(cString: $0) }.flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
+            return temporary + "/." + name
+        }
+        let slash = output.lastIndex(of: "/")
+        let folder = slash.map { String(output[...$0]) } ?? ""
+        let file = slash.map { String(output[output.index(after: $0)...]) } ?? output
+        return folder + ".\(file).\(name)"
+    }
+
     public static func resolveVM(named name: String) throws(RecordError) -> Int32 {
         let pids = ProcessTable.vm(named: name)
         guard pids.count == 1 else { throw .noSuchVM(name, candidates: pids.count) }
@@ -157,7 +173,7 @@ public final class Recorder {
 
         let instance: TracefsInstance
         do { instance = try TracefsInstance(tracefs: tracefs) } catch { throw .tracefs(error) }
-        let spool = options.output + ".hvtax-spool-\(getpid())"
+        let spool = Self.spoolFolder(for: options.output)
         defer {
             do { try instance.remove() } catch { log("could not remove \(instance.path) (\(error)); `hvtax doctor --fix` will") }
             for entry in Tracefs.directoryEntries(spool) { unlink(spool + "/" + entry) }

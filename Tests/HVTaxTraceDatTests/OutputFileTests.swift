@@ -1,5 +1,6 @@
 import Foundation
 import HVTaxFiles
+@testable import HVTaxTracefs
 import Testing
 
 /// Output files appear whole or not at all, and their errors name them.
@@ -80,5 +81,13 @@ struct OutputFileTests {
             try OutputFile(path: dir + "/no/such/x.txt")
         }
         #expect("\(OutputFileError(path: "/x", problem: "No space left on device"))" == "/x: No space left on device")
+    }
+
+    /// record's spool folder went beside the output even for /dev/null (a folder in /dev).
+    @Test func recordSpoolsBesideARegularOutputAndNeverInDev() {
+        #expect(Recorder.spoolFolder(for: "traces/busy.dat") == "traces/.busy.dat.hvtax-spool-\(getpid())")
+        #expect(Recorder.spoolFolder(for: "busy.dat") == ".busy.dat.hvtax-spool-\(getpid())")
+        let device = Recorder.spoolFolder(for: "/dev/null")
+        #expect(!device.hasPrefix("/dev/") && device.hasSuffix("/.hvtax-spool-\(getpid())"), "\(device)")
     }
 }
