@@ -111,6 +111,24 @@ struct OddInputTests {
         }
     }
 
+    /// Under 20 bad lines and nothing else, a file gave an empty report with status 0; and 20
+    /// damaged kvm_exit lines were called "not a text trace", though the file is one.
+    @Test func aShortFileOfBadLinesIsNoTraceButDamagedEventsAre() throws {
+        let short = try write("hello world\nfoo bar\n", name: "short.txt")
+        #expect {
+            try TraceReportPipeline.run(paths: [short])
+        } throws: { error in
+            guard let error = error as? TraceReadError else { return false }
+            return error.file == short && error.location == "line 1" && error.problem.hasPrefix("not a text trace: expected a CPU column")
+        }
+        let damaged = try write(String(repeating: " CPU 0/KVM-1001 [000] 10.000001: kvm_exit: nonsense\n", count: 25), name: "damaged.txt")
+        let report = try TraceReportPipeline.run(paths: [damaged])
+        #expect(report.quality.malformedLines == 25)
+        #expect(report.quality.malformedExamples.first?.problem.hasPrefix("kvm_exit body: expected") == true)
+        let comments = try write("# tracer: nop\n#\n", name: "comments.txt")
+        #expect(try TraceReportPipeline.run(paths: [comments]).quality.malformedLines == 0, "an empty trace is a trace")
+    }
+
     @Test func binaryAndMissingFilesAreClearErrors() throws {
         let directory = try ScratchDirectory.current
         let path = directory.appendingPathComponent("blob").path

@@ -13,7 +13,11 @@ enum ParsedLine {
     case ignorable
     /// `cpus=N`: the file is `trace-cmd report` output.
     case traceCmdHeader
+    /// Not a line of a text trace at all.
     case malformed(String)
+    /// A trace line (CPU, timestamp and event name are there) whose body is not what its event's
+    /// format says: the file is a trace, with damaged events.
+    case damagedEvent(String)
 }
 
 /// Parses the line prefix shared by the kernel's trace output, `trace-cmd report` and `perf script`:
@@ -113,29 +117,29 @@ struct TextLineParser {
         switch kind {
         case .kvmExit:
             guard let style = bodies.exit(body, into: &event) else {
-                return .malformed("kvm_exit body: expected 'reason NAME rip ...' or 'exit_reason=N ...'")
+                return .damagedEvent("kvm_exit body: expected 'reason NAME rip ...' or 'exit_reason=N ...'")
             }
             if style == .raw { sawRawFields = true } else if style == .withoutVCPU { sawExitWithoutVCPU = true }
         case .kvmEntry:
             guard bodies.entry(body, into: &event) else {
-                return .malformed("kvm_entry body: expected 'vcpu N' or 'vcpu_id=N'")
+                return .damagedEvent("kvm_entry body: expected 'vcpu N' or 'vcpu_id=N'")
             }
         case .userspaceExit:
             guard bodies.userspaceExit(body, into: &event) else {
-                return .malformed("kvm_userspace_exit body: expected 'reason KVM_EXIT_X (N)' or 'reason=N'")
+                return .damagedEvent("kvm_userspace_exit body: expected 'reason KVM_EXIT_X (N)' or 'reason=N'")
             }
         case .pio:
             guard bodies.pio(body, into: &event) else {
-                return .malformed("kvm_pio body: expected 'pio_write at 0xPORT size N ...' or 'rw=N port=N ...'")
+                return .damagedEvent("kvm_pio body: expected 'pio_write at 0xPORT size N ...' or 'rw=N port=N ...'")
             }
         case .mmio:
             guard bodies.mmio(body, into: &event) else {
-                return .malformed("kvm_mmio body: expected 'mmio write|read|unsatisfied-read len N gpa 0xADDR ...', "
+                return .damagedEvent("kvm_mmio body: expected 'mmio write|read|unsatisfied-read len N gpa 0xADDR ...', "
                     + "'fast mmio at gpa 0xADDR' or 'type=N len=N gpa=N ...'")
             }
         case .schedSwitch:
             guard bodies.schedSwitch(body, into: &event) else {
-                return .malformed("sched_switch body: expected 'prev_comm=... prev_pid=... prev_state=S ==> next_comm=... next_pid=...'")
+                return .damagedEvent("sched_switch body: expected 'prev_comm=... prev_pid=... prev_state=S ==> next_comm=... next_pid=...'")
             }
         case .schedWakeup:
             bodies.wakeup(body, into: &event)
@@ -178,9 +182,9 @@ struct TextLineParser {
     private func parseLost(_ line: UnsafeRawBufferPointer, from index: Int, into event: inout TraceEvent) -> ParsedLine {
         var i = index
         let expected = "expected 'CPU:N [LOST M EVENTS]' or 'CPU:N [M EVENTS DROPPED]'"
-        guard let cpu = line.decimal(at: &i) else { return .malformed(expected) }
+        guard let cpu = line.decimal(at: &i) else { return .damagedEvent(expected) }
         i = line.skipSpaces(from: i)
-        guard i < line.count, line[i] == 0x5b /* [ */ else { return .malformed(expected) }
+        guard i < line.count, line[i] == 0x5b /* [ */ else { return .damagedEvent(expected) }
         i += 1
         var count: UInt64 = 0
         if line.matches("LOST ", at: i) {
@@ -190,12 +194,12 @@ struct TextLineParser {
             } else if line.matches("EVENTS]", at: i) {
                 event.flags.insert(.countUnknown)
             } else {
-                return .malformed(expected)
+                return .damagedEvent(expected)
             }
         } else if let dropped = line.decimal(at: &i), line.matches(" EVENTS DROPPED]", at: i) {
             count = dropped
         } else {
-            return .malformed(expected)
+            return .damagedEvent(expected)
         }
         event.kind = .lost
         event.cpu = Int32(truncatingIfNeeded: cpu)

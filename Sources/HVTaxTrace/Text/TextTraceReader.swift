@@ -14,6 +14,8 @@ public final class TextTraceReader: EventStream {
     private var eventCount: UInt64 = 0
     private var lastTime: UInt64 = 0
     private var ended = false
+    /// A line shaped like an event was met, even if its body was damaged: the file is a trace.
+    private var sawEventLine = false
     private var pendingError: TraceReadError?
     public private(set) var diagnostics = ReaderDiagnostics()
 
@@ -94,10 +96,14 @@ public final class TextTraceReader: EventStream {
     private func readOneLine() throws {
         guard let line = try lines.next() else {
             ended = true
+            // A short file of nothing but bad lines is no trace either (below the garbage limit it
+            // gave an empty report, status 0).
+            if isNotATrace && diagnostics.malformedLines > 0 { throw notATrace() }
             return
         }
         var event = TraceEvent(time: 0, kind: .other)
-        switch parser.parse(line, into: &event) {
+        let parsed = parser.parse(line, into: &event)
+        switch parsed {
         case .event:
             // `CPU:N [LOST M EVENTS]` has no timestamp of its own: it happened after the last event read.
             if event.kind == .lost { event.time = lastTime } else { lastTime = event.time }
@@ -111,19 +117,26 @@ public final class TextTraceReader: EventStream {
             break
         case .traceCmdHeader:
             sawTraceCmdHeader = true
-        case .malformed(let problem):
+        case .malformed(let problem), .damagedEvent(let problem):
             if lines.lastLineUnterminated {
                 diagnostics.truncated = true
                 return
             }
+            if case .damagedEvent = parsed { sawEventLine = true }
             diagnostics.malformed(file: path, line: lines.lineNumber, problem: problem)
-            if eventCount == 0 && diagnostics.malformedLines >= Self.garbageLimit {
-                let first = diagnostics.malformedExamples.first!
-                throw TraceReadError(
-                    file: path, location: "line \(first.line)",
-                    problem: "not a text trace: \(first.problem); expected lines like "
-                        + "'TASK-PID [CPU] TIMESTAMP: EVENT: BODY' (ftrace, trace-cmd report) or perf script output")
-            }
+            if isNotATrace && diagnostics.malformedLines >= Self.garbageLimit { throw notATrace() }
         }
+    }
+
+    /// No event read and no line shaped like one: bad lines so far are all the file has.
+    private var isNotATrace: Bool { eventCount == 0 && !sawEventLine }
+
+    /// The first bad line, and what a line of a text trace looks like.
+    private func notATrace() -> TraceReadError {
+        let first = diagnostics.malformedExamples.first!
+        return TraceReadError(
+            file: path, location: "line \(first.line)",
+            problem: "not a text trace: \(first.problem); expected lines like "
+                + "'TASK-PID [CPU] TIMESTAMP: EVENT: BODY' (ftrace, trace-cmd report) or perf script output")
     }
 }
