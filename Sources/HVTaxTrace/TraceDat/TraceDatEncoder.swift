@@ -236,10 +236,10 @@ public final class TraceDatEncoder {
             if cpu.spoolFD < 0 {
                 cpu.spoolPath = spoolDirectory + "/hvtax-encode-\(getpid())-cpu\(index)"
                 cpu.spoolFD = Self.openSpool(in: spoolDirectory, named: cpu.spoolPath)
-                guard cpu.spoolFD >= 0 else { throw TraceDatWriteError(path: cpu.spoolPath, problem: String(cString: strerror(errno))) }
+                guard cpu.spoolFD >= 0 else { throw TraceDatWriteError(path: cpu.spoolPath, errno: errno) }
             }
             let n = cpu.page.withUnsafeBytes { Glibc.write(cpu.spoolFD, $0.baseAddress!, $0.count) }
-            guard n == Self.pageSize else { throw TraceDatWriteError(path: cpu.spoolPath, problem: String(cString: strerror(errno))) }
+            guard n == Self.pageSize else { throw TraceDatWriteError(path: cpu.spoolPath, errno: errno) }
             cpu.spooledBytes += UInt64(n)
         } else {
             cpu.pages.append(contentsOf: cpu.page)

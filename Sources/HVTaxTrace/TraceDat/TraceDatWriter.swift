@@ -54,11 +54,9 @@ public enum TraceDatVersion: Sendable, Equatable {
     case v7(TraceDatCompression)
 }
 
-public struct TraceDatWriteError: Error, CustomStringConvertible, Equatable {
-    public var path: String
-    public var problem: String
-    public var description: String { "\(path): \(problem)" }
-}
+/// A trace.dat or spool file that could not be written: its path and why (OutputFile's error, so
+/// the output's own errors pass through unchanged).
+public typealias TraceDatWriteError = OutputFileError
 
 /// Where a written trace.dat goes: memory or a file. Writes are sequential, with patches of
 /// offsets that are only known later.
@@ -74,7 +72,7 @@ public final class TraceDatOutput {
 
     /// The file appears under `path` only when `finish()` has written all of it (OutputFile).
     public init(path: String) throws(TraceDatWriteError) {
-        do { file = try OutputFile(path: path) } catch { throw TraceDatWriteError(error) }
+        file = try OutputFile(path: path)
     }
 
     func write(_ data: UnsafeRawBufferPointer) throws(TraceDatWriteError) {
@@ -83,7 +81,7 @@ public final class TraceDatOutput {
             offset += UInt64(data.count)
             return
         }
-        do { try file.write(data) } catch { throw TraceDatWriteError(error) }
+        try file.write(data)
         offset += UInt64(data.count)
     }
 
@@ -106,18 +104,12 @@ public final class TraceDatOutput {
             bytes.replaceSubrange(Int(position)..<Int(position) + data.count, with: data)
             return
         }
-        do { try file.write(data, at: position) } catch { throw TraceDatWriteError(error) }
+        try file.write(data, at: position)
     }
 
     /// Flushes the file to disk so a reader (or a crash) sees all of it, and puts it in place.
     public func finish() throws(TraceDatWriteError) {
-        do { try file?.commit() } catch { throw TraceDatWriteError(error) }
-    }
-}
-
-extension TraceDatWriteError {
-    init(_ error: OutputFileError) {
-        self.init(path: error.path, problem: error.problem)
+        try file?.commit()
     }
 }
 
@@ -272,11 +264,11 @@ public enum TraceDatWriter {
         case .bytes(let bytes): return UInt64(bytes.count)
         case .file(let file):
             var info = stat()
-            guard stat(file, &info) == 0 else { throw TraceDatWriteError(path: file, problem: String(cString: strerror(errno))) }
+            guard stat(file, &info) == 0 else { throw TraceDatWriteError(path: file, errno: errno) }
             return UInt64(info.st_size)
         case .descriptor(let fd, let name):
             var info = stat()
-            guard fstat(fd, &info) == 0 else { throw TraceDatWriteError(path: name, problem: String(cString: strerror(errno))) }
+            guard fstat(fd, &info) == 0 else { throw TraceDatWriteError(path: name, errno: errno) }
             return UInt64(info.st_size)
         }
     }
@@ -294,7 +286,7 @@ public enum TraceDatWriter {
             }
         case .file(let path):
             let fd = open(path, O_RDONLY | O_CLOEXEC)
-            guard fd >= 0 else { throw TraceDatWriteError(path: path, problem: String(cString: strerror(errno))) }
+            guard fd >= 0 else { throw TraceDatWriteError(path: path, errno: errno) }
             defer { close(fd) }
             try forEachBatch(of: fd, name: path, batchBytes: batchBytes, body)
         case .descriptor(let fd, let name):
@@ -310,7 +302,7 @@ public enum TraceDatWriter {
         while true {
             let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress!, $0.count, offset) }
             if n < 0 && errno == EINTR { continue }
-            guard n >= 0 else { throw TraceDatWriteError(path: name, problem: String(cString: strerror(errno))) }
+            guard n >= 0 else { throw TraceDatWriteError(path: name, errno: errno) }
             if n == 0 { break }
             offset += off_t(n)
             try body(Array(buffer[0..<n]))
