@@ -141,9 +141,11 @@ public final class Interner {
 public final class SymbolTable {
     /// Task names and event names.
     public let names = Interner()
-    /// Exit reason names exactly as printed (`EPT_VIOLATION`, `PF excp`, `UNKNOWN (99)`).
+    /// Exit reason names as the kernel prints them (`EPT_VIOLATION`, `PF excp`, `UNKNOWN (99)`).
     public let reasons = Interner()
     private var numericReasons: [UInt64: UInt32] = [:]
+    /// Printed reason symbol -> the kernel's name's symbol + 1 (0: not looked up yet).
+    private var kernelNames: [UInt32] = []
 
     public init() {}
 
@@ -153,6 +155,25 @@ public final class SymbolTable {
         if let symbol = numericReasons[key] { return symbol }
         let symbol = reasons.intern(ExitReasonTable.name(code: code, isa: isa))
         numericReasons[key] = symbol
+        return symbol
+    }
+
+    /// The symbol of the kernel's name for a reason symbol as a text trace printed it: itself,
+    /// except for libtraceevent's plugin names (`EXIT_NPF` -> `npf`, `PENDING_INTERRUPT` ->
+    /// `INTERRUPT_WINDOW`), so a trace reads the same through `trace-cmd report` as from the kernel.
+    /// One array load per exit once a name has been seen.
+    @inline(__always)
+    public func kernelReason(_ printed: UInt32) -> UInt32 {
+        let index = Int(printed)
+        if index < kernelNames.count, kernelNames[index] != 0 { return kernelNames[index] - 1 }
+        return lookUpKernelReason(printed)
+    }
+
+    private func lookUpKernelReason(_ printed: UInt32) -> UInt32 {
+        let index = Int(printed)
+        if kernelNames.count <= index { kernelNames.append(contentsOf: repeatElement(0, count: index + 1 - kernelNames.count)) }
+        let symbol = ExitReasonTable.kernelName(ofPluginName: reasons.string(printed)).map { reasons.intern($0) } ?? printed
+        kernelNames[index] = symbol + 1
         return symbol
     }
 }

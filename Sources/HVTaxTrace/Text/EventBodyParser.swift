@@ -12,6 +12,7 @@ struct EventBodyParser {
     ///     vcpu 0 reason EXCEPTION_NMI rip 0xfd0bd info1 0x0... (5.10+; `reason X FAILED_VMENTRY`)
     ///     vcpu 1 reason npf rip 0xfd11d info 100000014 fd000     (5.7-5.9)
     ///     reason EPT_MISCONFIG rip 0xffffffffa0632f49 info 0 0   (older kernels, libtraceevent plugin)
+    ///     reason EXIT_NPF rip 0xffffffffffbbe119 info 200000006 1ab000   (the plugin on AMD: its names)
     ///     exit_reason=49 guest_rip=0x... isa=1 ... vcpu_id=0      (trace-cmd report -R)
     /// Reasons may contain spaces (`PF excp`), so the reason runs up to ` rip `.
     func exit(_ body: UnsafeRawBufferPointer, into event: inout TraceEvent) -> ExitStyle? {
@@ -41,7 +42,7 @@ struct EventBodyParser {
             // A bare number: the reason has no name in the printing side's table.
             event.code = symbols.reasons.intern("UNKNOWN (\(body.slice(start, end).text))")
         } else {
-            event.code = symbols.reasons.intern(body.slice(start, end), readableBytes: body.count - start)
+            event.code = symbols.kernelReason(symbols.reasons.intern(body.slice(start, end), readableBytes: body.count - start))
         }
         return style
     }

@@ -30,7 +30,8 @@ public final class TraceDatEncoder {
     private let symbols: SymbolTable
     private var commands: [Int32: UInt32] = [:]
     private var threadGroups: [Int32: Int32] = [:]
-    private var reasonCodes: [UInt32: UInt32] = [:]
+    /// Reason symbol -> its code and ISA (1 VMX, 2 SVM), as kvm_exit's exit_reason and isa hold them.
+    private var reasonCodes: [UInt32: (code: UInt32, isa: UInt32)] = [:]
     /// Spool pages to files in this directory instead of memory (large traces).
     private let spoolDirectory: String?
     public private(set) var written: UInt64 = 0
@@ -67,16 +68,19 @@ public final class TraceDatEncoder {
         return fd
     }
 
-    /// The numeric exit reason for a reason name, from the kernel's VMX and SVM tables.
+    /// The numeric exit reason for a reason name, from the kernel's VMX and SVM tables. SVM codes
+    /// take all 32 bits (SEV-ES `vmgexit_*` from 0x80000001, `invalid_guest_state` is -1); VMX's
+    /// bit 31 is FAILED_VMENTRY, set from the event's flag.
     private func reasonCode(_ symbol: UInt32, failed: Bool) -> (code: UInt32, isa: UInt32)? {
-        if let packed = reasonCodes[symbol] { return (packed & 0x7fff_ffff | (failed ? ExitReasonTable.vmxFailedEntryBit : 0), packed >> 31 == 0 ? 1 : 2) }
+        let failedBit = failed ? ExitReasonTable.vmxFailedEntryBit : 0
+        if let known = reasonCodes[symbol] { return (known.isa == 1 ? known.code | failedBit : known.code, known.isa) }
         let name = symbols.reasons.string(symbol)
         if let code = ExitReasonTable.vmx.first(where: { $0.value == name })?.key {
-            reasonCodes[symbol] = code
-            return (code | (failed ? ExitReasonTable.vmxFailedEntryBit : 0), 1)
+            reasonCodes[symbol] = (code, 1)
+            return (code | failedBit, 1)
         }
-        if let code = ExitReasonTable.svm.first(where: { $0.value == name })?.key, code < 0x8000_0000 {
-            reasonCodes[symbol] = code | 0x8000_0000
+        if let code = ExitReasonTable.svm.first(where: { $0.value == name })?.key {
+            reasonCodes[symbol] = (code, 2)
             return (code, 2)
         }
         return nil
