@@ -47,7 +47,10 @@ func busyCPUs() -> [[UInt8]] {
 /// The parts of a report that depend on the events, not on the file they came from. VM names are
 /// left out: the trace.dat hvtax writes knows each thread's process (`pid-N`), trace-cmd's text
 /// does not (VMs are then named after their first vCPU thread).
-func analysis(_ report: TraceReport) -> (vms: [VMReport], host: HostSummary, events: UInt64, kinds: [String: UInt64]) {
+/// `trace-cmd report -l` prints at most 8 bytes of a task name (`CPU 0/KV`): `withoutThreadNames`
+/// leaves those out too.
+func analysis(_ report: TraceReport, withoutThreadNames: Bool = false)
+    -> (vms: [VMReport], host: HostSummary, events: UInt64, kinds: [String: UInt64]) {
     let anonymous = report.vms.map { vm in
         var vm = vm
         vm.name = ""
@@ -56,6 +59,7 @@ func analysis(_ report: TraceReport) -> (vms: [VMReport], host: HostSummary, eve
             var vcpu = vcpu
             vcpu.vm = ""
             vcpu.vmPid = nil
+            if withoutThreadNames { vcpu.thread = "" }
             return vcpu
         }
         return vm
@@ -71,10 +75,11 @@ struct ReportEquivalenceTests {
         return text.split(separator: "\n").lazy.compactMap(ReportLine.timeIsBare).first ?? false
     }
 
-    func compare(datPath: String) throws {
+    /// - Parameter layout: more `trace-cmd report` options that change how its lines look.
+    func compare(datPath: String, layout: [String] = []) throws {
         let text = datPath + ".txt"
         defer { try? FileManager.default.removeItem(atPath: text) }
-        guard let path = which("trace-cmd"), let child = Child.spawn(path, ["report", "-t", datPath], stdoutPath: text) else {
+        guard let path = which("trace-cmd"), let child = Child.spawn(path, ["report", "-t"] + layout + [datPath], stdoutPath: text) else {
             print("skipped: trace-cmd is not installed (apt-get install trace-cmd)")
             return
         }
@@ -88,7 +93,9 @@ struct ReportEquivalenceTests {
         if bare { print("trace-cmd printed bare nanoseconds for \(datPath): read as a 1 GHz counter") }
         let fromText = try TraceReportPipeline.run(paths: [text], inputOptions: .init(counterHz: bare ? 1_000_000_000 : nil))
         #expect(fromDat.sources.first?.format.hasPrefix("trace.dat") == true)
-        let a = analysis(fromDat), b = analysis(fromText)
+        let short = layout.contains("-l")
+        let a = analysis(fromDat, withoutThreadNames: short), b = analysis(fromText, withoutThreadNames: short)
+        #expect(fromText.quality.malformedLines == 0, "trace-cmd report \(layout)")
         #expect(a.events == b.events)
         #expect(a.kinds == b.kinds)
         #expect(a.host == b.host)
@@ -140,6 +147,35 @@ struct ReportEquivalenceTests {
         fromText.sources = []
         fromDat.sources = []
         #expect(fromText == fromDat)
+    }
+
+    /// Raw fields (`-R`: sched_switch without its arrow, prev_state a number), the time since the
+    /// previous event (`--ts-diff`: `(+1000)` before the event name), and the latency format (`-l`:
+    /// no brackets around the CPU, flags right after it, task names cut to 8 bytes). Each used to
+    /// lose events: every sched_switch with -R, every line but the first with --ts-diff, the whole
+    /// file with -l.
+    @Test("trace-cmd report's other layouts give the same report",
+          arguments: [["-R"], ["--ts-diff"], ["-l"], ["-l", "-R", "--ts-diff"]])
+    func otherLayouts(layout: [String]) throws {
+        let base = FileManager.default.temporaryDirectory.path + "/hvtax-layout-\(getpid())-\(layout.joined())"
+        defer {
+            try? FileManager.default.removeItem(atPath: base + ".txt")
+            try? FileManager.default.removeItem(atPath: base + ".dat")
+        }
+        var configuration = TraceSynthesizer.Configuration()
+        configuration.events = 20_000
+        configuration.vms = 2
+        configuration.vcpusPerVM = 2
+        configuration.lossProbability = 0.01
+        var text: [UInt8] = []
+        _ = TraceSynthesizer(configuration).generate { text.append(contentsOf: $0) }
+        try Data(text).write(to: URL(fileURLWithPath: base + ".txt"))
+        let symbols = SymbolTable()
+        let stream = try TraceInputs.open(base + ".txt", symbols: symbols)
+        let encoder = TraceDatEncoder(symbols: symbols)
+        while let event = try stream.next() { try encoder.add(event) }
+        try encoder.finish(to: try TraceDatOutput(path: base + ".dat"))
+        try compare(datPath: base + ".dat", layout: layout)
     }
 
     @Test("a written trace.dat with kvm_exit/kvm_entry, userspace exits and preemption")

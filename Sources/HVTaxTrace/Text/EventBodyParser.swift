@@ -156,6 +156,8 @@ struct EventBodyParser {
 
     /// sched_switch, the kernel's format:
     ///     prev_comm=CPU 0/KVM prev_pid=12 prev_prio=120 prev_state=R+ ==> next_comm=swapper/1 next_pid=0 next_prio=120
+    /// its raw fields (`trace-cmd report -R`, prev_state a number: 0 R, 1 S, 2 D, 256 R+):
+    ///     prev_comm=CPU 0/KVM prev_pid=12 prev_prio=120 prev_state=256 next_comm=swapper/1 next_pid=0 next_prio=120
     /// or libtraceevent's sched_switch plugin (trace-cmd report, perf):
     ///     CPU 0/KVM:12 [120] R+ ==> swapper/1:0 [120]
     /// Task names may contain spaces, so each runs up to the next field's key.
@@ -169,8 +171,15 @@ struct EventBodyParser {
             let stateStart = stateAt + 12
             var stateEnd = stateStart
             while stateEnd < body.count, body[stateEnd] != 0x20 { stateEnd += 1 }
-            guard body.matches(" ==> next_comm=", at: stateEnd) else { return false }
-            let nextCommStart = stateEnd + 15
+            // `trace-cmd report -R` prints the raw fields: no arrow, and prev_state as its number.
+            let nextCommStart: Int
+            if body.matches(" ==> next_comm=", at: stateEnd) {
+                nextCommStart = stateEnd + 15
+            } else if body.matches(" next_comm=", at: stateEnd) {
+                nextCommStart = stateEnd + 11
+            } else {
+                return false
+            }
             guard let nextPidAt = body.find(" next_pid=", from: nextCommStart) else { return false }
             var j = nextPidAt + 10
             guard let nextPid = body.decimal(at: &j) else { return false }

@@ -63,39 +63,32 @@ struct TextLineParser {
         if line.matches("version = ", at: i) { return .ignorable }
 
         // Lines of one thread on one CPU share their prefix up to `[CPU]`: reuse its parse.
-        let close: Int
+        var timestamp: (time: UInt64, end: Int)?
         if let cached = prefixes.lookup(line) {
-            close = cached.length - 1
             event.tid = cached.tid
             event.tgid = cached.tgid
             event.comm = cached.comm
             event.cpu = cached.cpu
-        } else {
-            // The CPU column: the first `[digits]`.
-            guard let (bracket, end, cpu) = Self.cpuColumn(line, from: i) else {
-                return .malformed("expected a CPU column like '[001]'")
-            }
+            timestamp = findTimestamp(line, from: cached.length)
+        } else if let (bracket, end, cpu) = Self.cpuColumn(line, from: i),
+                  let found = findTimestamp(line, from: end + 1) {
+            // The `[digits]` must come before the timestamp: in `trace-cmd report -l` output the
+            // first one is in a sched_switch body (`CPU 0/KVM:1101 [120] R ==> ...`).
             parseTask(line, end: bracket, into: &event)
             event.cpu = cpu
-            close = end
+            timestamp = found
             prefixes.store(line, .init(length: end + 1, tid: event.tid, tgid: event.tgid, comm: event.comm, cpu: cpu))
+        } else if let (taskEnd, cpuEnd, cpu) = Self.latencyCPUColumn(line, from: i),
+                  let found = findTimestamp(line, from: cpuEnd) {
+            parseTask(line, end: taskEnd, into: &event)
+            event.cpu = cpu
+            timestamp = found
+        } else if Self.cpuColumn(line, from: i) == nil {
+            return .malformed("expected a CPU column like '[001]'")
         }
-
-        // Flags (`d..2.`) may stand between the CPU and the timestamp, which ends with ':'.
-        i = line.skipSpaces(from: close + 1)
-        var timestamp: UInt64?
-        while i < line.count {
-            var tokenEnd = i
-            while tokenEnd < line.count, line[tokenEnd] != 0x20 { tokenEnd += 1 }
-            if tokenEnd > i, line[tokenEnd - 1] == 0x3a /* : */ {
-                timestamp = parseTimestamp(line, i, tokenEnd - 1)
-                i = tokenEnd
-                break
-            }
-            i = line.skipSpaces(from: tokenEnd)
-        }
-        guard let time = timestamp else { return .malformed("expected a timestamp like '95922.997039:'") }
+        guard let (time, timestampEnd) = timestamp else { return .malformed("expected a timestamp like '95922.997039:'") }
         event.time = time
+        i = Self.skipTimeDifference(line, from: timestampEnd)
 
         // The event name: `kvm_exit:` or perf's `kvm:kvm_exit:`.
         i = line.skipSpaces(from: i)
@@ -205,6 +198,72 @@ struct TextLineParser {
         event.cpu = Int32(truncatingIfNeeded: cpu)
         event.value = count
         return .event
+    }
+
+    /// The timestamp after the CPU column: flags (`d..2.`, perf's `.N..`) may stand between them,
+    /// and the timestamp ends with ':'. Its value and the index after it.
+    private mutating func findTimestamp(_ line: UnsafeRawBufferPointer, from: Int) -> (UInt64, Int)? {
+        var i = line.skipSpaces(from: from)
+        while i < line.count {
+            var tokenEnd = i
+            while tokenEnd < line.count, line[tokenEnd] != 0x20 { tokenEnd += 1 }
+            if tokenEnd > i, line[tokenEnd - 1] == 0x3a /* : */ {
+                guard let time = parseTimestamp(line, i, tokenEnd - 1) else { return nil }
+                return (time, tokenEnd)
+            }
+            i = line.skipSpaces(from: tokenEnd)
+        }
+        return nil
+    }
+
+    /// `trace-cmd report --ts-diff` puts the time since the previous event, `(+1000)`, between the
+    /// timestamp and the event name (blank on the first event); skipped. The index of the event name.
+    private static func skipTimeDifference(_ line: UnsafeRawBufferPointer, from: Int) -> Int {
+        let i = line.skipSpaces(from: from)
+        guard line.matches("(+", at: i) else { return i }
+        var k = i + 2
+        if k < line.count, line[k] == 0x2d /* - */ { k += 1 }
+        guard line.decimal(at: &k) != nil, k < line.count, line[k] == 0x29 /* ) */ else { return i }
+        return line.skipSpaces(from: k + 1)
+    }
+
+    /// The CPU of `trace-cmd report -l` (latency format), which has no brackets: `%8.8s-%-5d %3d`
+    /// and the latency flags right after the number (`CPU 0/KV-1001    0d..2.     1.000000: ...`),
+    /// or with `-R` the raw flags (`0-0x1`). The CPU is the token before the timestamp whose digits
+    /// are followed by flags; the end of the task column, the end of the CPU digits and the CPU.
+    private static func latencyCPUColumn(_ line: UnsafeRawBufferPointer, from: Int) -> (Int, Int, Int32)? {
+        var start = line.skipSpaces(from: from)
+        while start < line.count {
+            var end = start
+            while end < line.count, line[end] != 0x20 { end += 1 }
+            if end > start, line[end - 1] == 0x3a { return nil }  // reached the timestamp: no CPU
+            var digitsEnd = start
+            if let cpu = line.decimal(at: &digitsEnd), digitsEnd < end, cpu <= UInt64(Int32.max),
+               isLatencyFlags(line, digitsEnd, end) {
+                return (start, digitsEnd, Int32(cpu))
+            }
+            start = line.skipSpaces(from: end)
+        }
+        return nil
+    }
+
+    /// libtraceevent's latency columns (irqs-off `d`/`X`, need-resched `N`/`n`/`p`, hard/soft irq
+    /// `H`/`h`/`s`/`Z`, preempt and migrate-disable depths, `.` for none), or `-0xFLAGS` with `-R`.
+    /// The first is never a digit, so the CPU's digits end where they start.
+    private static func isLatencyFlags(_ line: UnsafeRawBufferPointer, _ from: Int, _ to: Int) -> Bool {
+        if line.matches("-0x", at: from) {
+            guard to > from + 3 else { return false }
+            for k in (from + 3)..<to where !(line[k] &- 0x30 < 10 || (line[k] | 0x20) &- 0x61 < 6) { return false }
+            return true
+        }
+        guard to - from >= 3 else { return false }
+        for k in from..<to {
+            switch line[k] {
+            case 0x2e, 0x30...0x39, 0x61...0x66, 0x58, 0x4e, 0x6e, 0x70, 0x48, 0x68, 0x73, 0x5a, 0x42: continue
+            default: return false
+            }
+        }
+        return true
     }
 
     private static func cpuColumn(_ line: UnsafeRawBufferPointer, from: Int) -> (Int, Int, Int32)? {

@@ -12,7 +12,9 @@ public final class TextTraceReader: EventStream {
     private let counterHz: UInt64?
     private var sawTraceCmdHeader = false
     private var eventCount: UInt64 = 0
+    /// The time of the last event read, and of the last on each CPU (index: CPU number).
     private var lastTime: UInt64 = 0
+    private var lastTimeOnCPU: [UInt64?] = []
     private var ended = false
     /// A line shaped like an event was met, even if its body was damaged: the file is a trace.
     private var sawEventLine = false
@@ -105,11 +107,23 @@ public final class TextTraceReader: EventStream {
         let parsed = parser.parse(line, into: &event)
         switch parsed {
         case .event:
-            // `CPU:N [LOST M EVENTS]` has no timestamp of its own: it happened after the last event read.
-            if event.kind == .lost { event.time = lastTime } else { lastTime = event.time }
-            if event.kind != .lost, let hz = counterHz, parser.clock == .ticks {
-                let (high, low) = event.time.multipliedFullWidth(by: 1_000_000_000)
-                event.time = UInt64(hz).dividingFullWidth((high, low)).quotient
+            if event.kind == .lost {
+                // `CPU:N [LOST M EVENTS]` has no timestamp of its own. The kernel and trace-cmd print
+                // it just before CPU N's next event, which in a time-merged file comes after other
+                // CPUs' events: the events were lost after CPU N's last one, so that is its time.
+                let cpu = Int(event.cpu)
+                event.time = (cpu >= 0 && cpu < lastTimeOnCPU.count ? lastTimeOnCPU[cpu] : nil) ?? lastTime
+            } else {
+                if let hz = counterHz, parser.clock == .ticks {
+                    let (high, low) = event.time.multipliedFullWidth(by: 1_000_000_000)
+                    event.time = UInt64(hz).dividingFullWidth((high, low)).quotient
+                }
+                lastTime = event.time
+                let cpu = Int(event.cpu)
+                if cpu >= 0 && cpu < 65_536 {
+                    if cpu >= lastTimeOnCPU.count { lastTimeOnCPU.append(contentsOf: repeatElement(nil, count: cpu + 1 - lastTimeOnCPU.count)) }
+                    lastTimeOnCPU[cpu] = event.time
+                }
             }
             eventCount += 1
             reorder.push(event)
