@@ -84,11 +84,11 @@ struct TextLineParser {
             event.cpu = cpu
             timestamp = found
         } else if Self.cpuColumn(line, from: i) == nil {
-            return .malformed("expected a CPU column like '[001]'")
+            return .malformed("expected a CPU column like '[001]' (perf script: keep cpu in -F)")
         }
         guard let (time, timestampEnd) = timestamp else { return .malformed("expected a timestamp like '95922.997039:'") }
         event.time = time
-        i = Self.skipTimeDifference(line, from: timestampEnd)
+        i = Self.skipColumnsBeforeEventName(line, from: timestampEnd)
 
         // The event name: `kvm_exit:` or perf's `kvm:kvm_exit:`.
         i = line.skipSpaces(from: i)
@@ -216,12 +216,17 @@ struct TextLineParser {
         return nil
     }
 
-    /// `trace-cmd report --ts-diff` puts the time since the previous event, `(+1000)`, between the
-    /// timestamp and the event name (blank on the first event); skipped. The index of the event name.
-    private static func skipTimeDifference(_ line: UnsafeRawBufferPointer, from: Int) -> Int {
+    /// What may stand between the timestamp and the event name: `trace-cmd report --ts-diff`'s time
+    /// since the previous event, `(+1000)` (blank on the first event), or the sample period of
+    /// `perf script -F ...,period,...` (a bare number; no event name is one). The index of the name.
+    private static func skipColumnsBeforeEventName(_ line: UnsafeRawBufferPointer, from: Int) -> Int {
         let i = line.skipSpaces(from: from)
+        var k = i
+        if line.decimal(at: &k) != nil {
+            return k < line.count && line[k] == 0x20 ? line.skipSpaces(from: k) : i
+        }
         guard line.matches("(+", at: i) else { return i }
-        var k = i + 2
+        k = i + 2
         if k < line.count, line[k] == 0x2d /* - */ { k += 1 }
         guard line.decimal(at: &k) != nil, k < line.count, line[k] == 0x29 /* ) */ else { return i }
         return line.skipSpaces(from: k + 1)

@@ -15,6 +15,9 @@ public final class TextTraceReader: EventStream {
     /// The time of the last event read, and of the last on each CPU (index: CPU number).
     private var lastTime: UInt64 = 0
     private var lastTimeOnCPU: [UInt64?] = []
+    /// Events earlier than the one before them on the same CPU, which no kernel per-CPU buffer
+    /// records (merged or not, each CPU's events are in time order).
+    private var stepsBackOnCPU: UInt64 = 0
     private var ended = false
     /// A line shaped like an event was met, even if its body was damaged: the file is a trace.
     private var sawEventLine = false
@@ -101,6 +104,7 @@ public final class TextTraceReader: EventStream {
             // A short file of nothing but bad lines is no trace either (below the garbage limit it
             // gave an empty report, status 0).
             if isNotATrace && diagnostics.malformedLines > 0 { throw notATrace() }
+            noteTimesGoingBack()
             return
         }
         var event = TraceEvent(time: 0, kind: .other)
@@ -122,6 +126,7 @@ public final class TextTraceReader: EventStream {
                 let cpu = Int(event.cpu)
                 if cpu >= 0 && cpu < 65_536 {
                     if cpu >= lastTimeOnCPU.count { lastTimeOnCPU.append(contentsOf: repeatElement(nil, count: cpu + 1 - lastTimeOnCPU.count)) }
+                    if let previous = lastTimeOnCPU[cpu], event.time < previous { stepsBackOnCPU += 1 }
                     lastTimeOnCPU[cpu] = event.time
                 }
             }
@@ -140,6 +145,17 @@ public final class TextTraceReader: EventStream {
             diagnostics.malformed(file: path, line: lines.lineNumber, problem: problem)
             if isNotATrace && diagnostics.malformedLines >= Self.garbageLimit { throw notATrace() }
         }
+    }
+
+    /// Times that often go back on one CPU are not the events' own times: most likely `perf script
+    /// --deltatime` (each line's time is the gap since the line before), which reads without a
+    /// single bad line and gives a report of nonsense. Said in the report, with the count.
+    private func noteTimesGoingBack() {
+        guard stepsBackOnCPU >= 10, stepsBackOnCPU * 100 > eventCount else { return }
+        diagnostics.notes.append("\(path): \(stepsBackOnCPU) of \(eventCount) events are earlier than the event before them "
+            + "on the same CPU, which a kernel's per-CPU trace buffer never records: the times look like gaps between events "
+            + "(perf script --deltatime) or are damaged. The split and latencies of this file are not to be trusted; print "
+            + "each event's own time (perf script without --deltatime; --reltime is fine).")
     }
 
     /// No event read and no line shaped like one: bad lines so far are all the file has.
