@@ -166,23 +166,26 @@ struct EventBodyParser {
             // Fields in order, each search starting where the last ended: one pass over the body.
             guard let prevPidAt = body.find(" prev_pid=", from: 10) else { return false }
             var i = prevPidAt + 10
-            guard let prevPid = body.decimal(at: &i) else { return false }
+            guard let prevPid = Self.number(body, at: &i) else { return false }
             guard let stateAt = body.find(" prev_state=", from: i) else { return false }
             let stateStart = stateAt + 12
             var stateEnd = stateStart
             while stateEnd < body.count, body[stateEnd] != 0x20 { stateEnd += 1 }
-            // `trace-cmd report -R` prints the raw fields: no arrow, and prev_state as its number.
+            // `trace-cmd report -R` and the kernel's `fields` option print the raw fields: no arrow,
+            // prev_state as its number (with `fields`, `0x100 (256)`).
+            var afterState = stateStart
+            if Self.number(body, at: &afterState) == nil || afterState < stateEnd { afterState = stateEnd }
             let nextCommStart: Int
-            if body.matches(" ==> next_comm=", at: stateEnd) {
-                nextCommStart = stateEnd + 15
-            } else if body.matches(" next_comm=", at: stateEnd) {
-                nextCommStart = stateEnd + 11
+            if body.matches(" ==> next_comm=", at: afterState) {
+                nextCommStart = afterState + 15
+            } else if body.matches(" next_comm=", at: afterState) {
+                nextCommStart = afterState + 11
             } else {
                 return false
             }
             guard let nextPidAt = body.find(" next_pid=", from: nextCommStart) else { return false }
             var j = nextPidAt + 10
-            guard let nextPid = body.decimal(at: &j) else { return false }
+            guard let nextPid = Self.number(body, at: &j) else { return false }
             event.tid = Int32(truncatingIfNeeded: prevPid)
             event.otherTid = Int32(truncatingIfNeeded: nextPid)
             event.otherComm = symbols.names.intern(body.slice(nextCommStart, nextPidAt), readableBytes: body.count - nextCommStart)
@@ -215,12 +218,13 @@ struct EventBodyParser {
         return (from, colon, Int32(truncatingIfNeeded: pid), bracket)
     }
 
-    /// R and R+ (and the raw numbers 0 and TASK_REPORT_MAX) mean switched out while runnable.
+    /// R and R+ (and the raw numbers 0 and TASK_REPORT_MAX, decimal or `0x` hex) mean switched out
+    /// while runnable.
     static func isRunnable(_ state: UnsafeRawBufferPointer) -> Bool {
         guard let first = state.first else { return false }
         if first == 0x52 /* R */ { return state.count == 1 || (state.count == 2 && state[1] == 0x2b) }
         var i = 0
-        if let number = state.decimal(at: &i), i == state.count { return number & 0xff == 0 }
+        if let number = number(state, at: &i), i == state.count { return number & 0xff == 0 }
         return false
     }
 
@@ -228,7 +232,7 @@ struct EventBodyParser {
     func wakeup(_ body: UnsafeRawBufferPointer, into event: inout TraceEvent) {
         if let at = body.find(" pid=") {
             var i = at + 5
-            if let pid = body.decimal(at: &i) { event.otherTid = Int32(truncatingIfNeeded: pid) }
+            if let pid = Self.number(body, at: &i) { event.otherTid = Int32(truncatingIfNeeded: pid) }
         } else if let task = Self.commPid(body, 0, body.count) {
             event.otherTid = task.pid
         }
@@ -255,6 +259,12 @@ struct EventBodyParser {
     }
 
     private static func hex(_ body: UnsafeRawBufferPointer, at index: Int) -> UInt64? {
+        var i = index
+        return hex(body, at: &i)
+    }
+
+    /// Hex digits at `index` (after a `0x`); moves `index` past them.
+    private static func hex(_ body: UnsafeRawBufferPointer, at index: inout Int) -> UInt64? {
         var value: UInt64 = 0
         var i = index
         while i < body.count {
@@ -264,11 +274,39 @@ struct EventBodyParser {
             case 0x30...0x39: digit = c - 0x30
             case 0x61...0x66: digit = c - 0x61 + 10
             case 0x41...0x46: digit = c - 0x41 + 10
-            default: return i > index ? value : nil
+            default:
+                guard i > index else { return nil }
+                index = i
+                return value
             }
             value = value << 4 | UInt64(digit)
             i += 1
         }
-        return i > index ? value : nil
+        guard i > index else { return nil }
+        index = i
+        return value
+    }
+
+    /// A field's number at `index`: decimal, or `0x` hex, and with the kernel's `fields` trace
+    /// option (6.x: every field as `0x1e (30)`) the decimal in parentheses after it, skipped.
+    /// Moves `index` past all of it.
+    static func number(_ body: UnsafeRawBufferPointer, at index: inout Int) -> UInt64? {
+        var i = index
+        let value: UInt64
+        if body.matches("0x", at: i) {
+            i += 2
+            guard let parsed = hex(body, at: &i) else { return nil }
+            value = parsed
+        } else {
+            guard let parsed = body.decimal(at: &i) else { return nil }
+            value = parsed
+        }
+        if body.matches(" (", at: i) {
+            var k = i + 2
+            if k < body.count, body[k] == 0x2d /* - */ { k += 1 }
+            if body.decimal(at: &k) != nil, k < body.count, body[k] == 0x29 /* ) */ { i = k + 1 }
+        }
+        index = i
+        return value
     }
 }
