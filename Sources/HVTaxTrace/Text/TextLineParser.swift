@@ -204,16 +204,34 @@ struct TextLineParser {
     /// and the timestamp ends with ':'. Its value and the index after it.
     private mutating func findTimestamp(_ line: UnsafeRawBufferPointer, from: Int) -> (UInt64, Int)? {
         var i = line.skipSpaces(from: from)
+        var previous = (start: i, end: i)
         while i < line.count {
             var tokenEnd = i
             while tokenEnd < line.count, line[tokenEnd] != 0x20 { tokenEnd += 1 }
             if tokenEnd > i, line[tokenEnd - 1] == 0x3a /* : */ {
-                guard let time = parseTimestamp(line, i, tokenEnd - 1) else { return nil }
+                if let time = parseTimestamp(line, i, tokenEnd - 1) { return (time, tokenEnd) }
+                // The kernel's latency-format option: microseconds and a delay mark, `48432991151us!:`,
+                // or `48432991151us :` when the mark is a space.
+                let stamp = tokenEnd - i == 1 ? previous : (start: i, end: tokenEnd - 1)
+                guard let time = latencyTimestamp(line, stamp.start, stamp.end) else { return nil }
                 return (time, tokenEnd)
             }
+            previous = (start: i, end: tokenEnd)
             i = line.skipSpaces(from: tokenEnd)
         }
         return nil
+    }
+
+    /// `NNNNus` and perhaps one mark (`!`, `#`, `$`, `@`, `*`, `+`) after it: microseconds since the
+    /// buffer started, as the kernel prints them with `options/latency-format` (`lat_print_timestamp`).
+    private mutating func latencyTimestamp(_ line: UnsafeRawBufferPointer, _ from: Int, _ to: Int) -> UInt64? {
+        var i = from
+        guard let micros = line.decimal(at: &i), line.matches("us", at: i) else { return nil }
+        let mark = i + 2
+        guard mark == to || (mark + 1 == to && [0x21, 0x23, 0x24, 0x40, 0x2a, 0x2b].contains(line[mark])) else { return nil }
+        if clock == nil { clock = .ns }
+        guard clock == .ns else { return nil }
+        return micros.times(1_000, plus: 0)
     }
 
     /// What may stand between the timestamp and the event name: `trace-cmd report --ts-diff`'s time
@@ -252,9 +270,11 @@ struct TextLineParser {
         return nil
     }
 
-    /// libtraceevent's latency columns (irqs-off `d`/`X`, need-resched `N`/`n`/`p`, hard/soft irq
-    /// `H`/`h`/`s`/`Z`, preempt and migrate-disable depths, `.` for none), or `-0xFLAGS` with `-R`.
-    /// The first is never a digit, so the CPU's digits end where they start.
+    /// The latency columns of libtraceevent and of the kernel (`trace_print_lat_fmt`): irqs-off
+    /// `d`/`D` (bottom halves off too)/`X`/`b`, need-resched `N`/`n`/`p`/`L`/`l`/`B`/`b` (the lazy
+    /// ones since 6.12), hard/soft irq and NMI `H`/`h`/`s`/`Z`/`z`, preempt and migrate-disable
+    /// depths, `.` for none; or `-0xFLAGS` with `-R`. The first is never a digit, so the CPU's
+    /// digits end where they start.
     private static func isLatencyFlags(_ line: UnsafeRawBufferPointer, _ from: Int, _ to: Int) -> Bool {
         if line.matches("-0x", at: from) {
             guard to > from + 3 else { return false }
@@ -264,7 +284,7 @@ struct TextLineParser {
         guard to - from >= 3 else { return false }
         for k in from..<to {
             switch line[k] {
-            case 0x2e, 0x30...0x39, 0x61...0x66, 0x58, 0x4e, 0x6e, 0x70, 0x48, 0x68, 0x73, 0x5a, 0x42: continue
+            case 0x2e, 0x30...0x39, 0x61...0x66, 0x44, 0x58, 0x4e, 0x6e, 0x70, 0x4c, 0x6c, 0x48, 0x68, 0x73, 0x5a, 0x7a, 0x42: continue
             default: return false
             }
         }

@@ -4,13 +4,17 @@ import HVTaxEvents
 import HVTaxTrace
 import HVTaxTracefs
 
-/// The kernel's `fields` trace option (6.x) prints every event as its raw fields, each number as
-/// `0xHEX (DEC)`: `prev_pid=0x76f1 (30449) ... prev_state=0x1 (1) next_comm=...`. Read as
-/// decimals, a pid of 0x76f1 was 0, and every sched_switch (no `==>`) was a malformed line. The
-/// ground truth is the kernel: one buffer of this test's own instance, read through its `trace`
-/// file with the option off and on.
-@Suite("the kernel's trace file with its 'fields' option")
-struct KernelFieldsOptionTests {
+/// The kernel's trace options change how its `trace` file prints the same events:
+/// - `fields` (6.x): every event as its raw fields, each number as `0xHEX (DEC)`
+///   (`prev_pid=0x76f1 (30449) ... prev_state=0x1 (1) next_comm=...`). Read as decimals, a pid of
+///   0x76f1 was 0, and every sched_switch (no `==>`) was a malformed line;
+/// - `latency-format`: no brackets round the CPU, flags right after it, task names cut to 8 bytes
+///   and the time in microseconds with a delay mark (`48432991151us!:`): every line was malformed;
+/// - `irq-info` off (no flags column) and `record-tgid` on (`(  800)` before the CPU).
+/// The ground truth is the kernel: one buffer of this test's own instance, read through its
+/// `trace` file with each option set and with none.
+@Suite("the kernel's trace file with its print options")
+struct KernelTraceOptionsTests {
     /// What the analysis uses of each event.
     struct Seen: Equatable, CustomStringConvertible {
         var kind: EventKind, time: UInt64, cpu: Int32, tid: Int32, vcpu: Int32
@@ -29,7 +33,7 @@ struct KernelFieldsOptionTests {
         return (seen, stream)
     }
 
-    @Test("every field as 0xHEX (DEC) reads as the same events as the kernel's own print format")
+    @Test("fields, latency-format, irq-info and record-tgid: the same events as the default format")
     func sameEvents() throws {
         if let reason = recordingUnavailable() {
             print("skipped: \(reason)")
@@ -41,6 +45,7 @@ struct KernelFieldsOptionTests {
             print("skipped: this kernel's tracefs has no 'fields' option (added in 6.x)")
             return
         }
+        try instance.write("options/latency-format", "0")
         try instance.write("buffer_size_kb", "256")
         let wanted = ["sched/sched_switch", "sched/sched_wakeup", "kvm/kvm_entry", "kvm/kvm_exit", "kvm/kvm_userspace_exit",
                       "kvm/kvm_pio", "irq/irq_handler_entry", "irq/irq_handler_exit"]
@@ -55,24 +60,30 @@ struct KernelFieldsOptionTests {
         try instance.write("tracing_on", "0")
         _ = guest
 
-        let plainText = try Tracefs.read(instance.file("trace"), limit: 64 << 20)
-        try instance.write("options/fields", "1")
-        let fieldsText = try Tracefs.read(instance.file("trace"), limit: 64 << 20)
-        #expect(fieldsText.contains("prev_pid=0x"), "the fields option prints hex and decimal")
-
-        let base = FileManager.default.temporaryDirectory.path + "/hvtax-fields-\(getpid())"
+        let base = FileManager.default.temporaryDirectory.path + "/hvtax-options-\(getpid())"
         defer {
-            try? FileManager.default.removeItem(atPath: base + "-plain.txt")
-            try? FileManager.default.removeItem(atPath: base + "-fields.txt")
+            for name in ["plain", "fields", "latency-format", "irq-info", "record-tgid"] {
+                try? FileManager.default.removeItem(atPath: base + "-\(name).txt")
+            }
         }
-        let plain = try Self.events(plainText, at: base + "-plain.txt")
-        let fields = try Self.events(fieldsText, at: base + "-fields.txt")
+        let plain = try Self.events(try Tracefs.read(instance.file("trace"), limit: 64 << 20), at: base + "-plain.txt")
         #expect(plain.stream.diagnostics.malformedLines == 0)
-        #expect(fields.stream.diagnostics.malformedLines == 0, "\(fields.stream.diagnostics.malformedExamples)")
         #expect(plain.seen.contains { $0.kind == .schedSwitch && $0.runnable == false })
         #expect(plain.seen.contains { $0.kind == .pio } && plain.seen.contains { $0.kind == .userspaceExit })
-        #expect(fields.seen.count == plain.seen.count)
-        let first = zip(plain.seen, fields.seen).first { $0 != $1 }
-        #expect(first == nil, "first difference: \(String(describing: first))")
+
+        for (option, value, sample) in [("fields", "1", "prev_pid=0x"), ("latency-format", "1", "us"),
+                                        ("irq-info", "0", ""), ("record-tgid", "1", ") [")] {
+            let original = try instance.read("options/\(option)").trimmingCharacters(in: .whitespacesAndNewlines)
+            try instance.write("options/\(option)", value)
+            let text = try Tracefs.read(instance.file("trace"), limit: 64 << 20)
+            try instance.write("options/\(option)", original)
+            #expect(sample.isEmpty || text.contains(sample), "options/\(option)=\(value) prints its own layout")
+            let read = try Self.events(text, at: base + "-\(option).txt")
+            #expect(read.stream.diagnostics.malformedLines == 0,
+                    "options/\(option)=\(value): \(read.stream.diagnostics.malformedExamples)")
+            #expect(read.seen.count == plain.seen.count, "options/\(option)=\(value)")
+            let first = zip(plain.seen, read.seen).first { $0 != $1 }
+            #expect(first == nil, "options/\(option)=\(value), first difference: \(String(describing: first))")
+        }
     }
 }
