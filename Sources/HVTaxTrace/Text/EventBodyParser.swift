@@ -290,6 +290,7 @@ struct EventBodyParser {
     /// A field's number at `index`: decimal, or `0x` hex, and with the kernel's `fields` trace
     /// option (6.x: every field as `0x1e (30)`) the decimal in parentheses after it, skipped.
     /// Moves `index` past all of it.
+    @inline(__always)
     static func number(_ body: UnsafeRawBufferPointer, at index: inout Int) -> UInt64? {
         var i = index
         let value: UInt64

@@ -88,7 +88,9 @@ struct TextLineParser {
         }
         guard let (time, timestampEnd) = timestamp else { return .malformed("expected a timestamp like '95922.997039:'") }
         event.time = time
-        i = Self.skipColumnsBeforeEventName(line, from: timestampEnd)
+        i = line.skipSpaces(from: timestampEnd)
+        // The usual case is the event name, which starts with a letter.
+        if i < line.count, line[i] == 0x28 /* ( */ || line[i] &- 0x30 < 10 { i = Self.skipColumnsBeforeEventName(line, from: i) }
 
         // The event name: `kvm_exit:` or perf's `kvm:kvm_exit:`.
         i = line.skipSpaces(from: i)
