@@ -173,8 +173,11 @@ struct EventBodyParser {
             while stateEnd < body.count, body[stateEnd] != 0x20 { stateEnd += 1 }
             // `trace-cmd report -R` and the kernel's `fields` option print the raw fields: no arrow,
             // prev_state as its number (with `fields`, `0x100 (256)`).
-            var afterState = stateStart
-            if Self.number(body, at: &afterState) == nil || afterState < stateEnd { afterState = stateEnd }
+            var afterState = stateEnd
+            if stateStart < stateEnd, body[stateStart] &- 0x30 < 10 {
+                var k = stateStart
+                if Self.number(body, at: &k) != nil, k > stateEnd { afterState = k }
+            }
             let nextCommStart: Int
             if body.matches(" ==> next_comm=", at: afterState) {
                 nextCommStart = afterState + 15
@@ -294,7 +297,7 @@ struct EventBodyParser {
     static func number(_ body: UnsafeRawBufferPointer, at index: inout Int) -> UInt64? {
         var i = index
         let value: UInt64
-        if body.matches("0x", at: i) {
+        if i + 1 < body.count, body[i] == 0x30, body[i + 1] == 0x78 /* 0x */ {
             i += 2
             guard let parsed = hex(body, at: &i) else { return nil }
             value = parsed
@@ -302,7 +305,7 @@ struct EventBodyParser {
             guard let parsed = body.decimal(at: &i) else { return nil }
             value = parsed
         }
-        if body.matches(" (", at: i) {
+        if i + 1 < body.count, body[i] == 0x20, body[i + 1] == 0x28 /* " (" */ {
             var k = i + 2
             if k < body.count, body[k] == 0x2d /* - */ { k += 1 }
             if body.decimal(at: &k) != nil, k < body.count, body[k] == 0x29 /* ) */ { i = k + 1 }

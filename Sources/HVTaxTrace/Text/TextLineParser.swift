@@ -63,31 +63,65 @@ struct TextLineParser {
         if line.matches("version = ", at: i) { return .ignorable }
 
         // Lines of one thread on one CPU share their prefix up to `[CPU]`: reuse its parse.
-        var timestamp: (time: UInt64, end: Int)?
+        let close: Int
+        var newPrefix = false
         if let cached = prefixes.lookup(line) {
+            close = cached.length - 1
             event.tid = cached.tid
             event.tgid = cached.tgid
             event.comm = cached.comm
             event.cpu = cached.cpu
-            timestamp = findTimestamp(line, from: cached.length)
-        } else if let (bracket, end, cpu) = Self.cpuColumn(line, from: i),
-                  let found = findTimestamp(line, from: end + 1) {
-            // The `[digits]` must come before the timestamp: in `trace-cmd report -l` output the
-            // first one is in a sched_switch body (`CPU 0/KVM:1101 [120] R ==> ...`).
+        } else if let (bracket, end, cpu) = Self.cpuColumn(line, from: i) {
             parseTask(line, end: bracket, into: &event)
             event.cpu = cpu
-            timestamp = found
-            prefixes.store(line, .init(length: end + 1, tid: event.tid, tgid: event.tgid, comm: event.comm, cpu: cpu))
-        } else if let (taskEnd, cpuEnd, cpu) = Self.latencyCPUColumn(line, from: i),
-                  let found = findTimestamp(line, from: cpuEnd) {
+            close = end
+            newPrefix = true
+        } else if let (taskEnd, cpuEnd, cpu) = Self.latencyCPUColumn(line, from: i) {
             parseTask(line, end: taskEnd, into: &event)
             event.cpu = cpu
-            timestamp = found
-        } else if Self.cpuColumn(line, from: i) == nil {
+            close = cpuEnd - 1
+        } else {
             return .malformed("expected a CPU column like '[001]' (perf script: keep cpu in -F)")
         }
-        guard let (time, timestampEnd) = timestamp else { return .malformed("expected a timestamp like '95922.997039:'") }
+
+        // Flags (`d..2.`) may stand between the CPU and the timestamp, which ends with ':'. This
+        // loop runs for every line: kept inline, the rare layouts are handled after it.
+        i = line.skipSpaces(from: close + 1)
+        var timestamp: UInt64?
+        while i < line.count {
+            var tokenEnd = i
+            while tokenEnd < line.count, line[tokenEnd] != 0x20 { tokenEnd += 1 }
+            if tokenEnd > i, line[tokenEnd - 1] == 0x3a /* : */ {
+                timestamp = parseTimestamp(line, i, tokenEnd - 1) ?? latencyTimestamp(line, tokenStart: i, tokenEnd: tokenEnd)
+                i = tokenEnd
+                break
+            }
+            i = line.skipSpaces(from: tokenEnd)
+        }
+        if timestamp == nil, newPrefix, let (taskEnd, cpuEnd, cpu) = Self.latencyCPUColumn(line, from: line.skipSpaces(from: 0)) {
+            // The first `[digits]` was no CPU column: in `trace-cmd report -l` output it can be in a
+            // sched_switch body (`CPU 0/KVM:1101 [120] R ==> ...`), after the timestamp.
+            parseTask(line, end: taskEnd, into: &event)
+            event.cpu = cpu
+            newPrefix = false
+            i = line.skipSpaces(from: cpuEnd)
+            while i < line.count {
+                var tokenEnd = i
+                while tokenEnd < line.count, line[tokenEnd] != 0x20 { tokenEnd += 1 }
+                if tokenEnd > i, line[tokenEnd - 1] == 0x3a /* : */ {
+                    timestamp = parseTimestamp(line, i, tokenEnd - 1) ?? latencyTimestamp(line, tokenStart: i, tokenEnd: tokenEnd)
+                    i = tokenEnd
+                    break
+                }
+                i = line.skipSpaces(from: tokenEnd)
+            }
+        }
+        guard let time = timestamp else { return .malformed("expected a timestamp like '95922.997039:'") }
         event.time = time
+        if newPrefix {
+            prefixes.store(line, .init(length: close + 1, tid: event.tid, tgid: event.tgid, comm: event.comm, cpu: event.cpu))
+        }
+        let timestampEnd = i
         i = line.skipSpaces(from: timestampEnd)
         // The usual case is the event name, which starts with a letter.
         if i < line.count, line[i] == 0x28 /* ( */ || line[i] &- 0x30 < 10 { i = Self.skipColumnsBeforeEventName(line, from: i) }
@@ -202,31 +236,19 @@ struct TextLineParser {
         return .event
     }
 
-    /// The timestamp after the CPU column: flags (`d..2.`, perf's `.N..`) may stand between them,
-    /// and the timestamp ends with ':'. Its value and the index after it.
-    private mutating func findTimestamp(_ line: UnsafeRawBufferPointer, from: Int) -> (UInt64, Int)? {
-        var i = line.skipSpaces(from: from)
-        var previous = (start: i, end: i)
-        while i < line.count {
-            var tokenEnd = i
-            while tokenEnd < line.count, line[tokenEnd] != 0x20 { tokenEnd += 1 }
-            if tokenEnd > i, line[tokenEnd - 1] == 0x3a /* : */ {
-                if let time = parseTimestamp(line, i, tokenEnd - 1) { return (time, tokenEnd) }
-                // The kernel's latency-format option: microseconds and a delay mark, `48432991151us!:`,
-                // or `48432991151us :` when the mark is a space.
-                let stamp = tokenEnd - i == 1 ? previous : (start: i, end: tokenEnd - 1)
-                guard let time = latencyTimestamp(line, stamp.start, stamp.end) else { return nil }
-                return (time, tokenEnd)
-            }
-            previous = (start: i, end: tokenEnd)
-            i = line.skipSpaces(from: tokenEnd)
+    /// The kernel's latency-format option prints the time as microseconds since the buffer started
+    /// and a delay mark (`lat_print_timestamp`): `48432991151us!:`, or `48432991151us :` when the mark
+    /// is a space, where the token ending in ':' is the ':' alone and the time the token before it.
+    /// Only tried when the token is no ordinary timestamp.
+    private mutating func latencyTimestamp(_ line: UnsafeRawBufferPointer, tokenStart: Int, tokenEnd: Int) -> UInt64? {
+        var from = tokenStart, to = tokenEnd - 1
+        if to == from {
+            // `us :`: the time is the token before the lone ':'.
+            to = from
+            while to > 0, line[to - 1] == 0x20 { to -= 1 }
+            from = to
+            while from > 0, line[from - 1] != 0x20 { from -= 1 }
         }
-        return nil
-    }
-
-    /// `NNNNus` and perhaps one mark (`!`, `#`, `$`, `@`, `*`, `+`) after it: microseconds since the
-    /// buffer started, as the kernel prints them with `options/latency-format` (`lat_print_timestamp`).
-    private mutating func latencyTimestamp(_ line: UnsafeRawBufferPointer, _ from: Int, _ to: Int) -> UInt64? {
         var i = from
         guard let micros = line.decimal(at: &i), line.matches("us", at: i) else { return nil }
         let mark = i + 2

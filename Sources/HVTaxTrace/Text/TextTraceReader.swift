@@ -16,9 +16,8 @@ public final class TextTraceReader: EventStream {
     private var lastTime: UInt64 = 0
     /// Plain memory, not an Array: it is written for every event, and an Array write checks
     /// uniqueness each time (5% of a text report's time in a profile).
+    /// 0: no event on that CPU yet (so a CPU's first event is never a step back).
     private var lastTimeOnCPU = UnsafeMutableBufferPointer<UInt64>(start: nil, count: 0)
-    /// No event on that CPU yet.
-    private static let noTime = UInt64.max
     /// Events earlier than the one before them on the same CPU, which no kernel per-CPU buffer
     /// records (merged or not, each CPU's events are in time order).
     private var stepsBackOnCPU: UInt64 = 0
@@ -122,8 +121,8 @@ public final class TextTraceReader: EventStream {
                 // it just before CPU N's next event, which in a time-merged file comes after other
                 // CPUs' events: the events were lost after CPU N's last one, so that is its time.
                 let cpu = Int(event.cpu)
-                let last = cpu >= 0 && cpu < lastTimeOnCPU.count ? lastTimeOnCPU[cpu] : Self.noTime
-                event.time = last == Self.noTime ? lastTime : last
+                let last = cpu >= 0 && cpu < lastTimeOnCPU.count ? lastTimeOnCPU[cpu] : 0
+                event.time = last == 0 ? lastTime : last
             } else {
                 if let hz = counterHz, parser.clock == .ticks {
                     let (high, low) = event.time.multipliedFullWidth(by: 1_000_000_000)
@@ -132,17 +131,10 @@ public final class TextTraceReader: EventStream {
                 lastTime = event.time
                 let cpu = Int(event.cpu)
                 if cpu >= 0 && cpu < lastTimeOnCPU.count {
-                    // A CPU's first event finds noTime there: no step back.
-                    if event.time < lastTimeOnCPU[cpu] && lastTimeOnCPU[cpu] != Self.noTime { stepsBackOnCPU += 1 }
+                    if event.time < lastTimeOnCPU[cpu] { stepsBackOnCPU += 1 }
                     lastTimeOnCPU[cpu] = event.time
                 } else if cpu >= 0 && cpu < 65_536 {
-                    let grown = UnsafeMutableBufferPointer<UInt64>.allocate(capacity: cpu + 1)
-                    grown.initialize(repeating: Self.noTime)
-                    if let old = lastTimeOnCPU.baseAddress {
-                        grown.baseAddress!.update(from: old, count: lastTimeOnCPU.count)
-                        lastTimeOnCPU.deallocate()
-                    }
-                    lastTimeOnCPU = grown
+                    growCPUTimes(to: cpu + 1)
                     lastTimeOnCPU[cpu] = event.time
                 }
             }
@@ -161,6 +153,18 @@ public final class TextTraceReader: EventStream {
             diagnostics.malformed(file: path, line: lines.lineNumber, problem: problem)
             if isNotATrace && diagnostics.malformedLines >= Self.garbageLimit { throw notATrace() }
         }
+    }
+
+    /// Room for `count` CPUs' last times; kept out of line, it happens once per CPU.
+    @inline(never)
+    private func growCPUTimes(to count: Int) {
+        let grown = UnsafeMutableBufferPointer<UInt64>.allocate(capacity: count)
+        grown.initialize(repeating: 0)
+        if let old = lastTimeOnCPU.baseAddress {
+            grown.baseAddress!.update(from: old, count: lastTimeOnCPU.count)
+            lastTimeOnCPU.deallocate()
+        }
+        lastTimeOnCPU = grown
     }
 
     /// Times that often go back on one CPU are not the events' own times: most likely `perf script
