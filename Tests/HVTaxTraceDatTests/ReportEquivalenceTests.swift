@@ -67,6 +67,25 @@ func analysis(_ report: TraceReport, withoutThreadNames: Bool = false)
     return (anonymous, report.host, report.quality.events, report.quality.eventsByKind)
 }
 
+/// A synthesized host of 2 VMs x 2 vCPUs written as ftrace text to `textPath`, and its events
+/// read back into a trace.dat encoder, not yet finished.
+func synthesizedEncoder(events: Int, isa: ISA = .vmx, loss: Double, textPath: String,
+                        symbols: SymbolTable = SymbolTable()) throws -> TraceDatEncoder {
+    var configuration = TraceSynthesizer.Configuration()
+    configuration.events = events
+    configuration.vms = 2
+    configuration.vcpusPerVM = 2
+    configuration.isa = isa
+    configuration.lossProbability = loss
+    var text: [UInt8] = []
+    _ = TraceSynthesizer(configuration).generate { text.append(contentsOf: $0) }
+    try Data(text).write(to: URL(fileURLWithPath: textPath))
+    let stream = try TraceInputs.open(textPath, symbols: symbols)
+    let encoder = TraceDatEncoder(symbols: symbols)
+    while let event = try stream.next() { try encoder.add(event) }
+    return encoder
+}
+
 @Suite("same report from trace.dat and from trace-cmd report text")
 struct ReportEquivalenceTests {
     /// Whether the first event line's time has no decimal point.
@@ -124,20 +143,7 @@ struct ReportEquivalenceTests {
             try? FileManager.default.removeItem(atPath: base + ".txt")
             try? FileManager.default.removeItem(atPath: base + ".dat")
         }
-        var configuration = TraceSynthesizer.Configuration()
-        configuration.events = 60_000
-        configuration.vms = 2
-        configuration.vcpusPerVM = 2
-        configuration.isa = isa
-        configuration.lossProbability = 0.01
-        var text: [UInt8] = []
-        _ = TraceSynthesizer(configuration).generate { text.append(contentsOf: $0) }
-        try Data(text).write(to: URL(fileURLWithPath: base + ".txt"))
-
-        let symbols = SymbolTable()
-        let stream = try TraceInputs.open(base + ".txt", symbols: symbols)
-        let encoder = TraceDatEncoder(symbols: symbols)
-        while let event = try stream.next() { try encoder.add(event) }
+        let encoder = try synthesizedEncoder(events: 60_000, isa: isa, loss: 0.01, textPath: base + ".txt")
         try encoder.finish(to: try TraceDatOutput(path: base + ".dat"))
         #expect(encoder.skippedOther == 0 && encoder.skippedUnknownReason == 0)
 
@@ -162,18 +168,7 @@ struct ReportEquivalenceTests {
             try? FileManager.default.removeItem(atPath: base + ".txt")
             try? FileManager.default.removeItem(atPath: base + ".dat")
         }
-        var configuration = TraceSynthesizer.Configuration()
-        configuration.events = 20_000
-        configuration.vms = 2
-        configuration.vcpusPerVM = 2
-        configuration.lossProbability = 0.01
-        var text: [UInt8] = []
-        _ = TraceSynthesizer(configuration).generate { text.append(contentsOf: $0) }
-        try Data(text).write(to: URL(fileURLWithPath: base + ".txt"))
-        let symbols = SymbolTable()
-        let stream = try TraceInputs.open(base + ".txt", symbols: symbols)
-        let encoder = TraceDatEncoder(symbols: symbols)
-        while let event = try stream.next() { try encoder.add(event) }
+        let encoder = try synthesizedEncoder(events: 20_000, loss: 0.01, textPath: base + ".txt")
         try encoder.finish(to: try TraceDatOutput(path: base + ".dat"))
         try compare(datPath: base + ".dat", layout: layout)
     }

@@ -15,18 +15,8 @@ import Testing
 struct TruncatedTraceDatTests {
     /// A synthetic host (2 VMs x 2 vCPUs on 4 CPUs, nothing lost) written as a trace.dat.
     static func whole(_ version: TraceDatVersion, symbols: SymbolTable) throws -> [UInt8] {
-        var configuration = TraceSynthesizer.Configuration()
-        configuration.events = 40_000
-        configuration.vms = 2
-        configuration.vcpusPerVM = 2
-        configuration.lossProbability = 0
-        var text: [UInt8] = []
-        _ = TraceSynthesizer(configuration).generate { text.append(contentsOf: $0) }
-        let path = try ScratchDirectory.path("synth.txt")
-        try Data(text).write(to: URL(fileURLWithPath: path))
-        let stream = try TraceInputs.open(path, symbols: symbols)
-        let encoder = TraceDatEncoder(symbols: symbols)
-        while let event = try stream.next() { try encoder.add(event) }
+        let encoder = try synthesizedEncoder(events: 40_000, loss: 0, textPath: try ScratchDirectory.path("synth.txt"),
+                                             symbols: symbols)
         let output = TraceDatOutput()
         try encoder.finish(to: output, version: version)
         return output.bytes

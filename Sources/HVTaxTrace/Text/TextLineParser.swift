@@ -86,25 +86,10 @@ struct TextLineParser {
 
         // Flags (`d..2.`) may stand between the CPU and the timestamp, which ends with ':'. This
         // loop runs for every line: kept inline, the rare layouts are handled after it.
-        i = line.skipSpaces(from: close + 1)
+        var scanFrom = close + 1
         var timestamp: UInt64?
-        while i < line.count {
-            var tokenEnd = i
-            while tokenEnd < line.count, line[tokenEnd] != 0x20 { tokenEnd += 1 }
-            if tokenEnd > i, line[tokenEnd - 1] == 0x3a /* : */ {
-                timestamp = parseTimestamp(line, i, tokenEnd - 1) ?? latencyTimestamp(line, tokenStart: i, tokenEnd: tokenEnd)
-                i = tokenEnd
-                break
-            }
-            i = line.skipSpaces(from: tokenEnd)
-        }
-        if timestamp == nil, newPrefix, let (taskEnd, cpuEnd, cpu) = Self.latencyCPUColumn(line, from: line.skipSpaces(from: 0)) {
-            // The first `[digits]` was no CPU column: in `trace-cmd report -l` output it can be in a
-            // sched_switch body (`CPU 0/KVM:1101 [120] R ==> ...`), after the timestamp.
-            parseTask(line, end: taskEnd, into: &event)
-            event.cpu = cpu
-            newPrefix = false
-            i = line.skipSpaces(from: cpuEnd)
+        while true {
+            i = line.skipSpaces(from: scanFrom)
             while i < line.count {
                 var tokenEnd = i
                 while tokenEnd < line.count, line[tokenEnd] != 0x20 { tokenEnd += 1 }
@@ -115,6 +100,15 @@ struct TextLineParser {
                 }
                 i = line.skipSpaces(from: tokenEnd)
             }
+            // The first `[digits]` was no CPU column: in `trace-cmd report -l` output it can be in a
+            // sched_switch body (`CPU 0/KVM:1101 [120] R ==> ...`), after the timestamp. Once more
+            // with the latency format's CPU.
+            guard timestamp == nil, newPrefix,
+                  let (taskEnd, cpuEnd, cpu) = Self.latencyCPUColumn(line, from: line.skipSpaces(from: 0)) else { break }
+            parseTask(line, end: taskEnd, into: &event)
+            event.cpu = cpu
+            newPrefix = false
+            scanFrom = cpuEnd
         }
         guard let time = timestamp else { return .malformed("expected a timestamp like '95922.997039:'") }
         event.time = time
