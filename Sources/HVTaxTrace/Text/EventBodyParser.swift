@@ -246,15 +246,14 @@ struct EventBodyParser {
         if let value = field("irq=", in: body) { event.code = UInt32(truncatingIfNeeded: value) }
     }
 
-    /// The decimal value of `key` (which includes its `=`, or ends in a space) at a word start, hex
-    /// values `0x...` too.
+    /// The value of `key` (which includes its `=`, or ends in a space) at a word start: decimal,
+    /// `0x...` hex, or the kernel `fields` option's `0x1e (30)` (`number`).
     private func field(_ key: StaticString, in body: UnsafeRawBufferPointer) -> UInt64? {
         var from = 0
         while let at = body.find(key, from: from) {
             if at == 0 || body[at - 1] == 0x20 {
                 var i = at + key.utf8CodeUnitCount
-                if body.matches("0x", at: i) { return Self.hex(body, at: i + 2) }
-                return body.decimal(at: &i)
+                return Self.number(body, at: &i)
             }
             from = at + 1
         }
@@ -277,11 +276,9 @@ struct EventBodyParser {
             case 0x30...0x39: digit = c - 0x30
             case 0x61...0x66: digit = c - 0x61 + 10
             case 0x41...0x46: digit = c - 0x41 + 10
-            default:
-                guard i > index else { return nil }
-                index = i
-                return value
+            default: digit = 16
             }
+            if digit == 16 { break }
             value = value << 4 | UInt64(digit)
             i += 1
         }

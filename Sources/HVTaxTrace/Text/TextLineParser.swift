@@ -104,7 +104,7 @@ struct TextLineParser {
             // sched_switch body (`CPU 0/KVM:1101 [120] R ==> ...`), after the timestamp. Once more
             // with the latency format's CPU.
             guard timestamp == nil, newPrefix,
-                  let (taskEnd, cpuEnd, cpu) = Self.latencyCPUColumn(line, from: line.skipSpaces(from: 0)) else { break }
+                  let (taskEnd, cpuEnd, cpu) = Self.latencyCPUColumn(line, from: 0) else { break }
             parseTask(line, end: taskEnd, into: &event)
             event.cpu = cpu
             newPrefix = false
@@ -115,13 +115,11 @@ struct TextLineParser {
         if newPrefix {
             prefixes.store(line, .init(length: close + 1, tid: event.tid, tgid: event.tgid, comm: event.comm, cpu: event.cpu))
         }
-        let timestampEnd = i
-        i = line.skipSpaces(from: timestampEnd)
+        i = line.skipSpaces(from: i)
         // The usual case is the event name, which starts with a letter.
         if i < line.count, line[i] == 0x28 /* ( */ || line[i] &- 0x30 < 10 { i = Self.skipColumnsBeforeEventName(line, from: i) }
 
         // The event name: `kvm_exit:` or perf's `kvm:kvm_exit:`.
-        i = line.skipSpaces(from: i)
         var nameEnd = i
         while nameEnd < line.count, line[nameEnd] != 0x20 { nameEnd += 1 }
         guard nameEnd > i + 1, line[nameEnd - 1] == 0x3a else {
@@ -238,7 +236,6 @@ struct TextLineParser {
         var from = tokenStart, to = tokenEnd - 1
         if to == from {
             // `us :`: the time is the token before the lone ':'.
-            to = from
             while to > 0, line[to - 1] == 0x20 { to -= 1 }
             from = to
             while from > 0, line[from - 1] != 0x20 { from -= 1 }
@@ -254,9 +251,9 @@ struct TextLineParser {
 
     /// What may stand between the timestamp and the event name: `trace-cmd report --ts-diff`'s time
     /// since the previous event, `(+1000)` (blank on the first event), or the sample period of
-    /// `perf script -F ...,period,...` (a bare number; no event name is one). The index of the name.
-    private static func skipColumnsBeforeEventName(_ line: UnsafeRawBufferPointer, from: Int) -> Int {
-        let i = line.skipSpaces(from: from)
+    /// `perf script -F ...,period,...` (a bare number; no event name is one). `from` is the column's
+    /// first byte; returns the index of the name.
+    private static func skipColumnsBeforeEventName(_ line: UnsafeRawBufferPointer, from i: Int) -> Int {
         var k = i
         if line.decimal(at: &k) != nil {
             return k < line.count && line[k] == 0x20 ? line.skipSpaces(from: k) : i

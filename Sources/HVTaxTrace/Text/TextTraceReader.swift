@@ -12,11 +12,11 @@ public final class TextTraceReader: EventStream {
     private let counterHz: UInt64?
     private var sawTraceCmdHeader = false
     private var eventCount: UInt64 = 0
-    /// The time of the last event read, and of the last on each CPU (index: CPU number).
+    /// The time of the last event read.
     private var lastTime: UInt64 = 0
-    /// Plain memory, not an Array: it is written for every event, and an Array write checks
-    /// uniqueness each time (5% of a text report's time in a profile).
-    /// 0: no event on that CPU yet (so a CPU's first event is never a step back).
+    /// The time of the last event on each CPU (index: CPU number; 0: none yet, so a CPU's first
+    /// event is never a step back). Plain memory, not an Array: it is written for every event, and
+    /// an Array write checks uniqueness each time (5% of a text report's time in a profile).
     private var lastTimeOnCPU = UnsafeMutableBufferPointer<UInt64>(start: nil, count: 0)
     /// Events earlier than the one before them on the same CPU, which no kernel per-CPU buffer
     /// records (merged or not, each CPU's events are in time order).
