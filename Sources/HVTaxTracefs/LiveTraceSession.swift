@@ -94,8 +94,7 @@ public final class LiveTraceSession {
         }
         guard count > 0 else { return Drained(traceDat: nil, pages: 0, lostSoFar: lost) }
         do {
-            var meta = try Recorder.metadata(instance: instance, tracefs: tracefs, pageSize: pipes.pageSize, present: events)
-            meta.cpuCount = pipes.cpus.count
+            let meta = try Recorder.metadata(instance: instance, tracefs: tracefs, pageSize: pipes.pageSize, present: events)
             let output = TraceDatOutput()
             try TraceDatWriter.write(meta, cpus: pages.map { .bytes($0) }, version: .v6, to: output)
             return Drained(traceDat: output.bytes, pages: count, lostSoFar: lost)

@@ -267,7 +267,6 @@ public final class Recorder {
 
         var meta = try Self.metadata(instance: instance, tracefs: tracefs, pageSize: pageSize, present: present)
         meta.cpuStats = stats.map { "CPU: \($0.cpu)\n" + $0.statsText }
-        meta.cpuCount = cpus.count
         try TraceDatWriter.write(meta, cpus: cpus.map { .file(path: spool + "/cpu\($0)") }, version: options.version, to: output)
         var info = stat()
         stat(options.output, &info)

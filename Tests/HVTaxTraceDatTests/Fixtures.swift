@@ -155,7 +155,6 @@ enum Formats {
         meta.commandLines = "1000 qemu-system-x86\n1001 CPU 0/KVM\n1002 CPU 1/KVM\n"
         meta.cpuStats = ["CPU: 0\nentries: 0\noverrun: 0\n", "CPU: 1\nentries: 0\noverrun: 0\n"]
         meta.uname = "Linux test 6.18.0 x86_64"
-        meta.cpuCount = 2
         meta.threadGroups = [(1001, 1000), (1002, 1000)]
         return meta
     }

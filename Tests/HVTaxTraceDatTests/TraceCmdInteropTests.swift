@@ -127,6 +127,27 @@ struct TraceCmdInteropTests {
         #expect(ours == theirs)
     }
 
+    /// The metadata of a two-CPU host with the pages of one CPU: the CPU count option used to be
+    /// the metadata's own, so trace-cmd looked for two CPUs' data, took the clock's text for the
+    /// second one's offset and refused the file ("failed to init data").
+    @Test("trace-cmd reads a file with fewer CPUs than the host it came from",
+          arguments: [TraceDatVersion.v6, .v7(.none)], [0, 1])
+    func traceCmdReadsOneCPU(version: TraceDatVersion, cpu: Int) throws {
+        guard Self.hasTraceCmd else {
+            print("skipped: trace-cmd is not installed (apt-get install trace-cmd)")
+            return
+        }
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("hvtax-one-cpu-\(getpid())-\(version)-\(cpu).dat").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let output = try TraceDatOutput(path: path)
+        try TraceDatWriter.write(Formats.metadata(), cpus: [.bytes(sampleCPUs()[cpu])], version: version, to: output)
+        let theirs = try #require(try reportLines(path), "trace-cmd report failed on \(version) with CPU \(cpu) alone")
+        // Written as the file's only CPU, so trace-cmd and hvtax both number it 0.
+        #expect(theirs.count == (cpu == 0 ? 6 : 7))
+        #expect(theirs.allSatisfy { $0.cpu == 0 })
+        #expect(try readerLines(path) == theirs)
+    }
+
     @Test("hvtax reads what trace-cmd converts: v6 -> v7 zstd and back")
     func weReadTraceCmdFiles() throws {
         guard Self.hasTraceCmd else {

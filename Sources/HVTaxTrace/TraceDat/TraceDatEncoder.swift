@@ -271,7 +271,6 @@ public final class TraceDatEncoder {
         meta.timeShift = timeShift
         meta.commandLines = commands.sorted { $0.key < $1.key }.map { "\($0.key) \(symbols.names.string($0.value))\n" }.joined()
         meta.threadGroups = threadGroups.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
-        meta.cpuCount = cpus.count
         let pages: [TraceDatCPUPages] = cpus.map { cpu in
             if spoolDirectory != nil {
                 return cpu.spoolFD >= 0 ? .descriptor(cpu.spoolFD, name: cpu.spoolPath) : .bytes([])

@@ -21,7 +21,6 @@ public struct TraceDatMetadata: Sendable {
     /// One `per_cpu/cpuN/stats` text per CPU (the CPUSTAT options `trace-cmd report --stat` shows).
     public var cpuStats: [String] = []
     public var uname: String?
-    public var cpuCount: Int?
     public var tsc2nsec: TraceDatFile.TSC2NSec?
     public var traceID: UInt64?
     public var guests: [TraceDatFile.Guest] = []
@@ -202,7 +201,10 @@ public enum TraceDatWriter {
     }
 
     /// The options both versions carry (v7 adds section and buffer options around them).
-    private static func commonOptions(_ meta: TraceDatMetadata, into w: inout ByteWriter) {
+    /// The options both versions write. The CPU count is the number of CPUs written, always: trace-cmd
+    /// reads that many per-CPU data entries, so a count of its own (a host's CPUs, of which fewer were
+    /// written) made it read the clock's text as a CPU's offset and refuse the file.
+    private static func commonOptions(_ meta: TraceDatMetadata, cpuCount: Int, into w: inout ByteWriter) {
         func option(_ id: UInt16, _ data: [UInt8]) {
             w.u16(id)
             w.u32(UInt32(data.count))
@@ -211,11 +213,9 @@ public enum TraceDatWriter {
         func text(_ s: String) -> [UInt8] { Array(s.utf8) + [0] }
         for stats in meta.cpuStats { option(TraceDatFile.OptionID.cpuStat, text(stats)) }
         if let uname = meta.uname { option(TraceDatFile.OptionID.uname, text(uname)) }
-        if let count = meta.cpuCount {
-            var v = ByteWriter(bigEndian: meta.bigEndian)
-            v.u32(UInt32(count))
-            option(TraceDatFile.OptionID.cpuCount, v.bytes)
-        }
+        var count = ByteWriter(bigEndian: meta.bigEndian)
+        count.u32(UInt32(cpuCount))
+        option(TraceDatFile.OptionID.cpuCount, count.bytes)
         if let id = meta.traceID {
             var v = ByteWriter(bigEndian: meta.bigEndian)
             v.u64(id)
@@ -321,7 +321,7 @@ public enum TraceDatWriter {
         w.u32(UInt32(cpus.count))
         w.raw("options  ")
         w.bytes.append(0)
-        commonOptions(meta, into: &w)
+        commonOptions(meta, cpuCount: cpus.count, into: &w)
         // TRACECLOCK with no data tells a v6 reader the clock text follows the CPU table.
         w.u16(TraceDatFile.OptionID.traceClock)
         w.u32(0)
@@ -427,7 +427,7 @@ public enum TraceDatWriter {
             options.u32(8)
             options.u64(offset)
         }
-        commonOptions(meta, into: &options)
+        commonOptions(meta, cpuCount: cpus.count, into: &options)
         var clock = ByteWriter(bigEndian: meta.bigEndian)
         clock.cString("[\(meta.clock)]")
         options.u16(TraceDatFile.OptionID.traceClock)
