@@ -9,7 +9,8 @@ import HVTaxModel
 /// What one line of a text trace turned out to be.
 enum ParsedLine {
     case event
-    /// Blank, `#` comment, or a header line (`cpus=N`, `version = 6`, `CPU 3 is empty`).
+    /// Blank, `#` comment, or a header line (`cpus=N`, `version = 6`, `CPU 3 is empty`, the plugin
+    /// lines of `trace-cmd report -V`).
     case ignorable
     /// `cpus=N`: the file is `trace-cmd report` output.
     case traceCmdHeader
@@ -61,6 +62,11 @@ struct TextLineParser {
         }
         if line.matches("cpus=", at: i) { return .traceCmdHeader }
         if line.matches("version = ", at: i) { return .ignorable }
+        // `trace-cmd report -V` says on standard output which libtraceevent plugins it loaded and
+        // which events they print, before the events and after them: tool messages, not events.
+        if first == 0x72 /* r */ && (line.matches("registering plugin: ", at: i)
+            || line.matches("removing override handler for event (", at: i)) { return .ignorable }
+        if first == 0x6f /* o */ && line.matches("overriding event (", at: i) { return .ignorable }
 
         // Lines of one thread on one CPU share their prefix up to `[CPU]`: reuse its parse.
         let close: Int
