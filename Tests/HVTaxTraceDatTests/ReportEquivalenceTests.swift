@@ -159,10 +159,11 @@ struct ReportEquivalenceTests {
     /// previous event (`--ts-diff`: `(+1000)` before the event name), and the latency format (`-l`:
     /// no brackets around the CPU, flags right after it, task names cut to 8 bytes). Each used to
     /// lose events: every sched_switch with -R, every line but the first with --ts-diff, the whole
-    /// file with -l. `-V` (verbose) prints libtraceevent's plugin lines before the events, which were
-    /// counted as malformed lines.
+    /// file with -l. `-V` (verbose) prints libtraceevent's plugin lines around the events, and
+    /// `--debug` a line where each ring-buffer page starts and the record's place after each event:
+    /// those lines were counted as malformed. `-N` prints without plugins (each event's own format).
     @Test("trace-cmd report's other layouts give the same report",
-          arguments: [["-R"], ["--ts-diff"], ["-l"], ["-l", "-R", "--ts-diff"], ["-V"]])
+          arguments: [["-R"], ["--ts-diff"], ["-l"], ["-l", "-R", "--ts-diff"], ["-V"], ["--debug"], ["-N"]])
     func otherLayouts(layout: [String]) throws {
         let base = FileManager.default.temporaryDirectory.path + "/hvtax-layout-\(getpid())-\(layout.joined())"
         defer {

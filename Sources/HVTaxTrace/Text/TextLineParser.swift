@@ -213,6 +213,9 @@ struct TextLineParser {
         i = line.skipSpaces(from: i)
         guard i < line.count, line[i] == 0x5b /* [ */ else { return .damagedEvent(expected) }
         i += 1
+        // `trace-cmd report --debug` marks where each ring-buffer page starts
+        // (`CPU:0 [SUBBUFFER START] [1000000000:0x4000]`): where the page is, not an event.
+        if line.matches("SUBBUFFER START]", at: i) { return .ignorable }
         var count: UInt64 = 0
         if line.matches("LOST ", at: i) {
             i += 5
