@@ -36,6 +36,9 @@ public enum TraceInputs {
             }
             return try TraceDatReader(path: path, symbols: symbols, counterHz: options.counterHz)
         }
+        if let (option, line) = FieldlessTraceOutput.option(in: input.head) {
+            throw FieldlessTraceOutput.error(path: path, option: option, line: line)
+        }
         guard TextTraceReader.looksLikeText(input.head) else {
             throw TraceReadError(file: path, location: "byte offset 0",
                                  problem: "binary data of an unknown format; expected a text trace (ftrace, trace-cmd report, perf script)")

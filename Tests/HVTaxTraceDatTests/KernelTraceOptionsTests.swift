@@ -86,4 +86,40 @@ struct KernelTraceOptionsTests {
             #expect(first == nil, "options/\(option)=\(value), first difference: \(String(describing: first))")
         }
     }
+
+    /// `raw`, `hex` and `bin` print a tracepoint's event as its type number alone: nothing to
+    /// analyse. The file used to be "not a text trace" (raw, hex) or "binary data of an unknown
+    /// format" (bin), with no word of why.
+    @Test("raw, hex and bin: a clear error naming the option", arguments: ["raw", "hex", "bin"])
+    func fieldlessOptions(option: String) throws {
+        if let reason = recordingUnavailable() {
+            print("skipped: \(reason)")
+            return
+        }
+        let instance = try TracefsInstance(tracefs: try Tracefs.locate())
+        defer { try? instance.remove() }
+        guard FileManager.default.fileExists(atPath: instance.file("options/\(option)")) else {
+            print("skipped: this kernel's tracefs has no '\(option)' option")
+            return
+        }
+        try instance.enable(event: "sched/sched_switch")
+        try instance.write("tracing_on", "1")
+        _ = Child.spawn("/bin/sh", ["-c", "i=0; while [ $i -lt 20 ]; do sleep 0.002; i=$((i+1)); done"])?.wait()
+        try instance.write("tracing_on", "0")
+        try instance.write("options/\(option)", "1")
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: instance.file("trace")))
+        try instance.write("options/\(option)", "0")
+        #expect(bytes.count > 0)
+        let path = FileManager.default.temporaryDirectory.path + "/hvtax-option-\(getpid())-\(option).txt"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try bytes.write(to: URL(fileURLWithPath: path))
+        // The kernel's header, then the first event on the line after it.
+        let headerLines = String(decoding: bytes, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
+            .prefix { $0.hasPrefix("#") }.count
+        let error = try #require(throws: TraceReadError.self) { try TraceInputs.open(path, symbols: SymbolTable()) }
+        #expect(error.file == path)
+        #expect(error.location == "line \(headerLines + 1)")
+        #expect(error.problem.hasPrefix("printed with the kernel's '\(option)' trace option"), "\(error)")
+        #expect(error.problem.contains("echo 0 > options/\(option)"))
+    }
 }
