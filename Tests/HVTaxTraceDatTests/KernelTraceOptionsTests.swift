@@ -33,18 +33,26 @@ struct KernelTraceOptionsTests {
         return (seen, stream)
     }
 
-    @Test("fields, latency-format, irq-info and record-tgid: the same events as the default format")
-    func sameEvents() throws {
+    /// This test's own tracefs instance, when it can record here and the kernel has the print
+    /// option; nil (having said why) otherwise. The caller removes it.
+    static func instance(with option: String, added: String = "") throws -> TracefsInstance? {
         if let reason = recordingUnavailable() {
             print("skipped: \(reason)")
-            return
+            return nil
         }
         let instance = try TracefsInstance(tracefs: try Tracefs.locate())
-        defer { try? instance.remove() }
-        guard FileManager.default.fileExists(atPath: instance.file("options/fields")) else {
-            print("skipped: this kernel's tracefs has no 'fields' option (added in 6.x)")
-            return
+        guard FileManager.default.fileExists(atPath: instance.file("options/\(option)")) else {
+            try? instance.remove()
+            print("skipped: this kernel's tracefs has no '\(option)' option\(added)")
+            return nil
         }
+        return instance
+    }
+
+    @Test("fields, latency-format, irq-info and record-tgid: the same events as the default format")
+    func sameEvents() throws {
+        guard let instance = try Self.instance(with: "fields", added: " (added in 6.x)") else { return }
+        defer { try? instance.remove() }
         try instance.write("options/latency-format", "0")
         try instance.write("buffer_size_kb", "256")
         let wanted = ["sched/sched_switch", "sched/sched_wakeup", "kvm/kvm_entry", "kvm/kvm_exit", "kvm/kvm_userspace_exit",
@@ -92,16 +100,8 @@ struct KernelTraceOptionsTests {
     /// format" (bin), with no word of why.
     @Test("raw, hex and bin: a clear error naming the option", arguments: ["raw", "hex", "bin"])
     func fieldlessOptions(option: String) throws {
-        if let reason = recordingUnavailable() {
-            print("skipped: \(reason)")
-            return
-        }
-        let instance = try TracefsInstance(tracefs: try Tracefs.locate())
+        guard let instance = try Self.instance(with: option) else { return }
         defer { try? instance.remove() }
-        guard FileManager.default.fileExists(atPath: instance.file("options/\(option)")) else {
-            print("skipped: this kernel's tracefs has no '\(option)' option")
-            return
-        }
         try instance.enable(event: "sched/sched_switch")
         try instance.write("tracing_on", "1")
         _ = Child.spawn("/bin/sh", ["-c", "i=0; while [ $i -lt 20 ]; do sleep 0.002; i=$((i+1)); done"])?.wait()
