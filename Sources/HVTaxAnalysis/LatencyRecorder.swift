@@ -13,12 +13,10 @@ import Histogram
 /// power-of-two buckets are exact too. Memory grows with vCPUs x reasons x the latency range (a few
 /// KB each), never with the trace length.
 struct LatencyRecorder {
-    /// 16-bit counts: a quarter of the memory of 64-bit ones. The histograms of a trace's vCPUs and
-    /// reasons together outgrow the L2 cache, and the increment of each exit's slot was most of the
-    /// cost of closing an exit (a cache miss); narrower counts put more slots in each cache line.
-    /// A slot that wraps past UInt16.max carries into `carries` (2^16 each): once per 65,536 exits
-    /// of one slot, a dictionary update too rare to cost anything.
-    private var counts: [UInt16] = []
+    /// 32-bit counts: half the memory of 64-bit ones, and the histograms of a trace's vCPUs and
+    /// reasons together outgrow the L2 cache, so each exit's increment was a cache miss more often.
+    /// A slot that wraps past UInt32.max carries into `carries` (2^32 each), which no real trace needs.
+    private var counts: [UInt32] = []
     private var carries: [Int: UInt64] = [:]
     private(set) var count: UInt64 = 0
     private(set) var sum: Double = 0
@@ -48,12 +46,9 @@ struct LatencyRecorder {
         return UInt64(subBucket) << UInt64(bucket)
     }
 
-    /// Every slot's count with what it carried: the summary, the histogram and merges read these,
-    /// not the 16-bit counts.
-    private var wideCounts: [UInt64] {
-        var wide = counts.map(UInt64.init)
-        for (slot, carry) in carries { wide[slot] += carry }
-        return wide
+    /// The count of one slot, with what it carried past 32 bits.
+    private subscript(slot: Int) -> UInt64 {
+        UInt64(counts[slot]) + (carries.isEmpty ? 0 : carries[slot] ?? 0)
     }
 
     @inline(__always) mutating func record(_ value: UInt64) {
@@ -63,7 +58,7 @@ struct LatencyRecorder {
             slots[index] &+= 1
             return slots[index] == 0
         }
-        if wrapped { carries[index, default: 0] += 1 << 16 }
+        if wrapped { carries[index, default: 0] += 1 << 32 }
         count += 1
         sum += Double(value)
         if value < min { min = value }
@@ -86,18 +81,18 @@ struct LatencyRecorder {
         counts.append(contentsOf: repeatElement(0, count: slots - counts.count))
     }
 
-    /// Adds to one slot's count, carrying what passes 16 bits.
+    /// Adds to one slot's count, carrying what passes 32 bits.
     private mutating func add(_ n: UInt64, toSlot index: Int) {
-        let (low, overflow) = counts[index].addingReportingOverflow(UInt16(truncatingIfNeeded: n))
+        let (low, overflow) = counts[index].addingReportingOverflow(UInt32(truncatingIfNeeded: n))
         counts[index] = low
-        let carry = ((n >> 16) + (overflow ? 1 : 0)) << 16
+        let carry = ((n >> 32) + (overflow ? 1 : 0)) << 32
         if carry > 0 { carries[index, default: 0] += carry }
     }
 
     mutating func add(_ other: LatencyRecorder) {
         guard other.count > 0 else { return }
         if other.counts.count > counts.count { grow(to: other.counts.count) }
-        for (index, n) in other.wideCounts.enumerated() where n > 0 { add(n, toSlot: index) }
+        for index in other.counts.indices { add(other[index], toSlot: index) }
         count += other.count
         sum += other.sum
         min = Swift.min(min, other.min)
@@ -109,10 +104,6 @@ struct LatencyRecorder {
     /// [min, max]), read from the counts directly: building a `Histogram` per vCPU and reason for the
     /// summary went through its unspecialized generic code and cost 6% of a 5M-event report.
     func percentile(_ p: Double) -> UInt64 {
-        percentile(p, of: wideCounts)
-    }
-
-    private func percentile(_ p: Double, of counts: [UInt64]) -> UInt64 {
         guard count > 0 else { return 0 }
         guard p > 0 else { return min }
         guard p < 100 else { return max }
@@ -120,7 +111,7 @@ struct LatencyRecorder {
         let wanted = Swift.max(1, UInt64((requested * Double(count) / 100).rounded(.up)))
         var running: UInt64 = 0
         for slot in counts.indices {
-            running += counts[slot]
+            running += self[slot]
             if running >= wanted { return Swift.max(Swift.min(Self.value(ofSlot: slot + 1) - 1, max), min) }
         }
         return max
@@ -135,8 +126,8 @@ struct LatencyRecorder {
         histogram.autoResize = true
         guard count > 0 else { return histogram }
         let minSlot = Self.slot(min), maxSlot = Self.slot(max)
-        for (slot, n) in wideCounts.enumerated() where n > 0 {
-            var left = n
+        for slot in counts.indices where self[slot] > 0 {
+            var left = self[slot]
             if slot == minSlot {
                 histogram.record(min)
                 left -= 1
@@ -152,15 +143,15 @@ struct LatencyRecorder {
 
     var summary: LatencySummary {
         guard count > 0 else { return .empty }
-        let wide = wideCounts
         var log2Buckets = [UInt64](repeating: 0, count: 64)
-        for (slot, n) in wide.enumerated() where n > 0 {
+        for slot in counts.indices where self[slot] > 0 {
+            let n = self[slot]
             let value = Self.value(ofSlot: slot)
             log2Buckets[value <= 1 ? 0 : 63 - value.leadingZeroBitCount] += n
         }
         let lastBucket = log2Buckets.lastIndex { $0 > 0 } ?? 0
-        return LatencySummary(count: count, min: min, p50: percentile(50, of: wide), p90: percentile(90, of: wide),
-                              p99: percentile(99, of: wide), p999: percentile(99.9, of: wide), max: max, mean: sum / Double(count),
+        return LatencySummary(count: count, min: min, p50: percentile(50), p90: percentile(90),
+                              p99: percentile(99), p999: percentile(99.9), max: max, mean: sum / Double(count),
                               log2Buckets: Array(log2Buckets[...lastBucket]))
     }
 }
