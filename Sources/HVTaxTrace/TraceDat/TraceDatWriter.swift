@@ -200,10 +200,10 @@ public enum TraceDatWriter {
         return w
     }
 
-    /// The options both versions carry (v7 adds section and buffer options around them).
-    /// The options both versions write. The CPU count is the number of CPUs written, always: trace-cmd
-    /// reads that many per-CPU data entries, so a count of its own (a host's CPUs, of which fewer were
-    /// written) made it read the clock's text as a CPU's offset and refuse the file.
+    /// The options both versions carry (v7 adds section and buffer options around them). The CPU
+    /// count is the number of CPUs written, always: trace-cmd reads that many per-CPU data entries,
+    /// so a count of its own (a host's CPUs, of which fewer were written) made it read the clock's
+    /// text as a CPU's offset and refuse the file.
     private static func commonOptions(_ meta: TraceDatMetadata, cpuCount: Int, into w: inout ByteWriter) {
         func option(_ id: UInt16, _ data: [UInt8]) {
             w.u16(id)
