@@ -12,35 +12,31 @@ enum FieldlessTraceOutput {
     /// `raw`, `hex` or `bin` and the line (1-based) of the first event, when the first event of
     /// `head` is one of these options' `type: N` lines; nil otherwise.
     static func option(in head: [UInt8]) -> (option: String, line: Int)? {
-        // The header's comment lines and blank lines come first.
-        var lineNumber = 1
-        var start = 0
-        while start < head.count {
-            let end = head[start...].firstIndex(of: 0x0a) ?? head.count
-            guard let first = head[start..<end].first(where: { $0 != 0x20 && $0 != 0x09 }), first != 0x23 /* # */ else {
-                start = end + 1
-                lineNumber += 1
-                continue
+        head.withUnsafeBytes { bytes in
+            // The header's comment lines and blank lines come first.
+            var line = 1, start = 0
+            while true {
+                let first = bytes.skipSpaces(from: start)
+                guard first < bytes.count, bytes[first] == 0x23 /* # */ || bytes[first] == 0x0a else { break }
+                guard let newline = bytes.slice(first, bytes.count).firstIndex(of: 0x0a) else { return nil }
+                start = first + newline + 1
+                line += 1
             }
-            break
+            // The first event: its columns, then `type: N`. Not split at newlines first: `bin`'s 16
+            // bytes of pid, CPU and time may hold a 0x0a.
+            guard let at = bytes.slice(start, min(bytes.count, start + 64)).find("type: ").map({ start + $0 }) else { return nil }
+            var end = at + 6
+            guard bytes.decimal(at: &end) != nil, end == bytes.count || bytes[end] == 0x0a || bytes[end] == 0x20 else { return nil }
+            let columns = bytes.slice(start, at)
+            if columns.contains(where: { $0 < 0x20 || $0 >= 0x7f }) { return columns.count <= 16 ? ("bin", line) : nil }
+            let fields = columns.split(separator: 0x20)
+            guard fields.count == 3 else { return nil }
+            // hex prints the pid and CPU as 8 hex digits and the time as 16; raw in decimal.
+            let isHex = { (byte: UInt8) in byte &- 0x30 < 10 || byte &- 0x61 < 6 }
+            if fields.map(\.count) == [8, 8, 16], fields.allSatisfy({ $0.allSatisfy(isHex) }) { return ("hex", line) }
+            if fields.allSatisfy({ $0.allSatisfy { $0 &- 0x30 < 10 } }) { return ("raw", line) }
+            return nil
         }
-        // The first event: its columns, then `type: N`. Not split at newlines first: `bin`'s 16
-        // bytes of pid, CPU and time may hold a 0x0a.
-        let marker = Array("type: ".utf8)
-        let window = head[start..<min(head.count, start + 64)]
-        guard let at = window.indices.first(where: { window[$0...].starts(with: marker) }) else { return nil }
-        var digits = at + marker.count
-        while digits < head.count, (0x30...0x39).contains(head[digits]) { digits += 1 }
-        guard digits > at + marker.count, digits == head.count || head[digits] == 0x0a || head[digits] == 0x20 else { return nil }
-        let columns = head[start..<at]
-        if columns.contains(where: { $0 < 0x20 || $0 >= 0x7f }) { return columns.count <= 16 ? ("bin", lineNumber) : nil }
-        let fields = columns.split(separator: 0x20)
-        guard fields.count == 3 else { return nil }
-        // hex prints the pid and CPU as 8 hex digits and the time as 16; raw in decimal.
-        let isHex = { (field: ArraySlice<UInt8>) in field.allSatisfy { (0x30...0x39).contains($0) || (0x61...0x66).contains($0) } }
-        if fields.map(\.count) == [8, 8, 16], fields.allSatisfy(isHex) { return ("hex", lineNumber) }
-        if fields.allSatisfy({ $0.allSatisfy { (0x30...0x39).contains($0) } }) { return ("raw", lineNumber) }
-        return nil
     }
 
     /// The error for such a file.
