@@ -6,7 +6,7 @@ import HVTaxModel
 public final class TraceAnalyzer {
     let symbols: SymbolTable
     let options: AnalysisOptions
-    private(set) var trackers: [VCPUTracker] = []
+    private var trackers = VCPUTrackerStore()
     private var trackerIndex = ThreadTable()
     private(set) var quality = TraceQuality()
     /// Counted on every event: a raw buffer, so the count costs no uniqueness check.
@@ -105,7 +105,7 @@ public final class TraceAnalyzer {
             note(event.tid)
             note(event.otherTid)
         case .lost:
-            for tracker in trackers where tracker.lastCPU == event.cpu { note(tracker.tid) }
+            for index in trackers.indices where trackers[index].lastCPU == event.cpu { note(trackers[index].tid) }
         default:
             note(event.tid)
         }
@@ -229,7 +229,7 @@ public final class TraceAnalyzer {
     /// Closes open windows and fills the quality counters; call once, after the last event.
     func finish() -> (trackers: [VCPUTracker], quality: TraceQuality) {
         var quality = self.quality
-        var trackers = self.trackers
+        var trackers = self.trackers.all
         for index in trackers.indices { trackers[index].finish(quality: &quality) }
         if !quality.hasSchedSwitch {
             for index in trackers.indices {
