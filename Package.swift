@@ -57,6 +57,8 @@ let package = Package(
     targets: [
         // zlib and zstd, for compressed traces; Swift has no zstd package, so a system-library shim.
         .systemLibrary(name: "CCompression", path: "Sources/CCompression"),
+        // __builtin_prefetch, which Swift cannot reach: the analysis prefetches exit-latency slots.
+        .systemLibrary(name: "CPrefetch", path: "Sources/CPrefetch"),
 
         // model: the report types, units, exit-reason tables, thresholds. No I/O.
         .target(name: "HVTaxModel", swiftSettings: strict),
@@ -80,7 +82,7 @@ let package = Package(
         .target(
             name: "HVTaxAnalysis",
             dependencies: [
-                "HVTaxEvents", "HVTaxModel",
+                "HVTaxEvents", "HVTaxModel", "CPrefetch",
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],
             swiftSettings: hotPath),

@@ -1,3 +1,4 @@
+import CPrefetch
 import HVTaxModel
 import Histogram
 
@@ -17,6 +18,9 @@ struct LatencyRecorder {
     /// reasons together outgrow the L2 cache, so each exit's increment was a cache miss more often.
     /// A slot that wraps past UInt32.max carries into `carries` (2^32 each), which no real trace needs.
     private var counts: [UInt32] = []
+    /// `counts.count`, kept here beside the other figures: recording then reads nothing from the
+    /// array's own header, which is a cache line apart from them and missed as often as the slots.
+    private var slotCount = 0
     private var carries: [Int: UInt64] = [:]
     private(set) var count: UInt64 = 0
     private(set) var sum: Double = 0
@@ -52,17 +56,41 @@ struct LatencyRecorder {
     }
 
     @inline(__always) mutating func record(_ value: UInt64) {
+        countSlot(note(value))
+    }
+
+    /// Records `value` but for its slot's count, which the caller adds later with `countSlot`, and
+    /// prefetches that slot meanwhile (`PendingLatencySlots`): the count, min, max and sum are
+    /// exact at once, the slots once the caller has counted them.
+    @inline(__always) mutating func recordDeferringSlot(_ value: UInt64) -> Int {
+        let index = note(value)
+        counts.withUnsafeBufferPointer { slots in
+            hvtax_prefetch_for_write(slots.baseAddress! + index)
+            // The array's reference count, 24 bytes before its first element, which `countSlot`'s
+            // uniqueness check reads.
+            hvtax_prefetch_for_write(UnsafeRawPointer(slots.baseAddress!) - 24)
+        }
+        return index
+    }
+
+    /// Everything about `value` but its slot's count; the slot exists when this returns.
+    @inline(__always) private mutating func note(_ value: UInt64) -> Int {
         let index = Self.slot(value)
-        if index >= counts.count { grow(to: index + 1) }
+        if index >= slotCount { grow(to: index + 1) }
+        count += 1
+        sum += Double(value)
+        if value < min { min = value }
+        if value > max { max = value }
+        return index
+    }
+
+    /// Counts one value in a slot that `recordDeferringSlot` returned.
+    @inline(__always) mutating func countSlot(_ index: Int) {
         let wrapped = counts.withUnsafeMutableBufferPointer { slots in
             slots[index] &+= 1
             return slots[index] == 0
         }
         if wrapped { carries[index, default: 0] += 1 << 32 }
-        count += 1
-        sum += Double(value)
-        if value < min { min = value }
-        if value > max { max = value }
     }
 
     /// `n` values of `value` at once (HdrHistogram's `record(_:count:)`), any count.
@@ -79,6 +107,7 @@ struct LatencyRecorder {
 
     private mutating func grow(to slots: Int) {
         counts.append(contentsOf: repeatElement(0, count: slots - counts.count))
+        slotCount = counts.count
     }
 
     /// Adds to one slot's count, carrying what passes 32 bits.

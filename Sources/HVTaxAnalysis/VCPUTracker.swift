@@ -28,7 +28,10 @@ struct VCPUTracker {
     private var sawEntry = false
 
     var split = TimeSplit()
+    /// Complete once `finish` has run: until then the latest exits' latency slots may be pending.
     var exits = ExitAccumulator()
+    /// Latency slots prefetched at the end of recent exits, counted a few exits later.
+    private var pendingSlots = PendingLatencySlots()
     var accesses = DeviceAccessAccumulator()
     /// The port I/O or MMIO access of the current exit, until the next entry gives its latency.
     private var openAccess: OpenDeviceAccess?
@@ -208,6 +211,7 @@ struct VCPUTracker {
             quality.exitsOpenAtEnd += 1
             closeExit(at: lastTime, completed: false)
         }
+        for due in pendingSlots.drain() { exits.update(due.reason) { $0.latency.countSlot(due.slot) } }
     }
 
     /// A kvm_pio or kvm_mmio: the guest touched a device KVM emulates. Counted when it falls in the
@@ -250,6 +254,7 @@ struct VCPUTracker {
         let path: ExitPath = windowUserspace ? .vmm : (exitIsInterrupt || windowIRQ) ? .interrupt : .kernel
         let latency = time - exitStart
         let hypervisor = windowHypervisor, vmm = windowVMM, offCPU = windowOffCPU
+        var slot = -1
         exits.update(exitReason) { reason in
             reason.hypervisorTime += hypervisor
             reason.vmmTime += vmm
@@ -259,8 +264,11 @@ struct VCPUTracker {
             reason.paths[path].vmmTime += vmm
             if completed {
                 reason.paths[path].windowTime += latency
-                reason.latency.record(latency)
+                slot = reason.latency.recordDeferringSlot(latency)
             }
+        }
+        if slot >= 0, let due = pendingSlots.push(reason: exitReason, slot: slot) {
+            exits.update(due.reason) { $0.latency.countSlot(due.slot) }
         }
     }
 }
