@@ -97,7 +97,7 @@ struct LatencyRecorder {
     mutating func record(_ value: UInt64, count n: UInt64) {
         guard n > 0 else { return }
         let index = Self.slot(value)
-        if index >= counts.count { grow(to: index + 1) }
+        if index >= slotCount { grow(to: index + 1) }
         add(n, toSlot: index)
         count += n
         sum += Double(value) * Double(n)
@@ -120,7 +120,7 @@ struct LatencyRecorder {
 
     mutating func add(_ other: LatencyRecorder) {
         guard other.count > 0 else { return }
-        if other.counts.count > counts.count { grow(to: other.counts.count) }
+        if other.slotCount > slotCount { grow(to: other.slotCount) }
         for index in other.counts.indices { add(other[index], toSlot: index) }
         count += other.count
         sum += other.sum

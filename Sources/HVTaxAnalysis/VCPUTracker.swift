@@ -211,7 +211,7 @@ struct VCPUTracker {
             quality.exitsOpenAtEnd += 1
             closeExit(at: lastTime, completed: false)
         }
-        for due in pendingSlots.drain() { exits.update(due.reason) { $0.latency.countSlot(due.slot) } }
+        for due in pendingSlots.drain() { countPendingSlot(due) }
     }
 
     /// A kvm_pio or kvm_mmio: the guest touched a device KVM emulates. Counted when it falls in the
@@ -267,8 +267,11 @@ struct VCPUTracker {
                 slot = reason.latency.recordDeferringSlot(latency)
             }
         }
-        if slot >= 0, let due = pendingSlots.push(reason: exitReason, slot: slot) {
-            exits.update(due.reason) { $0.latency.countSlot(due.slot) }
-        }
+        if slot >= 0, let due = pendingSlots.push(reason: exitReason, slot: slot) { countPendingSlot(due) }
+    }
+
+    /// Counts a latency slot that `PendingLatencySlots` held back (prefetched by now).
+    @inline(__always) private mutating func countPendingSlot(_ due: (reason: UInt32, slot: Int)) {
+        exits.update(due.reason) { $0.latency.countSlot(due.slot) }
     }
 }

@@ -15,23 +15,24 @@ cpu=${BENCH_CPU:-1}
 for binary in "$a" "$b"; do [ -x "$binary" ] || { echo "ab-report: $binary is not an executable" >&2; exit 2; }; done
 [ -r "$trace" ] || { echo "ab-report: no trace at $trace (run scripts/bench/report-trace-dat.sh first)" >&2; exit 2; }
 
+# The binary of side A or B.
+binary_of() { if [ "$1" = A ]; then echo "$a"; else echo "$b"; fi; }
+
 times=$(mktemp)
 trap 'rm -f "$times"' EXIT
 for run in $(seq "$runs"); do
     if [ $((run % 2)) = 0 ]; then order="A B"; else order="B A"; fi
     for side in $order; do
-        binary=$a; [ "$side" = B ] && binary=$b
-        /usr/bin/time -f "$run $side %e %U %S" -a -o "$times" taskset -c "$cpu" "$binary" report "$trace" >/dev/null
+        /usr/bin/time -f "$run $side %e %U %S" -a -o "$times" taskset -c "$cpu" "$(binary_of "$side")" report "$trace" >/dev/null
     done
 done
 
 median() { sort -n | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
 best() { sort -n | head -n 1; }
 for side in A B; do
-    binary=$a; [ "$side" = B ] && binary=$b
     cpu_times=$(awk -v s="$side" '$2 == s {print $4 + $5}' "$times")
     wall_times=$(awk -v s="$side" '$2 == s {print $3}' "$times")
-    printf '%s %s: CPU median %.3f s, best %.3f s; wall median %.3f s, best %.3f s\n' "$side" "$binary" \
+    printf '%s %s: CPU median %.3f s, best %.3f s; wall median %.3f s, best %.3f s\n' "$side" "$(binary_of "$side")" \
         "$(median <<<"$cpu_times")" "$(best <<<"$cpu_times")" "$(median <<<"$wall_times")" "$(best <<<"$wall_times")"
 done
 awk '{cpu[$1, $2] = $4 + $5; runs[$1]} END {
