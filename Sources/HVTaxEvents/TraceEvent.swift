@@ -141,6 +141,17 @@ extension TraceEvent {
         if write { flags.insert(.write) }
     }
 
+    /// Makes this a `kvm_userspace_exit`. When KVM_RUN failed or was interrupted the kernel prints
+    /// `restart (4)` / `error (N)` with -errno in place of the reason: the code follows what the
+    /// text shows, and the errno itself (when the reader knows it) rides in `value`.
+    public mutating func setUserspaceExit(reason: UInt64, errno: Int64?) {
+        kind = .userspaceExit
+        code = UInt32(truncatingIfNeeded: reason)
+        guard let errno else { return }
+        value = UInt64(bitPattern: errno)
+        if errno < 0 { code = UInt32(truncatingIfNeeded: -errno) }
+    }
+
     /// Makes this a `kvm_mmio` (or `kvm_fast_mmio`, as `.fastWrite`).
     public mutating func setMMIO(_ access: MMIOAccess, gpa: UInt64) {
         kind = .mmio

@@ -38,6 +38,26 @@ struct OddInputTests {
         #expect(report.host.exits.byReason.first { $0.reason == "PF excp" }?.isa == .svm)
     }
 
+    /// A KVM_RUN cut short by a signal (errno -EINTR) is `reason restart (4)` in the default format,
+    /// `reason=0 errno=-4` in trace-cmd's raw one and `reason=0x0 (0) errno=0xfffffffc (-4)` with the
+    /// kernel's `fields` option: each is the restart (code 4) with its errno, as a trace.dat reads it.
+    /// The raw forms used to give code 0 (the unused reason field), seen in a real `fields` trace.
+    @Test func interruptedRunReadsTheSameInEveryFormat() throws {
+        let bodies = ["reason restart (4)", "reason=0 errno=-4", "reason=0x0 (0) errno=0xfffffffc (-4)",
+                      "reason error (22)", "reason=0 errno=-22", "reason KVM_EXIT_IO (2)", "reason=0x2 (2) errno=0x0 (0)"]
+        let path = try write(bodies.enumerated().map { index, body in
+            "\(prefix)1.0000\(10 + index): kvm_userspace_exit: \(body)\n"
+        }.joined())
+        let stream = try TraceInputs.open(path, symbols: SymbolTable())
+        var seen: [(code: UInt32, errno: Int32)] = []
+        while let event = try stream.next() {
+            if event.kind == .userspaceExit { seen.append((event.code, Int32(truncatingIfNeeded: Int64(bitPattern: event.value)))) }
+        }
+        #expect(seen.map(\.code) == [4, 4, 4, 22, 22, 2, 2])
+        #expect(seen.map(\.errno) == [-4, -4, -4, -22, -22, 0, 0])
+        #expect(stream.diagnostics.malformedLines == 0)
+    }
+
     @Test func unpairedExitsAndEntriesLostEventsAndUnknownEventsAreCounted() throws {
         let path = try write("""
             \(prefix)1.000000: kvm_entry: vcpu 0, rip 0x1

@@ -140,12 +140,7 @@ public final class LTTngTextReader: EventStream {
             event.kind = .kvmEntry
             if let vcpu = field("vcpu_id") { event.vcpu = Int32(truncatingIfNeeded: vcpu) }
         } else if name.matches("kvm_userspace_exit", at: 0) && name.count == 18 {
-            event.kind = .userspaceExit
-            event.code = UInt32(truncatingIfNeeded: field("reason") ?? 0)
-            if let errno = field("errno") {
-                event.value = UInt64(bitPattern: errno)
-                if errno < 0 { event.code = UInt32(truncatingIfNeeded: -errno) }
-            }
+            event.setUserspaceExit(reason: UInt64(bitPattern: field("reason") ?? 0), errno: field("errno"))
         } else if name.matches("kvm_x86_pio", at: 0) && name.count == 11 || name.matches("kvm_pio", at: 0) && name.count == 7 {
             // lttng-modules: `{ rw, port, size, count }`.
             guard let port = field("port") else { return .malformed("kvm_x86_pio without port") }

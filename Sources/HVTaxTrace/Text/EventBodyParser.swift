@@ -77,18 +77,26 @@ struct EventBodyParser {
         return false
     }
 
-    /// kvm_userspace_exit: `reason KVM_EXIT_IO (2)`, `reason restart (4)`, raw `reason=2 errno=0`.
+    /// kvm_userspace_exit: `reason KVM_EXIT_IO (2)`, `reason restart (4)` (errno -4), raw
+    /// `reason=2 errno=0` or `reason=0 errno=-4`, or with the `fields` option `reason=0x0 (0)
+    /// errno=0xfffffffc (-4)`. Every form gives what a trace.dat of the same record gives.
     func userspaceExit(_ body: UnsafeRawBufferPointer, into event: inout TraceEvent) -> Bool {
         event.vcpu = TraceEvent.unknownID
         if body.matches("reason ", at: 0) {
+            var printed: UInt64 = 0
             if let open = body.find("(", from: 7) {
                 var i = open + 1
-                if let code = body.decimal(at: &i) { event.code = UInt32(truncatingIfNeeded: code) }
+                printed = body.decimal(at: &i) ?? 0
             }
+            // The kernel prints `restart` (-EINTR) or `error` and -errno in place of a reason name.
+            let failed = body.matches("restart ", at: 7) || body.matches("error ", at: 7)
+            event.setUserspaceExit(reason: printed, errno: failed ? -Int64(truncatingIfNeeded: printed) : nil)
             return true
         }
-        if let code = field("reason=", in: body) {
-            event.code = UInt32(truncatingIfNeeded: code)
+        if let reason = field("reason=", in: body) {
+            // errno is an `int`: the `fields` option prints -4 as 0xfffffffc, trace-cmd's raw form as -4.
+            let errno = signedField("errno=", in: body).map { Int64(Int32(truncatingIfNeeded: $0)) }
+            event.setUserspaceExit(reason: reason, errno: errno)
             return true
         }
         return false
@@ -249,12 +257,23 @@ struct EventBodyParser {
     /// The value of `key` (which includes its `=`, or ends in a space) at a word start: decimal,
     /// `0x...` hex, or the kernel `fields` option's `0x1e (30)` (`number`).
     private func field(_ key: StaticString, in body: UnsafeRawBufferPointer) -> UInt64? {
+        guard var i = valueStart(key, in: body) else { return nil }
+        return Self.number(body, at: &i)
+    }
+
+    /// A field that may be printed negative (`errno=-4`), as its two's-complement bits otherwise.
+    private func signedField(_ key: StaticString, in body: UnsafeRawBufferPointer) -> Int64? {
+        guard var i = valueStart(key, in: body) else { return nil }
+        guard i < body.count, body[i] == 0x2d /* - */ else { return Self.number(body, at: &i).map { Int64(bitPattern: $0) } }
+        i += 1
+        return body.decimal(at: &i).map { -Int64(bitPattern: $0) }
+    }
+
+    /// Where the value of `key` (a whole word: at the start or after a space) begins.
+    private func valueStart(_ key: StaticString, in body: UnsafeRawBufferPointer) -> Int? {
         var from = 0
         while let at = body.find(key, from: from) {
-            if at == 0 || body[at - 1] == 0x20 {
-                var i = at + key.utf8CodeUnitCount
-                return Self.number(body, at: &i)
-            }
+            if at == 0 || body[at - 1] == 0x20 { return at + key.utf8CodeUnitCount }
             from = at + 1
         }
         return nil

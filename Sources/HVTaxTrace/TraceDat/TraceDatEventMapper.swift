@@ -293,16 +293,8 @@ struct TraceDatEventMapper {
             event.kind = .kvmEntry
             if vcpu.exists { event.vcpu = Int32(truncatingIfNeeded: record.integer(vcpu)) }
         case .userspaceExit(let reason, let errno):
-            event.kind = .userspaceExit
-            event.code = UInt32(truncatingIfNeeded: record.integer(reason))
-            // When KVM_RUN failed or was interrupted the kernel prints `restart (4)` / `error (N)`
-            // with -errno in place of the reason; the code follows what the text shows. The errno
-            // itself rides in `value`.
-            if errno.exists {
-                let number = record.integer(errno)
-                event.value = UInt64(bitPattern: number)
-                if number < 0 { event.code = UInt32(truncatingIfNeeded: -number) }
-            }
+            event.setUserspaceExit(reason: UInt64(bitPattern: record.integer(reason)),
+                                   errno: errno.exists ? record.integer(errno) : nil)
         case .pio(let rw, let port, let size):
             event.setPortIO(port: UInt64(truncatingIfNeeded: record.integer(port)),
                             size: size.exists ? UInt64(truncatingIfNeeded: record.integer(size)) : 0, write: record.integer(rw) != 0)
