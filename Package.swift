@@ -57,8 +57,9 @@ let package = Package(
     targets: [
         // zlib and zstd, for compressed traces; Swift has no zstd package, so a system-library shim.
         .systemLibrary(name: "CCompression", path: "Sources/CCompression"),
-        // __builtin_prefetch, which Swift cannot reach: the analysis prefetches exit-latency slots.
-        .systemLibrary(name: "CPrefetch", path: "Sources/CPrefetch"),
+        // What Swift cannot say to the code generator: __builtin_prefetch (the analysis prefetches
+        // exit-latency slots) and __builtin_unpredictable (the trace.dat merge's branch-free choice).
+        .systemLibrary(name: "CHotPath", path: "Sources/CHotPath"),
 
         // model: the report types, units, exit-reason tables, thresholds. No I/O.
         .target(name: "HVTaxModel", swiftSettings: strict),
@@ -70,7 +71,7 @@ let package = Package(
         .target(
             name: "HVTaxTrace",
             dependencies: [
-                "HVTaxEvents", "HVTaxModel", "HVTaxFiles", "CCompression",
+                "HVTaxEvents", "HVTaxModel", "HVTaxFiles", "CCompression", "CHotPath",
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "HeapModule", package: "swift-collections"),
                 .product(name: "DequeModule", package: "swift-collections"),
@@ -82,7 +83,7 @@ let package = Package(
         .target(
             name: "HVTaxAnalysis",
             dependencies: [
-                "HVTaxEvents", "HVTaxModel", "CPrefetch",
+                "HVTaxEvents", "HVTaxModel", "CHotPath",
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],
             swiftSettings: hotPath),

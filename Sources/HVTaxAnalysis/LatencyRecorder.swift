@@ -1,4 +1,4 @@
-import CPrefetch
+import CHotPath
 import HVTaxModel
 import Histogram
 

@@ -1,3 +1,4 @@
+import CHotPath
 import HVTaxEvents
 import HVTaxModel
 
@@ -144,16 +145,31 @@ public final class TraceDatReader: EventStream {
     }
 
     /// Takes the earliest pending event and decodes that CPU's next one.
+    ///
+    /// The replay carries the winner so far in registers and meets each ancestor's other child, whose
+    /// node this pop does not change: its loads do not wait for the stores of the level below. Playing
+    /// each node from its two stored children (`play`) read back what the level below had just
+    /// written, one store-to-load round trip per level: the profile put a third of the reader's
+    /// samples on that chain, and the whole report took 4% less CPU without it (median of 20
+    /// interleaved pairs on the 5M-event trace.dat).
     @inline(__always)
     private func pop() throws(TraceReadError) -> TraceEvent? {
         guard treeTimes[1] != .max else { return nil }
         let index = Int(tree[1])
         let event = pending[index]
-        treeTimes[leaves + index] = try advance(index) ? pending[index].time : .max
-        var node = (leaves + index) >> 1
-        while node >= 1 {
-            play(node)
+        var time = try advance(index) ? pending[index].time : .max
+        var winner = Int32(truncatingIfNeeded: index)
+        var node = leaves + index
+        treeTimes[node] = time
+        while node > 1 {
+            let sibling = node ^ 1
+            let siblingTime = treeTimes[sibling], siblingWinner = tree[sibling]
+            // The earlier time wins; on equal times the lower CPU index, which is the left child's
+            // (what `play` does), so the order stays stable. In C: see the header for why.
+            hvtax_tournament_step(&time, &winner, siblingTime, siblingWinner)
             node >>= 1
+            tree[node] = winner
+            treeTimes[node] = time
         }
         return event
     }
