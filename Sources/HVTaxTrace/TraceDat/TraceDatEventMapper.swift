@@ -36,28 +36,35 @@ struct RecordBytes {
         field.size > 0 && field.offset + field.size <= count
     }
 
-    /// The field as a 64-bit integer, sign-extended when the format says it is signed.
+    /// The field as a 64-bit integer, sign-extended when the format says it is signed; 0 for a
+    /// field wider than 8 bytes.
+    ///
+    /// One 8-byte load and two shifts to the field's width, with no branch on the width: a switch
+    /// over 1, 2, 4 and 8 bytes was an indirect jump per field, five per kvm_exit, and the decoding
+    /// of a record took ~60 cycles. Near the end of the record (or in a big-endian file) the bytes
+    /// are gathered one by one instead, so nothing past the record is read.
     @inline(__always)
     func integer(_ field: FieldRef) -> Int64 {
-        let at = base + field.offset
-        switch field.size {
-        case 1:
-            let v = at.load(as: UInt8.self)
-            return field.isSigned ? Int64(Int8(bitPattern: v)) : Int64(v)
-        case 2:
-            var v = at.loadUnaligned(as: UInt16.self)
-            v = bigEndian ? UInt16(bigEndian: v) : UInt16(littleEndian: v)
-            return field.isSigned ? Int64(Int16(bitPattern: v)) : Int64(v)
-        case 4:
-            var v = at.loadUnaligned(as: UInt32.self)
-            v = bigEndian ? UInt32(bigEndian: v) : UInt32(littleEndian: v)
-            return field.isSigned ? Int64(Int32(bitPattern: v)) : Int64(v)
-        case 8:
-            let v = at.loadUnaligned(as: UInt64.self)
-            return Int64(bitPattern: bigEndian ? UInt64(bigEndian: v) : UInt64(littleEndian: v))
-        default:
-            return 0
+        let size = field.size
+        guard size > 0, size <= 8 else { return 0 }
+        let raw: UInt64
+        if !bigEndian && field.offset + 8 <= count {
+            raw = UInt64(littleEndian: base.loadUnaligned(fromByteOffset: field.offset, as: UInt64.self))
+        } else {
+            raw = gathered(field)
         }
+        let shift = UInt64(64 - 8 * size)
+        return field.isSigned ? Int64(bitPattern: raw &<< shift) &>> shift : Int64(bitPattern: (raw &<< shift) &>> shift)
+    }
+
+    /// The field's bytes in the file's byte order, as the low bytes of a number.
+    private func gathered(_ field: FieldRef) -> UInt64 {
+        var raw: UInt64 = 0
+        for index in 0..<field.size {
+            let byte = UInt64(base.load(fromByteOffset: field.offset + index, as: UInt8.self))
+            if bigEndian { raw = raw << 8 | byte } else { raw |= byte << UInt64(8 * index) }
+        }
+        return raw
     }
 
     /// A string field (`char comm[16]` in place, or `__data_loc char[]`) up to its NUL, as raw
