@@ -53,6 +53,8 @@ let package = Package(
         // OTLP metrics for OpenTelemetry Collectors; only the HTTP exporter (no gRPC stack to build).
         .package(url: "https://github.com/swift-otel/swift-otel", from: "1.6.0", traits: ["OTLPHTTP"]),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        // HTTP POSTs (InfluxDB writes, webhooks) without FoundationNetworking's libcurl (HTTPPost.swift).
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
     ],
     targets: [
         // zlib and zstd, for compressed traces; Swift has no zstd package, so a system-library shim.
@@ -117,7 +119,10 @@ let package = Package(
                 resources: [.embedInCode("Resources/advice-rules.json")], swiftSettings: strict),
         // exporters beyond Prometheus, on the same metric families: InfluxDB line protocol (and its
         // HTTP write API), the net-snmp pass_persist subtree.
-        .target(name: "HVTaxExporters", dependencies: ["HVTaxMetrics", "HVTaxModel"], swiftSettings: strict),
+        .target(name: "HVTaxExporters",
+                dependencies: ["HVTaxMetrics", "HVTaxModel", .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                               .product(name: "Logging", package: "swift-log")],
+                swiftSettings: strict),
         // exporter: the serve metric families as OTLP metrics through swift-otel (OTLP/HTTP protobuf).
         .target(name: "HVTaxOTLP",
                 dependencies: ["HVTaxMetrics",

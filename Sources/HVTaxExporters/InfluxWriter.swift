@@ -1,7 +1,4 @@
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 
 /// Posts line protocol to an InfluxDB write endpoint. InfluxDB answers 204 No Content when every
 /// point was written; anything else is an error carrying its status and the server's message
@@ -17,22 +14,16 @@ public struct InfluxWriter: Sendable {
 
     public func write(_ body: String) async throws(InfluxWriteError) {
         guard !body.isEmpty else { return }
-        var request = URLRequest(url: target.writeURL, timeoutInterval: timeout)
-        request.httpMethod = "POST"
-        request.setValue("text/plain; charset=utf-8", forHTTPHeaderField: "Content-Type")
-        request.setValue("application/json", forHTTPHeaderField: "Accept")
-        if let authorization = target.authorization { request.setValue(authorization, forHTTPHeaderField: "Authorization") }
-        request.httpBody = Data(body.utf8)
-        let data: Data
-        let response: URLResponse
+        var headers: [(name: String, value: String)] = [("Content-Type", "text/plain; charset=utf-8"), ("Accept", "application/json")]
+        if let authorization = target.authorization { headers.append(("Authorization", authorization)) }
+        let answer: HTTPPost.Answer
         do {
-            (data, response) = try await URLSession.shared.data(for: request)
+            answer = try await HTTPPost.send(Array(body.utf8), to: target.writeURL.absoluteString, headers: headers, timeoutSeconds: timeout)
         } catch {
-            throw InfluxWriteError(url: target.displayURL, status: nil, message: error.localizedDescription)
+            throw InfluxWriteError(url: target.displayURL, status: nil, message: error.description)
         }
-        let status = (response as? HTTPURLResponse)?.statusCode ?? 0
-        guard (200..<300).contains(status) else {
-            throw InfluxWriteError(url: target.displayURL, status: status, message: String(decoding: data.prefix(2000), as: UTF8.self))
+        guard answer.succeeded else {
+            throw InfluxWriteError(url: target.displayURL, status: answer.status, message: answer.body)
         }
     }
 }

@@ -1,8 +1,6 @@
 import Foundation
+import HVTaxExporters
 import Logging
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 
 /// Runs the configured command and webhook for threshold events, off the sampler's path: each
 /// action runs in its own task, at most one per VM/host and figure within `min_interval`, and a
@@ -142,20 +140,16 @@ public actor ActionRunner {
     }
 
     private func post(_ webhook: ActionConfiguration.Webhook, json: Data, metadata: Logger.Metadata) async {
-        guard let url = URL(string: webhook.url) else { return }
-        var request = URLRequest(url: url, timeoutInterval: configuration.timeout.seconds)
-        request.httpMethod = "POST"
-        request.setValue("application/json", forHTTPHeaderField: "Content-Type")
-        for (name, value) in webhook.headers { request.setValue(value, forHTTPHeaderField: name) }
         do {
-            let (_, response) = try await URLSession.shared.upload(for: request, from: json)
-            let status = (response as? HTTPURLResponse)?.statusCode ?? 0
-            if (200..<300).contains(status) {
+            let answer = try await HTTPPost.send(Array(json), to: webhook.url,
+                                                 headers: [("Content-Type", "application/json")] + webhook.headers.map { ($0.key, $0.value) },
+                                                 timeoutSeconds: configuration.timeout.seconds)
+            if answer.succeeded {
                 count("ran")
-                logger.notice("webhook \(webhook.url) answered \(status)", metadata: metadata)
+                logger.notice("webhook \(webhook.url) answered \(answer.status)", metadata: metadata)
             } else {
                 count("failed")
-                logger.error("webhook \(webhook.url) answered \(status)", metadata: metadata)
+                logger.error("webhook \(webhook.url) answered \(answer.status)", metadata: metadata)
             }
         } catch {
             count("failed")

@@ -27,6 +27,21 @@ import Testing
         #expect(throws: InfluxTargetError.self) { try InfluxTarget(url: "http://h:8086/write?db=x&precision=s") }
     }
 
+    /// A server that is not there: the error names the URL and says why in the system's words,
+    /// with no HTTP status (the write never got an answer).
+    @Test func unreachableServerSaysWhy() async throws {
+        let port = Peers.freePort()
+        let target = try InfluxTarget(url: "http://127.0.0.1:\(port)/write?db=hvtax")
+        do {
+            try await InfluxWriter(target: target, timeout: 5).write("m v=1 1\n")
+            Issue.record("a write to a closed port succeeded")
+        } catch {
+            #expect(error.status == nil)
+            #expect(error.message == "Connection refused", "\(error)")
+            #expect(error.description == "writing to \(target.displayURL): Connection refused")
+        }
+    }
+
     @Test func escapingAndNonFiniteValues() {
         let descriptor = MetricDescriptor("hvtax_vm_steal_ratio", .gauge, unit: "ratio", labels: ["vm", "uuid"], help: "")
         let family = MetricFamily(descriptor, [MetricSample(["db,02 =x", ""], 0.25), MetricSample(["nan-vm", ""], .nan)])
