@@ -233,6 +233,22 @@ final class RingBufferCPU {
         return .page(.lost(count: nil, time: lostTime))
     }
 
+    /// The next record when it is a data record of 1 to 28 words inside the current page (the
+    /// header holds its length), which is nearly every record; nil for anything else (a new page,
+    /// padding, a time extend, a long record, damage), which `next()` then reads from the same place.
+    @inline(__always)
+    func nextSmallRecord() -> (start: Int, length: Int, time: UInt64)? {
+        guard position + 4 <= dataEnd else { return nil }
+        let header = load32(position)
+        let length = Int(header & 31) * 4
+        guard length >= 4, length <= 28 * 4, length <= dataEnd - position - 4 else { return nil }
+        timestamp &+= UInt64(header >> 5)
+        let start = position + 4
+        position = start + length
+        noteRecordTime()
+        return (start, length, timestamp)
+    }
+
     /// The next record or lost marker of this CPU, in the order the kernel wrote them.
     func next() throws(TraceReadError) -> Item? {
         while true {

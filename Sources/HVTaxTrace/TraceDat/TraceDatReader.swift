@@ -38,6 +38,9 @@ public final class TraceDatReader: EventStream {
     private let guestClock: GuestClock?
     /// Events of guest CPUs the TIME_SHIFT option has no samples for (left on the guest's clock).
     private var unshiftedEvents: UInt64 = 0
+    /// Record times are the report's times: a host file in nanoseconds (no TIME_SHIFT, no counter
+    /// clock to convert).
+    private let timesAsRecorded: Bool
     /// Stamped on every event: 0 for a host trace, N once `markAsGuest(N)` paired this file with a host.
     public private(set) var guestIndex: UInt16 = 0
 
@@ -79,6 +82,7 @@ public final class TraceDatReader: EventStream {
             self.counterHz = nil
             clock = ClockInfo(unit: file.timestampsAreTicks ? .ticks : .ns)
         }
+        timesAsRecorded = guestClock == nil && counterHz == nil && tsc2nsec == nil
         let format = "trace.dat v\(file.version)" + (file.truncatedCPUs.isEmpty ? "" : ", truncated")
         source = TraceSource(path: file.path, format: format,
                              compression: file.compression == .none ? nil : file.compression.name, lines: 0, events: 0)
@@ -191,8 +195,13 @@ public final class TraceDatReader: EventStream {
     }
 
     /// A record's time in the report's clock: on the host's clock for a guest file, then in ns.
+    /// Most files need neither, and their records skip the call.
     @inline(__always)
     private func placed(_ raw: UInt64, cpu: Int32) -> UInt64 {
+        timesAsRecorded ? raw : converted(raw, cpu: cpu)
+    }
+
+    private func converted(_ raw: UInt64, cpu: Int32) -> UInt64 {
         guard let guestClock else { return nanoseconds(raw) }
         guard let host = guestClock.hostTime(raw, cpu: Int(cpu)) else {
             if unshiftedEvents == 0 {
@@ -232,7 +241,14 @@ public final class TraceDatReader: EventStream {
 
     @inline(__always)
     private func advance(_ index: Int, _ cpu: RingBufferCPU) throws(TraceReadError) -> Bool {
-        while let item = try cpu.next() {
+        while true {
+            // Nearly every record is a small data record inside the current page: decoded here,
+            // without the call and the `Item` that `next()` returns for everything else.
+            if let record = cpu.nextSmallRecord() {
+                if decode(index, cpu, start: record.start, length: record.length, time: record.time) { return true }
+                continue
+            }
+            guard let item = try cpu.next() else { return false }
             switch item {
             case .lost(let count, let time):
                 if count == nil {
@@ -249,18 +265,24 @@ public final class TraceDatReader: EventStream {
                 pending[index].guest = guestIndex
                 return true
             case .record(let start, let length, let time):
-                switch mapper.map(cpu.recordBytes(start: start, length: length), time: placed(time, cpu: cpu.cpu), cpu: cpu.cpu,
-                                  into: &pending[index]) {
-                case .event:
-                    pending[index].guest = guestIndex
-                    return true
-                case .malformed(let problem):
-                    collected.malformed(file: file.path, line: cpu.currentPageOffset,
-                                          problem: "cpu \(cpu.cpu), page at byte offset \(cpu.currentPageOffset): \(problem)")
-                }
+                if decode(index, cpu, start: start, length: length, time: time) { return true }
             }
         }
-        return false
+    }
+
+    /// Decodes one record into `pending[index]`; false (and counted) when it cannot be decoded.
+    @inline(__always)
+    private func decode(_ index: Int, _ cpu: RingBufferCPU, start: Int, length: Int, time: UInt64) -> Bool {
+        switch mapper.map(cpu.recordBytes(start: start, length: length), time: placed(time, cpu: cpu.cpu), cpu: cpu.cpu,
+                          into: &pending[index]) {
+        case .event:
+            pending[index].guest = guestIndex
+            return true
+        case .malformed(let problem):
+            collected.malformed(file: file.path, line: cpu.currentPageOffset,
+                                  problem: "cpu \(cpu.cpu), page at byte offset \(cpu.currentPageOffset): \(problem)")
+            return false
+        }
     }
 
     /// Fills a batch in one loop: the pipeline reads this way, and per-event calls through the
