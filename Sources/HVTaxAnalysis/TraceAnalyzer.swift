@@ -54,12 +54,19 @@ public final class TraceAnalyzer {
 
     deinit { eventCounts.deallocate() }
 
-    /// A batch from a reader: the loop sits in this module, so `consume` is inlined into it.
+    /// A batch from a reader: the loop sits in this module, so each event's work is inlined into it
+    /// (a call per event, with its register saves and the event passed through memory, was left
+    /// out of line by the optimizer until it was told).
     public func consume(_ batch: [TraceEvent]) {
-        for event in batch { consume(event) }
+        for event in batch { analyze(event) }
     }
 
     public func consume(_ event: TraceEvent) {
+        analyze(event)
+    }
+
+    @inline(__always)
+    private func analyze(_ event: TraceEvent) {
         if firstTime == nil {
             firstTime = event.time
             // Saturating: a damaged file's first time can sit near the top of the clock.
