@@ -103,7 +103,7 @@ struct VCPUTracker {
         lastTime = time
     }
 
-    mutating func entry(_ event: TraceEvent, window: AnalysisWindow, quality: inout TraceQuality) {
+    @inline(__always) mutating func entry(_ event: TraceEvent, window: AnalysisWindow, quality: inout TraceQuality) {
         advance(to: event.time, window: window)
         // From here `since` is the event's time, or the vCPU's last time for a late event: the
         // windows below are measured on that clock, so a late entry closes its exit at zero length
@@ -248,7 +248,7 @@ struct VCPUTracker {
 
     /// Attributes the window's time and path to its reason; records a latency only for windows that
     /// really ended with an entry.
-    private mutating func closeExit(at time: UInt64, completed: Bool) {
+    @inline(__always) private mutating func closeExit(at time: UInt64, completed: Bool) {
         inExit = false
         guard exitCounted else { return }
         let path: ExitPath = windowUserspace ? .vmm : (exitIsInterrupt || windowIRQ) ? .interrupt : .kernel
