@@ -57,7 +57,7 @@ public final class TraceAnalyzer {
     /// A batch from a reader: the loop sits in this module, so each event's work is inlined into it
     /// (a call per event, with its register saves and the event passed through memory, was left
     /// out of line by the optimizer until it was told).
-    public func consume(_ batch: [TraceEvent]) {
+    public func consume(_ batch: UnsafeBufferPointer<TraceEvent>) {
         for event in batch { analyze(event) }
     }
 

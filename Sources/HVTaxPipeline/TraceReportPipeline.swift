@@ -17,13 +17,7 @@ public enum TraceReportPipeline {
         let analyzer = TraceAnalyzer(symbols: symbols, options: options, sinks: sinks, guests: guests)
         if streams.count == 1 {
             // One file: no merge to do; read in batches to keep the per-event cost in the parser.
-            let only = streams[0]
-            var batch: [TraceEvent] = []
-            batch.reserveCapacity(4096)
-            while try only.read(into: &batch, limit: 4096) > 0 {
-                analyzer.consume(batch)
-                batch.removeAll(keepingCapacity: true)
-            }
+            try streams[0].forEachBatch { analyzer.consume($0) }
         } else {
             while let event = try merged.next() { analyzer.consume(event) }
         }

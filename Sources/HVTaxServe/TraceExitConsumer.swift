@@ -29,12 +29,7 @@ public final class TraceExitConsumer {
                                  problem: "the clock changed from \(clock.unit) to \(reader.clock.unit) between intervals")
         }
         clock = reader.clock
-        var batch: [TraceEvent] = []
-        batch.reserveCapacity(4096)
-        while try reader.read(into: &batch, limit: 4096) > 0 {
-            analyzer.consume(batch)
-            batch.removeAll(keepingCapacity: true)
-        }
+        try reader.forEachBatch { analyzer.consume($0) }
         reader.diagnostics.merge(into: &readerQuality, path: name)
         if sources.isEmpty { sources = [reader.source] }
         chunks += 1

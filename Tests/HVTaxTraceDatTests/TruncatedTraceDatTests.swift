@@ -32,7 +32,7 @@ struct TruncatedTraceDatTests {
     /// The report of an explicit event list: the ground truth a cut file must give.
     static func report(of events: [TraceEvent], symbols: SymbolTable) -> TraceReport {
         let analyzer = TraceAnalyzer(symbols: symbols)
-        analyzer.consume(events)
+        events.withUnsafeBufferPointer { analyzer.consume($0) }
         return analyzer.report(sources: [], clock: ClockInfo(unit: .ns), generator: "hvtax")
     }
 

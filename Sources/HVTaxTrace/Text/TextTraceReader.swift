@@ -76,17 +76,17 @@ public final class TextTraceReader: EventStream {
         }
     }
 
-    public func read(into batch: inout [TraceEvent], limit: Int) throws -> Int {
+    public func read(into buffer: UnsafeMutableBufferPointer<TraceEvent>) throws -> Int {
         var count = 0
-        while count < limit {
+        while count < buffer.count {
             if let ready = reorder.popReady() {
-                batch.append(ready)
+                (buffer.baseAddress! + count).initialize(to: ready)
                 count += 1
                 continue
             }
             if ended {
                 guard let event = reorder.popEarliest() else { break }
-                batch.append(event)
+                (buffer.baseAddress! + count).initialize(to: event)
                 count += 1
                 continue
             }

@@ -287,10 +287,10 @@ public final class TraceDatReader: EventStream {
 
     /// Fills a batch in one loop: the pipeline reads this way, and per-event calls through the
     /// protocol would cost more than the decoding.
-    public func read(into batch: inout [TraceEvent], limit: Int) throws -> Int {
+    public func read(into buffer: UnsafeMutableBufferPointer<TraceEvent>) throws -> Int {
         var count = 0
-        while count < limit, let event = try pop() {
-            batch.append(event)
+        while count < buffer.count, let event = try pop() {
+            (buffer.baseAddress! + count).initialize(to: event)
             count += 1
         }
         source.events += UInt64(count)
