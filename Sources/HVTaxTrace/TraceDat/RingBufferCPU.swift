@@ -301,15 +301,11 @@ final class RingBufferCPU {
                 noteRecordTime()
                 return .record(start: start, length: stored - 4, time: timestamp)
             default:
-                let length = Int(typeLength) * 4
-                guard length <= dataEnd - position - 4 else {
-                    throw corrupt("a record of \(length) bytes at page byte \(position - pageStart) runs past the page's data")
+                // A data record of 1-28 words: the same reading as the inline path's.
+                if let record = nextSmallRecord() {
+                    return .record(start: record.start, length: record.length, time: record.time)
                 }
-                timestamp &+= delta
-                let start = position + 4
-                position = start + length
-                noteRecordTime()
-                return .record(start: start, length: length, time: timestamp)
+                throw corrupt("a record of \(Int(typeLength) * 4) bytes at page byte \(position - pageStart) runs past the page's data")
             }
         }
     }

@@ -82,7 +82,7 @@ public final class TraceDatReader: EventStream {
             self.counterHz = nil
             clock = ClockInfo(unit: file.timestampsAreTicks ? .ticks : .ns)
         }
-        timesAsRecorded = guestClock == nil && counterHz == nil && tsc2nsec == nil
+        timesAsRecorded = guestClock == nil && self.counterHz == nil && tsc2nsec == nil
         let format = "trace.dat v\(file.version)" + (file.truncatedCPUs.isEmpty ? "" : ", truncated")
         source = TraceSource(path: file.path, format: format,
                              compression: file.compression == .none ? nil : file.compression.name, lines: 0, events: 0)
