@@ -6,12 +6,23 @@ struct CounterReader {
     /// What lasts from one sample to the next.
     struct State {
         var buffer: [UInt8] = []
-        /// Per vCPU tid: where the figures of its /proc/.../sched are.
-        var schedLayouts: [Int32: ProcParse.SchedLayout] = [:]
+        /// Where the figures of each vCPU's /proc/.../sched were, in the order the vCPUs were read
+        /// in the last sample: the sampler reads them in the same order every interval, so the
+        /// n-th vCPU's layout is found at n without a look-up; one in another place is scanned for.
+        var schedLayouts: [(tid: Int32, layout: ProcParse.SchedLayout?)] = []
+        /// How many vCPUs' sched files were read so far this sample.
+        var schedPosition = 0
         /// Whether this kernel has /proc/.../sched (CONFIG_SCHED_DEBUG); nil until first tried.
         var hasSchedFile: Bool?
         /// Files read during this sample.
         var filesRead = 0
+
+        /// Forgets the layouts of vCPUs not read this sample (threads gone) and starts the next.
+        mutating func endSample() {
+            schedLayouts.removeLast(schedLayouts.count - schedPosition)
+            schedPosition = 0
+            filesRead = 0
+        }
 
         /// 8 KiB of buffer: /proc/PID/sched with CONFIG_SCHEDSTATS and NUMA balancing is about 4 KiB.
         static func initial() -> State {
@@ -51,15 +62,24 @@ struct CounterReader {
             // The figures end two thirds into the file and stay at the same offsets: after the first
             // read, only that much (with room for the numbers to grow) is read and the keys checked
             // where they were; the whole file is read and scanned again if they moved.
-            let known = state.schedLayouts[tid]
+            let position = state.schedPosition
+            let known = position < state.schedLayouts.count && state.schedLayouts[position].tid == tid
+                ? state.schedLayouts[position].layout : nil
             if let n = try? files.read(key, path: path("sched"), into: &state.buffer, count: known.map { $0.end + 128 }) {
                 state.filesRead += 1
                 state.hasSchedFile = true
-                if let layout = ProcParse.sched(state.buffer[0..<n], into: &c, known: known) {
-                    if layout != known { state.schedLayouts[tid] = layout }
-                } else if known != nil, let full = try? files.read(key, path: path("sched"), into: &state.buffer) {
-                    state.schedLayouts[tid] = ProcParse.sched(state.buffer[0..<full], into: &c)
+                var layout = ProcParse.sched(state.buffer[0..<n], into: &c, known: known)
+                if layout == nil, known != nil, let full = try? files.read(key, path: path("sched"), into: &state.buffer) {
+                    layout = ProcParse.sched(state.buffer[0..<full], into: &c)
                 }
+                if layout != known || known == nil {
+                    if position < state.schedLayouts.count {
+                        state.schedLayouts[position] = (tid, layout)
+                    } else {
+                        state.schedLayouts.append((tid, layout))
+                    }
+                }
+                state.schedPosition = position + 1
                 return c
             }
             if state.hasSchedFile == nil { state.hasSchedFile = false }

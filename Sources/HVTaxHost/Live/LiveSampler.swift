@@ -157,7 +157,7 @@ public final class LiveSampler {
             }
         }
         filesRead += reader.state.filesRead
-        reader.state.filesRead = 0
+        reader.state.endSample()
         files.endSample()
         sample.cost = SamplerCost(cpuNs: Self.threadCPUNs() &- cpuStart, filesRead: filesRead, filesOpened: files.opens - opensBefore,
                                   threadsSampled: sample.threads.count)
@@ -208,7 +208,6 @@ public final class LiveSampler {
         vms.sort { $0.pid < $1.pid }
         let threadIDs = Set(vms.flatMap { $0.threads.map(\.tid) })
         affinity = affinity.filter { threadIDs.contains($0.key) }
-        readerState.schedLayouts = readerState.schedLayouts.filter { threadIDs.contains($0.key) }
     }
 
     /// Forgets processes that are gone and classifies new ones (VM, vhost worker, or neither).

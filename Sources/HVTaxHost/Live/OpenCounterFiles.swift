@@ -47,38 +47,34 @@ public final class OpenCounterFiles {
         }
     }
 
-    /// A class, so marking it read this sample does not write the dictionary (a second hash), and
-    /// the request order below sees it closed.
-    private final class Entry {
-        /// -1 once closed.
+    /// One open file: slots sit side by side in one array, in the order they were first opened, which
+    /// is the order a sampler asks for them. Why not a class per entry: at one sample a second, each
+    /// entry is cold again, and 3,000 pointer chases to scattered objects cost more than the reads'
+    /// own user-space work; a walk along one array is what the hardware prefetches.
+    private struct Slot {
+        var key: Key
+        /// -1 while the slot is free.
         var fd: CInt
-        var sample: UInt64
-
-        init(fd: CInt, sample: UInt64) {
-            self.fd = fd
-            self.sample = sample
-        }
-
-        /// Closes the descriptor and marks the entry closed, so a stale place in the request order
-        /// is never read through it.
-        func closeDescriptor() {
-            close(fd)
-            fd = -1
-        }
+        /// The sample that last read it (wraps after 2^32 samples; only compared for equality).
+        var sample: UInt32
     }
 
     public let fs: HostFileSystem
-    private var entries: [Key: Entry] = [:]
-    /// The files asked for during the previous sample, in the order they were asked for. A sampler
+    private var slots: [Slot] = []
+    /// Slots closed and free for the next file opened.
+    private var freeSlots: [Int32] = []
+    /// Where each open file's slot is: the authority when the request order differs.
+    private var slotOfKey: [Key: Int32] = [:]
+    /// The slots asked for during the previous sample, in the order they were asked for. A sampler
     /// walks the same VMs and threads in the same order every interval, so the n-th request of a
-    /// sample is almost always the n-th of the last one: comparing one key then finds its entry
+    /// sample is almost always the n-th of the last one: comparing one key then finds its file
     /// without hashing. Hashing the key was most of the user-space cost of a read (SipHash, ~3,000
-    /// times a sample); the dictionary stays the authority and answers whenever the order differs.
-    private var order: [(key: Key, entry: Entry)] = []
+    /// times a sample); the dictionary answers whenever the order differs.
+    private var order: [Int32] = []
     private var position = 0
-    private var sample: UInt64 = 0
-    /// Entries read during this sample: when that is all of them, nothing is stale and `endSample`
-    /// need not walk the table (copying it through a filter every interval cost more than a parse).
+    private var sample: UInt32 = 0
+    /// Files read during this sample: when that is all of them, nothing is stale and `endSample`
+    /// need not walk the table.
     private var touched = 0
     /// Descriptors opened over the table's life: with nothing changing on the host, this stops
     /// growing after the first sample (what the tests check).
@@ -89,10 +85,10 @@ public final class OpenCounterFiles {
     }
 
     deinit {
-        for entry in entries.values { close(entry.fd) }
+        for slot in slots where slot.fd >= 0 { close(slot.fd) }
     }
 
-    public var openCount: Int { entries.count }
+    public var openCount: Int { slotOfKey.count }
 
     /// Reads the file from its start into `buffer` (at most `buffer.count` bytes) and returns how
     /// many bytes came. On any failure the descriptor is closed, so the next sample opens the path
@@ -147,12 +143,9 @@ public final class OpenCounterFiles {
     /// VMs and cgroups that are gone.
     public func endSample() {
         let current = sample
-        if touched != entries.count {
-            let stale = entries.filter { $0.value.sample != current }
-            for (key, entry) in stale {
-                entry.closeDescriptor()
-                entries[key] = nil
-            }
+        if touched != slotOfKey.count {
+            let stale = slotOfKey.filter { slots[Int($0.value)].sample != current }
+            for key in stale.keys { forget(key) }
         }
         touched = 0
         order.removeLast(order.count - position)
@@ -160,23 +153,27 @@ public final class OpenCounterFiles {
         sample &+= 1
     }
 
+    @inline(__always)
     private func descriptor(_ key: Key, _ path: () -> String) throws(HostError) -> CInt {
-        if position < order.count, order[position].key == key, order[position].entry.fd >= 0 {
-            let entry = order[position].entry
-            position += 1
-            mark(entry)
-            return entry.fd
+        if position < order.count {
+            let slot = Int(order[position])
+            // A slot freed since, or reused by another file, fails the key or descriptor test.
+            if slots[slot].key == key, slots[slot].fd >= 0 {
+                position += 1
+                mark(slot)
+                return slots[slot].fd
+            }
         }
-        let entry = try lookUpOrOpen(key, path)
-        if position < order.count { order[position] = (key, entry) } else { order.append((key, entry)) }
+        let slot = try lookUpOrOpen(key, path)
+        if position < order.count { order[position] = slot } else { order.append(slot) }
         position += 1
-        return entry.fd
+        return slots[Int(slot)].fd
     }
 
-    private func lookUpOrOpen(_ key: Key, _ path: () -> String) throws(HostError) -> Entry {
-        if let entry = entries[key] {
-            mark(entry)
-            return entry
+    private func lookUpOrOpen(_ key: Key, _ path: () -> String) throws(HostError) -> Int32 {
+        if let slot = slotOfKey[key] {
+            mark(Int(slot))
+            return slot
         }
         let hostPath = path()
         let resolved = fs.resolve(hostPath)
@@ -185,17 +182,25 @@ public final class OpenCounterFiles {
         var fd = open(resolved, O_RDONLY | O_CLOEXEC | Self.noAccessTime)
         if fd < 0 && errno == EPERM { fd = open(resolved, O_RDONLY | O_CLOEXEC) }
         if fd < 0 { throw HostError(.open, hostPath, errno: errno) }
-        let entry = Entry(fd: fd, sample: sample)
-        entries[key] = entry
+        let filled = Slot(key: key, fd: fd, sample: sample)
+        let slot: Int32
+        if let free = freeSlots.popLast() {
+            slot = free
+            slots[Int(slot)] = filled
+        } else {
+            slot = Int32(slots.count)
+            slots.append(filled)
+        }
+        slotOfKey[key] = slot
         touched += 1
         opens += 1
-        return entry
+        return slot
     }
 
     @inline(__always)
-    private func mark(_ entry: Entry) {
-        if entry.sample != sample {
-            entry.sample = sample
+    private func mark(_ slot: Int) {
+        if slots[slot].sample != sample {
+            slots[slot].sample = sample
             touched += 1
         }
     }
@@ -213,9 +218,12 @@ public final class OpenCounterFiles {
     static let noAccessTime: CInt = 0
     #endif
 
+    /// Closes a file and frees its slot, so a stale place in the request order never reads through it.
     private func forget(_ key: Key) {
-        guard let entry = entries.removeValue(forKey: key) else { return }
-        if entry.sample == sample { touched -= 1 }
-        entry.closeDescriptor()
+        guard let slot = slotOfKey.removeValue(forKey: key).map(Int.init) else { return }
+        if slots[slot].sample == sample { touched -= 1 }
+        close(slots[slot].fd)
+        slots[slot].fd = -1
+        freeSlots.append(Int32(slot))
     }
 }
