@@ -47,35 +47,30 @@ public final class OpenCounterFiles {
         }
     }
 
-    /// One open file: slots sit side by side in one array, in the order they were first opened, which
-    /// is the order a sampler asks for them. Why not a class per entry: at one sample a second, each
-    /// entry is cold again, and 3,000 pointer chases to scattered objects cost more than the reads'
-    /// own user-space work; a walk along one array is what the hardware prefetches.
-    private struct Slot {
+    /// A file asked for in the last sample, in the order of the requests: its key and descriptor
+    /// side by side, so the common request touches 12 bytes of one array that is walked in order.
+    /// At one sample a second all of it is cold again, and a pointer chased per file (an object per
+    /// entry, or an index into a second array) was most of the bookkeeping's time.
+    private struct Request {
         var key: Key
-        /// -1 while the slot is free.
+        /// -1 once the file is closed: a stale place in the order never reads through it.
         var fd: CInt
-        /// The sample that last read it (wraps after 2^32 samples; only compared for equality).
-        var sample: UInt32
     }
 
     public let fs: HostFileSystem
-    private var slots: [Slot] = []
-    /// Slots closed and free for the next file opened.
-    private var freeSlots: [Int32] = []
-    /// Where each open file's slot is: the authority when the request order differs.
-    private var slotOfKey: [Key: Int32] = [:]
-    /// The slots asked for during the previous sample, in the order they were asked for. A sampler
+    /// Every open file: the authority whenever the request order differs.
+    private var descriptors: [Key: CInt] = [:]
+    /// The files asked for during the previous sample, in the order they were asked for. A sampler
     /// walks the same VMs and threads in the same order every interval, so the n-th request of a
     /// sample is almost always the n-th of the last one: comparing one key then finds its file
     /// without hashing. Hashing the key was most of the user-space cost of a read (SipHash, ~3,000
     /// times a sample); the dictionary answers whenever the order differs.
-    private var order: [Int32] = []
+    private var order: [Request] = []
     private var position = 0
-    private var sample: UInt32 = 0
-    /// Files read during this sample: when that is all of them, nothing is stale and `endSample`
-    /// need not walk the table.
-    private var touched = 0
+    /// Whether a request of this sample was not where the order had it: then `endSample` works out
+    /// which open files were not read. Otherwise this sample asked for exactly what the last one
+    /// did, after which every file not asked for was closed, so nothing is stale.
+    private var orderBroken = false
     /// Descriptors opened over the table's life: with nothing changing on the host, this stops
     /// growing after the first sample (what the tests check).
     public private(set) var opens = 0
@@ -85,10 +80,10 @@ public final class OpenCounterFiles {
     }
 
     deinit {
-        for slot in slots where slot.fd >= 0 { close(slot.fd) }
+        for fd in descriptors.values { close(fd) }
     }
 
-    public var openCount: Int { slotOfKey.count }
+    public var openCount: Int { descriptors.count }
 
     /// Reads the file from its start into `buffer` (at most `buffer.count` bytes) and returns how
     /// many bytes came. On any failure the descriptor is closed, so the next sample opens the path
@@ -142,39 +137,35 @@ public final class OpenCounterFiles {
     /// Closes every descriptor that was not read since the previous call: the files of threads,
     /// VMs and cgroups that are gone.
     public func endSample() {
-        let current = sample
-        if touched != slotOfKey.count {
-            let stale = slotOfKey.filter { slots[Int($0.value)].sample != current }
-            for key in stale.keys { forget(key) }
+        if orderBroken || position != order.count {
+            let read = Set(order[0..<position].lazy.filter { $0.fd >= 0 }.map(\.key))
+            // Not in the order this sample kept, so closed without walking it (`forget` would).
+            for (key, fd) in descriptors where !read.contains(key) {
+                close(fd)
+                descriptors[key] = nil
+            }
         }
-        touched = 0
         order.removeLast(order.count - position)
         position = 0
-        sample &+= 1
+        orderBroken = false
     }
 
     @inline(__always)
     private func descriptor(_ key: Key, _ path: () -> String) throws(HostError) -> CInt {
-        if position < order.count {
-            let slot = Int(order[position])
-            // A slot freed since, or reused by another file, fails the key or descriptor test.
-            if slots[slot].key == key, slots[slot].fd >= 0 {
-                position += 1
-                mark(slot)
-                return slots[slot].fd
-            }
+        if position < order.count, order[position].key == key, order[position].fd >= 0 {
+            position += 1
+            return order[position - 1].fd
         }
-        let slot = try lookUpOrOpen(key, path)
-        if position < order.count { order[position] = slot } else { order.append(slot) }
+        let fd = try lookUpOrOpen(key, path)
+        let request = Request(key: key, fd: fd)
+        if position < order.count { order[position] = request } else { order.append(request) }
         position += 1
-        return slots[Int(slot)].fd
+        orderBroken = true
+        return fd
     }
 
-    private func lookUpOrOpen(_ key: Key, _ path: () -> String) throws(HostError) -> Int32 {
-        if let slot = slotOfKey[key] {
-            mark(Int(slot))
-            return slot
-        }
+    private func lookUpOrOpen(_ key: Key, _ path: () -> String) throws(HostError) -> CInt {
+        if let fd = descriptors[key] { return fd }
         let hostPath = path()
         let resolved = fs.resolve(hostPath)
         // O_NOATIME: reading a host tree on disk (a fixture, a mounted image of another host) must
@@ -182,27 +173,9 @@ public final class OpenCounterFiles {
         var fd = open(resolved, O_RDONLY | O_CLOEXEC | Self.noAccessTime)
         if fd < 0 && errno == EPERM { fd = open(resolved, O_RDONLY | O_CLOEXEC) }
         if fd < 0 { throw HostError(.open, hostPath, errno: errno) }
-        let filled = Slot(key: key, fd: fd, sample: sample)
-        let slot: Int32
-        if let free = freeSlots.popLast() {
-            slot = free
-            slots[Int(slot)] = filled
-        } else {
-            slot = Int32(slots.count)
-            slots.append(filled)
-        }
-        slotOfKey[key] = slot
-        touched += 1
+        descriptors[key] = fd
         opens += 1
-        return slot
-    }
-
-    @inline(__always)
-    private func mark(_ slot: Int) {
-        if slots[slot].sample != sample {
-            slots[slot].sample = sample
-            touched += 1
-        }
+        return fd
     }
 
     /// Closes an owner's files whose path changed (a VM's cgroup), so the next read opens the new one.
@@ -218,12 +191,11 @@ public final class OpenCounterFiles {
     static let noAccessTime: CInt = 0
     #endif
 
-    /// Closes a file and frees its slot, so a stale place in the request order never reads through it.
+    /// Closes a file, and marks it closed wherever the request order has it (a failed read, a moved
+    /// cgroup: a few files in a sample at most, so the walk along the order is rare).
     private func forget(_ key: Key) {
-        guard let slot = slotOfKey.removeValue(forKey: key).map(Int.init) else { return }
-        if slots[slot].sample == sample { touched -= 1 }
-        close(slots[slot].fd)
-        slots[slot].fd = -1
-        freeSlots.append(Int32(slot))
+        guard let fd = descriptors.removeValue(forKey: key) else { return }
+        close(fd)
+        for index in order.indices where order[index].fd == fd && order[index].key == key { order[index].fd = -1 }
     }
 }
