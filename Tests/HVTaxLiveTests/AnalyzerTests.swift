@@ -135,6 +135,11 @@ struct AnalyzerTests {
         let expected = rows.dropFirst().filter { $0.count > cpus && $0[1...cpus].allSatisfy { UInt64($0) != nil } }
         #expect(interrupts.lines.map(\.irq) == expected.map { String($0[0].dropLast()) })
         #expect(interrupts.lines.map(\.perCPU) == expected.map { $0[1...cpus].map { UInt64($0)! } })
+        // The device: what follows the counts, less chip and hwirq on a numbered line.
+        #expect(interrupts.lines.map(\.device) == expected.map { row in
+            let rest = row[(cpus + 1)...]
+            return (row[0].first!.isNumber && rest.count >= 3 ? rest.dropFirst(2) : rest).joined(separator: " ")
+        })
 
         let statText = try String(contentsOfFile: "/proc/stat", encoding: .utf8)
         let ticks = ProcParse.procStat(Array(statText.utf8)[...])

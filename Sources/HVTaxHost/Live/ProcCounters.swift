@@ -508,46 +508,69 @@ public struct InterruptCounts: Sendable, Equatable {
         parse(Array(text.utf8)[...])
     }
 
-    /// On bytes, one pass, tokens located without splitting: /proc/interrupts of a 64-CPU host is
-    /// ~40 KB and read every interval.
+    /// On bytes, one pass: each count is parsed where the scan meets it, and only the IRQ and the
+    /// device text become Strings. /proc/interrupts of a 64-CPU host is ~40 KB, nine tenths of it
+    /// column padding, and read every interval.
     public static func parse(_ bytes: ArraySlice<UInt8>) -> InterruptCounts {
         var cpus = -1
         var out: [Line] = []
-        var tokens: [Range<Int>] = []
+        var rest: [Range<Int>] = []
         ProcParse.forEachLine(bytes) { base, start, end in
-            tokens.removeAll(keepingCapacity: true)
-            var i = start
-            while i < end {
+            @inline(__always) func skipBlanks(_ i: inout Int) {
                 while i < end && (base[i] == 32 || base[i] == 9) { i += 1 }
-                guard i < end else { break }
-                let tokenStart = i
-                while i < end && base[i] != 32 && base[i] != 9 { i += 1 }
-                tokens.append(tokenStart..<i)
             }
+            @inline(__always) func tokenEnd(_ from: Int) -> Int {
+                var j = from
+                while j < end && base[j] != 32 && base[j] != 9 { j += 1 }
+                return j
+            }
+            var i = start
             if cpus < 0 {
-                cpus = tokens.filter { $0.count > 3 && base[$0.lowerBound] == 67 && base[$0.lowerBound + 1] == 80 && base[$0.lowerBound + 2] == 85 }.count
+                cpus = 0
+                while true {
+                    skipBlanks(&i)
+                    guard i < end else { break }
+                    let e = tokenEnd(i)
+                    if e - i > 3 && base[i] == 67 && base[i + 1] == 80 && base[i + 2] == 85 { cpus += 1 }
+                    i = e
+                }
                 return cpus > 0  // a header without CPU columns: no line below can be read
             }
-            guard let first = tokens.first, first.count > 1, base[first.upperBound - 1] == 58, tokens.count > cpus else { return true }
+            skipBlanks(&i)
+            let irqStart = i
+            let irqEnd = tokenEnd(i)
+            guard irqEnd - irqStart > 1, base[irqEnd - 1] == 58 else { return true }
+            i = irqEnd
             var counts: [UInt64] = []
             counts.reserveCapacity(cpus)
-            for token in tokens[1...cpus] {
+            for _ in 0..<cpus {
+                skipBlanks(&i)
+                guard i < end else { return true }  // fewer counts than CPUs: not a per-CPU line
+                let e = tokenEnd(i)
                 var value: UInt64 = 0
-                for j in token {
+                for j in i..<e {
                     let digit = base[j] &- 48
                     guard digit <= 9 else { return true }  // ERR:, MIS: have one count, then text
                     value = value &* 10 &+ UInt64(digit)
                 }
                 counts.append(value)
+                i = e
+            }
+            rest.removeAll(keepingCapacity: true)
+            while true {
+                skipBlanks(&i)
+                guard i < end else { break }
+                let e = tokenEnd(i)
+                rest.append(i..<e)
+                i = e
             }
             func text(_ range: Range<Int>) -> String {
                 String(decoding: UnsafeBufferPointer(start: base + range.lowerBound, count: range.count), as: UTF8.self)
             }
-            let irq = text(first.lowerBound..<(first.upperBound - 1))
-            var rest = tokens[(cpus + 1)...]
+            let irq = text(irqStart..<(irqEnd - 1))
             // Device lines end with the device name after chip and hwirq/trigger ("IO-APIC 5-edge ACPI:Ged").
-            if irq.first?.isNumber == true, rest.count >= 3 { rest = rest.dropFirst(2) }
-            let device = rest.map(text).joined(separator: " ")
+            let deviceTokens = irq.first?.isNumber == true && rest.count >= 3 ? rest[2...] : rest[...]
+            let device = deviceTokens.count == 1 ? text(deviceTokens.first!) : deviceTokens.map(text).joined(separator: " ")
             out.append(Line(irq: irq, device: device, perCPU: counts))
             return true
         }
