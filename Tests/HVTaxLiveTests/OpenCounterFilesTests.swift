@@ -150,6 +150,17 @@ struct OpenCounterFilesTests {
         for _ in 0..<2 { _ = try value(3) }
         files.endSample()
         #expect(files.openCount == 1, "1 was not read in the last sample: closed")
+        // A sample that follows the order exactly but stops short of its end (a thread gone from the
+        // end of the list): every request found where the order had it, yet the rest is closed.
+        for tid: Int32 in [3, 2] { _ = try value(tid) }
+        files.endSample()
+        for tid: Int32 in [3, 2] { _ = try value(tid) }
+        files.endSample()
+        #expect(files.openCount == 2)
+        _ = try value(3)
+        files.endSample()
+        #expect(files.openCount == 1, "2, last in the order and not read, was closed")
+        #expect(try value(3) == 3000)
     }
 
     /// A copy of a recorded host tree the test may change.
