@@ -17,15 +17,10 @@ import statistics
 import subprocess
 import sys
 
-if len(sys.argv) < 3:
-    sys.exit(__doc__)
-a, b = sys.argv[1], sys.argv[2]
-runs = int(sys.argv[3]) if len(sys.argv) > 3 else 20
-trace = sys.argv[4] if len(sys.argv) > 4 else os.path.join(os.environ.get("BENCH_DIR", "/tmp/hvtax-bench"), "trace-5000000.dat")
-cpu = os.environ.get("BENCH_CPU", "1")
-for binary in (a, b):
-    if not os.access(binary, os.X_OK):
-        sys.exit(f"ab-report: {binary} is not an executable")
+import ab_common
+
+a, b, runs, trace, cpu = ab_common.arguments(
+    "ab-report", __doc__, 20, os.path.join(os.environ.get("BENCH_DIR", "/tmp/hvtax-bench"), "trace-5000000.dat"))
 if not os.access(trace, os.R_OK):
     sys.exit(f"ab-report: no trace at {trace} (run scripts/bench/report-trace-dat.sh first)")
 

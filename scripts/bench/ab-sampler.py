@@ -21,15 +21,10 @@ import subprocess
 import sys
 import time
 
-if len(sys.argv) < 3:
-    sys.exit(__doc__)
-a, b = sys.argv[1], sys.argv[2]
-samples = int(sys.argv[3]) if len(sys.argv) > 3 else 60
-tree = sys.argv[4] if len(sys.argv) > 4 else os.path.join(os.environ.get("BENCH_DIR", "/tmp/hvtax-live-bench"), "tree-100-8")
-cpu = os.environ.get("BENCH_CPU", "1")
-for binary in (a, b):
-    if not os.access(binary, os.X_OK):
-        sys.exit(f"ab-sampler: {binary} is not an executable")
+import ab_common
+
+a, b, samples, tree, cpu = ab_common.arguments(
+    "ab-sampler", __doc__, 60, os.path.join(os.environ.get("BENCH_DIR", "/tmp/hvtax-live-bench"), "tree-100-8"))
 if not os.path.isdir(os.path.join(tree, "proc")):
     sys.exit(f"ab-sampler: no host tree at {tree} (run scripts/bench/live-sampler.sh first)")
 
