@@ -514,7 +514,7 @@ public struct InterruptCounts: Sendable, Equatable {
     public static func parse(_ bytes: ArraySlice<UInt8>) -> InterruptCounts {
         var cpus = -1
         var out: [Line] = []
-        var rest: [Range<Int>] = []
+        var tokens: [Range<Int>] = []
         ProcParse.forEachLine(bytes) { base, start, end in
             @inline(__always) func skipBlanks(_ i: inout Int) {
                 while i < end && (base[i] == 32 || base[i] == 9) { i += 1 }
@@ -524,16 +524,22 @@ public struct InterruptCounts: Sendable, Equatable {
                 while j < end && base[j] != 32 && base[j] != 9 { j += 1 }
                 return j
             }
-            var i = start
-            if cpus < 0 {
-                cpus = 0
+            /// The tokens from `i` to the end of the line, into `tokens`.
+            func tokenize(from i: Int) {
+                tokens.removeAll(keepingCapacity: true)
+                var i = i
                 while true {
                     skipBlanks(&i)
-                    guard i < end else { break }
+                    guard i < end else { return }
                     let e = tokenEnd(i)
-                    if e - i > 3 && base[i] == 67 && base[i + 1] == 80 && base[i + 2] == 85 { cpus += 1 }
+                    tokens.append(i..<e)
                     i = e
                 }
+            }
+            var i = start
+            if cpus < 0 {
+                tokenize(from: i)
+                cpus = tokens.filter { $0.count > 3 && base[$0.lowerBound] == 67 && base[$0.lowerBound + 1] == 80 && base[$0.lowerBound + 2] == 85 }.count
                 return cpus > 0  // a header without CPU columns: no line below can be read
             }
             skipBlanks(&i)
@@ -556,21 +562,13 @@ public struct InterruptCounts: Sendable, Equatable {
                 counts.append(value)
                 i = e
             }
-            rest.removeAll(keepingCapacity: true)
-            while true {
-                skipBlanks(&i)
-                guard i < end else { break }
-                let e = tokenEnd(i)
-                rest.append(i..<e)
-                i = e
-            }
+            tokenize(from: i)
             func text(_ range: Range<Int>) -> String {
                 String(decoding: UnsafeBufferPointer(start: base + range.lowerBound, count: range.count), as: UTF8.self)
             }
             let irq = text(irqStart..<(irqEnd - 1))
             // Device lines end with the device name after chip and hwirq/trigger ("IO-APIC 5-edge ACPI:Ged").
-            let deviceTokens = irq.first?.isNumber == true && rest.count >= 3 ? rest[2...] : rest[...]
-            let device = deviceTokens.count == 1 ? text(deviceTokens.first!) : deviceTokens.map(text).joined(separator: " ")
+            let device = (irq.first?.isNumber == true && tokens.count >= 3 ? tokens[2...] : tokens[...]).map(text).joined(separator: " ")
             out.append(Line(irq: irq, device: device, perCPU: counts))
             return true
         }

@@ -137,15 +137,13 @@ public final class TraceDatReader: EventStream {
 
 
     /// The earlier of a node's two children wins; on equal times the left one, whose CPUs have the
-    /// lower indices (a stable order). Without branches: which child wins is a coin toss for the
-    /// branch predictor when CPUs interleave, and its mispredictions were the merge's main cost.
-    @inline(__always)
+    /// lower indices (a stable order): the rule of `hvtax_tournament_step`, the same as `pop` uses.
     private func play(_ node: Int) {
         let left = 2 * node
-        let leftTime = treeTimes[left], rightTime = treeTimes[left + 1]
-        let child = left | Int(truncatingIfNeeded: UInt8(rightTime < leftTime ? 1 : 0))
-        tree[node] = tree[child]
-        treeTimes[node] = min(leftTime, rightTime)
+        var time = treeTimes[left], winner = tree[left]
+        hvtax_tournament_step(&time, &winner, treeTimes[left + 1], tree[left + 1])
+        tree[node] = winner
+        treeTimes[node] = time
     }
 
     /// Takes the earliest pending event and decodes that CPU's next one.
@@ -168,8 +166,8 @@ public final class TraceDatReader: EventStream {
         while node > 1 {
             let sibling = node ^ 1
             let siblingTime = treeTimes[sibling], siblingWinner = tree[sibling]
-            // The earlier time wins; on equal times the lower CPU index, which is the left child's
-            // (what `play` does), so the order stays stable. In C: see the header for why.
+            // The earlier time wins; on equal times the lower CPU index, so the order stays stable.
+            // In C: see the header for why.
             hvtax_tournament_step(&time, &winner, siblingTime, siblingWinner)
             node >>= 1
             tree[node] = winner
