@@ -15,6 +15,9 @@ cgroup-v2.rst); the numbers of t1 are those of t0 plus the deltas the tests asse
 import os
 import sys
 
+# Raised whenever the bench tree's contents change (2: stat lines give num_threads).
+BENCH_TREE_VERSION = 2
+
 
 def write(root, path, text):
     full = os.path.join(root, path.lstrip("/"))
@@ -23,11 +26,12 @@ def write(root, path, text):
         f.write(text)
 
 
-def stat_line(tid, comm, utime, stime, guest, cpu):
-    # 52 fields; 14 utime, 15 stime, 39 processor, 43 guest_time.
+def stat_line(tid, comm, utime, stime, guest, cpu, threads=0):
+    # 52 fields; 14 utime, 15 stime, 20 num_threads (the whole process's; 0 in the fixtures, which
+    # keep the sampler's path for lines without it), 39 processor, 43 guest_time.
     f = ["0"] * 52
     f[0], f[1], f[2] = str(tid), f"({comm})", "R"
-    f[13], f[14], f[38], f[42] = str(utime), str(stime), str(cpu), str(guest)
+    f[13], f[14], f[19], f[38], f[42] = str(utime), str(stime), str(threads), str(cpu), str(guest)
     return " ".join(f) + "\n"
 
 
@@ -73,11 +77,11 @@ def status_text(comm, vol, invol, cpus):
             f"voluntary_ctxt_switches:\t{vol}\nnonvoluntary_ctxt_switches:\t{invol}\n")
 
 
-def thread(root, pid, tid, comm, t, sched=True, cpus="0-3", full_sched=False):
-    """t: dict with on, delay, ut, st, gt, cpu, vol, invol, mig."""
+def thread(root, pid, tid, comm, t, sched=True, cpus="0-3", full_sched=False, threads=0):
+    """t: dict with on, delay, ut, st, gt, cpu, vol, invol, mig; threads: the process's thread count."""
     base = f"/proc/{pid}/task/{tid}"
     write(root, base + "/comm", comm + "\n")
-    write(root, base + "/stat", stat_line(tid, comm, t["ut"], t["st"], t["gt"], t["cpu"]))
+    write(root, base + "/stat", stat_line(tid, comm, t["ut"], t["st"], t["gt"], t["cpu"], threads))
     write(root, base + "/schedstat", f"{t['on']} {t['delay']} {t.get('slices', 10)}\n")
     write(root, base + "/status", status_text(comm, t["vol"], t["invol"], cpus))
     if sched:
@@ -217,12 +221,14 @@ def bench(root, vms, vcpus):
         process(root, pid, "qemu-system-x86",
                 ["/usr/bin/qemu-system-x86_64", "-name", f"guest=vm{v},debug-threads=on", "-uuid", f"00000000-0000-0000-0000-{v:012d}"],
                 f"0::{scope}/libvirt/emulator\n")
-        thread(root, pid, pid, "qemu-system-x86", T(1_000_000, 0, 0, 0, 0, 0, 1, 0, 0))
-        thread(root, pid, pid + 1, "call_rcu", T(1_000_000, 0, 0, 0, 0, 0, 1, 0, 0))
-        thread(root, pid, pid + 2, "IO iothread1", T(1_000_000, 0, 0, 0, 0, 0, 1, 0, 0))
+        # Every stat line has the process's thread count, as a kernel writes it.
+        n = 3 + vcpus
+        thread(root, pid, pid, "qemu-system-x86", T(1_000_000, 0, 0, 0, 0, 0, 1, 0, 0), threads=n)
+        thread(root, pid, pid + 1, "call_rcu", T(1_000_000, 0, 0, 0, 0, 0, 1, 0, 0), threads=n)
+        thread(root, pid, pid + 2, "IO iothread1", T(1_000_000, 0, 0, 0, 0, 0, 1, 0, 0), threads=n)
         for c in range(vcpus):
             thread(root, pid, pid + 10 + c, f"CPU {c}/KVM", T(10**10, 10**8, 900, 50, 880, c % cpus, 1000, 200, 30),
-                   full_sched=True)
+                   full_sched=True, threads=n)
         write(root, f"/sys/fs/cgroup{scope}/cpu.stat", "usage_usec 15100000\nuser_usec 13000000\nsystem_usec 2100000\n")
 
 
@@ -271,6 +277,8 @@ if __name__ == "__main__":
         vms = int(sys.argv[3]) if len(sys.argv) > 3 else 100
         vcpus = int(sys.argv[4]) if len(sys.argv) > 4 else 8
         bench(out, vms, vcpus)
+        # What live-sampler.sh and ab-sampler.py check to regenerate a tree an older generator wrote.
+        write(out, "/TREE-VERSION", f"{BENCH_TREE_VERSION}\n")
     elif mode == "kvm-debugfs":
         vms = int(sys.argv[3]) if len(sys.argv) > 3 else 100
         vcpus = int(sys.argv[4]) if len(sys.argv) > 4 else 8

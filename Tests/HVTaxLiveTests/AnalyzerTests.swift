@@ -191,11 +191,12 @@ struct AnalyzerTests {
         for comm in comms {
             for pid in ["1", "42", "4104", "1234567"] {
                 var fields = (3...52).map { String($0 * 11) }
-                fields[14 - 3] = "7"; fields[15 - 3] = "8"; fields[39 - 3] = "3"; fields[43 - 3] = "6"
+                fields[14 - 3] = "7"; fields[15 - 3] = "8"; fields[20 - 3] = "11"; fields[39 - 3] = "3"; fields[43 - 3] = "6"
                 let line = "\(pid) (\(comm)) " + fields.joined(separator: " ") + "\n"
                 var c = ThreadCounters()
                 #expect(ProcParse.stat(ArraySlice(Array(line.utf8)), into: &c), "\(line)")
                 #expect(c.utimeTicks == 7 && c.stimeTicks == 8 && c.lastCPU == 3 && c.guestTicks == 6, "\(line)")
+                #expect(c.processThreads == 11, "\(line)")
             }
         }
         var c = ThreadCounters()
@@ -232,6 +233,7 @@ struct AnalyzerTests {
             let parsed = ProcParse.stat(ArraySlice(Array(text.utf8)), into: &c)
             #expect(parsed == (fields.count + 2 >= 39), "\(text)")
             #expect(c.utimeTicks == reference(14) && c.stimeTicks == reference(15), "\(text)")
+            #expect(c.processThreads == reference(20), "\(text)")
             #expect(c.lastCPU == Int(reference(39) ?? 0), "\(text)")
             #expect(c.guestTicks == (reference(43) ?? 0), "\(text)")
         }

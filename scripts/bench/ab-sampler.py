@@ -29,8 +29,17 @@ if not os.path.isdir(os.path.join(tree, "proc")):
     sys.exit(f"ab-sampler: no host tree at {tree} (run scripts/bench/live-sampler.sh first)")
 
 
+def version(root):
+    try:
+        with open(os.path.join(root, "TREE-VERSION")) as f:
+            return f.read()
+    except OSError:
+        return None
+
+
 copy = tree.rstrip("/") + "-copy"
-if not os.path.isdir(os.path.join(copy, "proc")):
+if not os.path.isdir(os.path.join(copy, "proc")) or version(copy) != version(tree):
+    subprocess.run(["rm", "-rf", copy], check=True)
     subprocess.run(["cp", "-a", tree, copy], check=True)
 
 

@@ -1,9 +1,10 @@
 // The counter files of a generated host tree that the live sampler reads every interval, opened
 // once: shared by the floor benchmarks (pread-floor.c, uring-floor.c) so both read the same set.
 //
-// Files, as the sampler reads them on that tree: every thread's schedstat; a vCPU thread's stat
-// and the first 2.7 KB of its sched (vCPU tids end in 10-17 in gen-proc-tree.py's bench tree);
-// each VM's cgroup cpu.stat; an fstat of each VM's task folder; /proc/stat and /proc/interrupts.
+// Files, as the sampler reads them on that tree: an fstat of /proc (its link count); every
+// thread's schedstat; a vCPU thread's stat and the first 2.7 KB of its sched (vCPU tids end in
+// 10-17 in gen-proc-tree.py's bench tree); each VM's cgroup cpu.stat; /proc/stat and
+// /proc/interrupts. (The stat lines give each VM's thread count, so no task folder is stat'ed.)
 #ifndef HVTAX_FLOOR_FILES_H
 #define HVTAX_FLOOR_FILES_H
 #define _GNU_SOURCE
@@ -20,7 +21,7 @@ struct floor_files {
     int count;
     int fds[FLOOR_MAX_FILES];
     int limits[FLOOR_MAX_FILES];  // bytes read from offset 0 (0 for a folder)
-    int is_dir[FLOOR_MAX_FILES];  // a task folder: fstat, not read
+    int is_dir[FLOOR_MAX_FILES];  // a folder: fstat, not read
 };
 
 // Opens every file of the set under TREE; files that fail to open are left out, as the sampler
@@ -29,7 +30,7 @@ static void floor_files_open(const char *tree, struct floor_files *files) {
     static const struct { const char *pattern; int limit; int is_dir; } sets[] = {
         {"/proc/*/task/*/schedstat", 4096, 0}, {"/proc/*/task/*1[0-7]/stat", 4096, 0},
         {"/proc/*/task/*1[0-7]/sched", 2700, 0}, {"/sys/fs/cgroup/machine.slice/*/cpu.stat", 4096, 0},
-        {"/proc/[1-9]*00/task", 0, 1}, {"/proc/stat", 65536, 0}, {"/proc/interrupts", 65536, 0},
+        {"/proc", 0, 1}, {"/proc/stat", 65536, 0}, {"/proc/interrupts", 65536, 0},
     };
     files->count = 0;
     for (size_t s = 0; s < sizeof sets / sizeof sets[0]; s++) {

@@ -25,9 +25,9 @@ dir=${BENCH_DIR:-/tmp/hvtax-live-bench}/tree-$vms-$vcpus
 cd "$(dirname "$0")/../.."
 # shellcheck source=hvtax-binary.sh
 source scripts/bench/hvtax-binary.sh
-if [ ! -d "$dir/proc" ]; then
-    python3 scripts/gen-proc-tree.py bench "$dir" "$vms" "$vcpus"
-fi
+# shellcheck source=host-tree.sh
+source scripts/bench/host-tree.sh
+host_tree "$dir" "$vms" "$vcpus"
 out=$(mktemp)
 TIMEFORMAT='%U %S'
 { time "$hvtax" snapshot --root "$dir" --interval 1s --count "$intervals" --format json >"$out"; } 2>"$out.time"

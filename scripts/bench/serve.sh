@@ -23,7 +23,9 @@ command -v wrk >/dev/null || { echo "wrk not installed (Debian package wrk)" >&2
 swift build -c release --product hvtax >/dev/null
 hvtax=$(swift build -c release --show-bin-path)/hvtax
 tree=$dir/tree-$vms-$vcpus
-[ -d "$tree/proc" ] || python3 scripts/gen-proc-tree.py bench "$tree" "$vms" "$vcpus"
+# shellcheck source=host-tree.sh
+source scripts/bench/host-tree.sh
+host_tree "$tree" "$vms" "$vcpus"
 log=$dir/serve.log
 "$hvtax" serve --root "$tree" --listen 127.0.0.1:0 --interval 1s 2>"$log" &
 serve=$!

@@ -45,10 +45,17 @@ public struct HostSample: Sendable {
 }
 
 /// Reads the host's counters each interval and keeps the VM list current. Discovery is
-/// incremental: a pid is classified once (its comm and command line read when first seen), and a
-/// VM's thread list is re-read only when its thread count changes (one stat of its task folder) or
-/// one of its threads has gone, so a steady host costs one /proc listing, one stat per VM and one
-/// `pread` per counter file, whose descriptor stays open between samples (`OpenCounterFiles`).
+/// incremental, and on a steady host costs one stat and no listing:
+/// - processes: /proc is listed again only when its link count moved (procfs gives 2 plus the
+///   host's process count; a tree on disk, 2 plus its folders), or at least every
+///   `processListingIntervalNs` (one process that exits as another starts leaves the count as it
+///   was); a pid is classified once, its comm and command line read when first seen;
+/// - threads: a VM's thread list is read again when its thread count moves or one of its threads
+///   has gone. The count comes free with each vCPU's stat line (field 20 is the whole process's
+///   count), so the list is read again within the sample that saw the change and its new threads are
+///   read in that sample too; a VM none of whose stat lines gives a count (no vCPU recognised, a
+///   recorded tree that leaves it 0) has its task folder's link count taken instead, one stat each.
+/// Every counter file is one `pread`, its descriptor kept open between samples (`OpenCounterFiles`).
 ///
 /// Not Sendable: one sampler belongs to one loop.
 public final class LiveSampler {
@@ -71,10 +78,21 @@ public final class LiveSampler {
     /// For /proc/stat and /proc/interrupts, which outgrow 4 KiB on hosts with many CPUs.
     private var hostBuffer = [UInt8](repeating: 0, count: 64 << 10)
     private let files: OpenCounterFiles
-    /// The link count of each VM's task folder when its threads were last listed.
+    /// The link count of each VM's task folder when its threads were last listed, for the VMs whose
+    /// stat lines give no thread count (`countlessVMs`).
     private var taskLinks: [Int32: UInt64] = [:]
+    /// VMs whose last sample found no thread count in a vCPU's stat line, and new VMs: their task
+    /// folder is stat'ed each sample instead.
+    private var countlessVMs: Set<Int32> = []
     /// The /proc listing of the last sample: when it has not changed, no process came or went.
     private var lastPIDs: [Int32] = []
+    /// The link count of /proc when it was last listed, and when (CLOCK_MONOTONIC ns).
+    private var procLinks: UInt64?
+    private var processesListedNs: UInt64 = 0
+    /// The longest time between two listings of /proc while its link count stays put: a process that
+    /// exits in the interval another (a new VM) starts in leaves the count as it was, so a new VM is
+    /// found within this long even then.
+    public var processListingIntervalNs: UInt64 = 5_000_000_000
     /// VMs one of whose threads could not be read in the last sample: their threads are listed again.
     private var threadsGone: Set<Int32> = []
     private var debugfsDirs: [Int32: String] = [:]
@@ -114,7 +132,8 @@ public final class LiveSampler {
         let cpuStart = Self.threadCPUNs()
         filesRead = 0
         let opensBefore = files.opens
-        try refresh()
+        let startNs = Self.clockNs(CLOCK_MONOTONIC)
+        try refresh(now: startNs)
         var sample = HostSample(monotonicNs: Self.clockNs(CLOCK_MONOTONIC), realtimeNs: Self.clockNs(CLOCK_REALTIME))
         if let n = try? files.readAll(.init(owner: 0, file: .hostStat), path: "/proc/stat", into: &hostBuffer) {
             filesRead += 1
@@ -134,18 +153,30 @@ public final class LiveSampler {
         var reader = CounterReader(files: files, ticksPerSecond: ticksPerSecond)
         swap(&reader.state, &readerState)
         defer { swap(&reader.state, &readerState) }
+        // VMs whose thread count (from a vCPU's stat line) is not the number of threads listed.
+        var recount: [Int] = []
         // The threads borrowed through a buffer pointer: iterating the array copied every thread's
         // value (its name retained and released), a few percent of a sample.
         vms.withUnsafeBufferPointer { vms in
-            for vm in vms {
+            for (vmIndex, vm) in vms.enumerated() {
+                var listed: UInt64 = 0
+                var counted: UInt64 = 0
                 vm.threads.withUnsafeBufferPointer { threads in
                     for index in threads.indices {
+                        if threads[index].pid == vm.pid { listed += 1 }
                         if let counters = reader.read(threads[index]) {
                             sample.threads[threads[index].tid] = counters
+                            if counted == 0 { counted = counters.processThreads }
                         } else {
                             threadsGone.insert(vm.pid)
                         }
                     }
+                }
+                if counted == 0 {
+                    if !countlessVMs.contains(vm.pid) { countlessVMs.insert(vm.pid) }
+                } else {
+                    if !countlessVMs.isEmpty { countlessVMs.remove(vm.pid) }
+                    if counted != listed { recount.append(vmIndex) }
                 }
                 if let cgroup = vm.cgroup, let counters = reader.read(cgroup, of: vm.pid) { sample.cgroups[vm.pid] = counters }
                 if readsProcessTotals, let counters = reader.readProcess(vm.pid) { sample.processes[vm.pid] = counters }
@@ -155,6 +186,21 @@ public final class LiveSampler {
                     if !byReason.isEmpty { sample.exitCounts[vm.pid] = byReason }
                 }
             }
+        }
+        // A VM's threads changed: list them again now, read the new ones in this sample and drop
+        // the ones gone (a tree on disk still reads a deleted file through its open descriptor).
+        if !recount.isEmpty {
+            for index in recount {
+                let before = vms[index].threads.map(\.tid)
+                relist(index)
+                threadsGone.remove(vms[index].pid)
+                let now = Set(vms[index].threads.map(\.tid))
+                for tid in before where !now.contains(tid) { sample.threads[tid] = nil }
+                for thread in vms[index].threads where sample.threads[thread.tid] == nil {
+                    if let counters = reader.read(thread) { sample.threads[thread.tid] = counters }
+                }
+            }
+            threadsDidChange()
         }
         filesRead += reader.state.filesRead
         reader.state.endSample()
@@ -166,16 +212,20 @@ public final class LiveSampler {
 
     // MARK: Discovery, incrementally
 
-    private func refresh() throws(HostError) {
-        let pids = try fs.numericEntries("/proc")
-        filesRead += 1
-        // The same processes as last time (the common case): nothing to classify or forget.
-        let processesChanged = pids != lastPIDs
+    private func refresh(now: UInt64) throws(HostError) {
+        var processesChanged = false
+        if try processesMayHaveChanged(now: now) {
+            let pids = try fs.numericEntries("/proc")
+            filesRead += 1
+            processesListedNs = now
+            // The same processes as last time (the common case): nothing to classify or forget.
+            processesChanged = pids != lastPIDs
+            if processesChanged { lastPIDs = pids }
+        }
         var vhostChanged = false
         var threadsChanged = processesChanged
         if processesChanged {
-            lastPIDs = pids
-            vhostChanged = classify(pids)
+            vhostChanged = classify(lastPIDs)
         }
         // A VM gets its PID-FD folder in KVM's debugfs when it creates its KVM VM, which may be after
         // it was first seen: list the folder again while a VM has none.
@@ -184,16 +234,21 @@ public final class LiveSampler {
         }
         // Threads come and go (vCPU hotplug, QEMU's worker pool): re-read names only on change. A
         // thread that exited while another started keeps the count; its failed read marked the VM.
-        for index in vms.indices {
-            let pid = vms[index].pid
-            let links = try? files.linkCount(.init(owner: pid, file: .taskFolder), path: "/proc/\(pid)/task")
-            filesRead += 1
-            if let links, taskLinks[pid] == links, !threadsGone.contains(pid) { continue }
-            taskLinks[pid] = links
-            threadsChanged = true
-            relist(index)
+        // VMs whose stat lines count their threads were checked by the last sample's reads.
+        if !countlessVMs.isEmpty || !threadsGone.isEmpty {
+            for index in vms.indices {
+                let pid = vms[index].pid
+                let gone = threadsGone.contains(pid)
+                guard gone || countlessVMs.contains(pid) else { continue }
+                let links = try? files.linkCount(.init(owner: pid, file: .taskFolder), path: "/proc/\(pid)/task")
+                filesRead += 1
+                if let links, taskLinks[pid] == links, !gone { continue }
+                taskLinks[pid] = links
+                threadsChanged = true
+                relist(index)
+            }
+            threadsGone.removeAll()
         }
-        threadsGone.removeAll()
         if vhostChanged {
             for index in vms.indices {
                 let pid = vms[index].pid
@@ -206,6 +261,21 @@ public final class LiveSampler {
         }
         guard threadsChanged || vhostChanged else { return }
         vms.sort { $0.pid < $1.pid }
+        threadsDidChange()
+    }
+
+    /// Whether /proc must be listed: its link count moved since the last listing, the last listing
+    /// is `processListingIntervalNs` old, or the tree's filesystem does not count folders in the
+    /// link count (btrfs gives a folder 1).
+    private func processesMayHaveChanged(now: UInt64) throws(HostError) -> Bool {
+        let links = try files.linkCount(.init(owner: 0, file: .procFolder), path: "/proc")
+        filesRead += 1
+        defer { procLinks = links }
+        return links != procLinks || links < 2 || now &- processesListedNs >= processListingIntervalNs
+    }
+
+    /// Forgets the affinity of threads no VM has any more.
+    private func threadsDidChange() {
         let threadIDs = Set(vms.flatMap { $0.threads.map(\.tid) })
         affinity = affinity.filter { threadIDs.contains($0.key) }
     }
@@ -218,6 +288,7 @@ public final class LiveSampler {
         notVMs.formIntersection(alive)
         vhostOwner = vhostOwner.filter { alive.contains($0.key) }
         taskLinks = taskLinks.filter { alive.contains($0.key) }
+        countlessVMs.formIntersection(alive)
         let known = Set(vms.map(\.pid))
         var vhostChanged = false
         for pid in pids where !known.contains(pid) && !notVMs.contains(pid) && vhostOwner[pid] == nil {
@@ -228,6 +299,8 @@ public final class LiveSampler {
                 vhostChanged = true
             } else if let vm = discovery.identify(pid: pid, comm: comm, mounts: mounts) {
                 vms.append(vm)
+                // Its task folder is stat'ed until a sample finds its thread count in a stat line.
+                countlessVMs.insert(pid)
                 vhostChanged = true
                 for thread in vm.threads where thread.role == .vcpu { readAffinity(thread) }
             } else {

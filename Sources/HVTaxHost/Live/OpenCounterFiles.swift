@@ -27,6 +27,8 @@ public final class OpenCounterFiles {
             case hostStat, hostInterrupts
             /// A VM's /proc/PID/task folder, held open for its link count (`linkCount`).
             case taskFolder
+            /// /proc itself, held open for its link count (procfs: 2 plus the host's processes).
+            case procFolder
         }
 
         /// A tid for thread files, the VM's pid for process, cgroup and debugfs files, 0 for host files.
