@@ -28,8 +28,9 @@ public struct AccountingValidator: Sendable {
     public func validate(from before: HostSample, to after: HostSample, vms: [DiscoveredVM]) -> AccountingValidation {
         let intervalNs = after.monotonicNs > before.monotonicNs ? after.monotonicNs - before.monotonicNs : 0
         var accounts: [VMAccounting] = []
+        var cursors = (ThreadCounterTable.Cursor(), ThreadCounterTable.Cursor())
         for vm in vms {
-            accounts.append(account(vm, before, after))
+            accounts.append(account(vm, before, after, cursors: &cursors))
         }
         let host = hostComparisons(before, after, accounts)
         let schedstats = after.threads.values.contains { $0.waitSumNs != nil }
@@ -50,7 +51,9 @@ public struct AccountingValidator: Sendable {
 
     // MARK: One VM
 
-    func account(_ vm: DiscoveredVM, _ before: HostSample, _ after: HostSample) -> VMAccounting {
+    /// `cursors` (after, before): where the walk over the VMs' threads in read order has got to.
+    func account(_ vm: DiscoveredVM, _ before: HostSample, _ after: HostSample,
+                 cursors: inout (ThreadCounterTable.Cursor, ThreadCounterTable.Cursor)) -> VMAccounting {
         var vcpus: [VCPUAccounting] = []
         var vmmNs: UInt64 = 0
         var vhostNs: UInt64 = 0
@@ -58,7 +61,8 @@ public struct AccountingValidator: Sendable {
         let domainNow = after.libvirt?.domains[vm.name]
         let domainThen = before.libvirt?.domains[vm.name]
         for thread in vm.threads {
-            guard let now = after.threads[thread.tid], let then = before.threads[thread.tid] else { continue }
+            guard let now = after.threads.counters(of: thread.tid, cursor: &cursors.0),
+                  let then = before.threads.counters(of: thread.tid, cursor: &cursors.1) else { continue }
             let onCPU = now.onCPUNs.sub(then.onCPUNs)
             switch thread.role {
             case .vhost: vhostNs += onCPU

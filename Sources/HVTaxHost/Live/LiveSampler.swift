@@ -12,8 +12,8 @@ public struct HostSample: Sendable {
     public var realtimeNs: UInt64
     /// /proc/stat: ticks per CPU line (nil key: the aggregate `cpu` line).
     public var cpuTicks: [Int?: [UInt64]]
-    /// By tid (vhost kernel threads by their own pid).
-    public var threads: [Int32: ThreadCounters]
+    /// By tid (vhost kernel threads by their own pid), in the order they were read.
+    public var threads: ThreadCounterTable
     /// By VM pid.
     public var cgroups: [Int32: CgroupCounters]
     public var interrupts: InterruptCounts
@@ -30,7 +30,7 @@ public struct HostSample: Sendable {
     public var cost: SamplerCost
 
     public init(monotonicNs: UInt64, realtimeNs: UInt64, cpuTicks: [Int?: [UInt64]] = [:],
-                threads: [Int32: ThreadCounters] = [:], cgroups: [Int32: CgroupCounters] = [:],
+                threads: ThreadCounterTable = [:], cgroups: [Int32: CgroupCounters] = [:],
                 interrupts: InterruptCounts = InterruptCounts(), debugfsExits: [Int32: UInt64] = [:],
                 cost: SamplerCost = SamplerCost(cpuNs: 0, filesRead: 0, threadsSampled: 0)) {
         self.monotonicNs = monotonicNs
@@ -165,7 +165,7 @@ public final class LiveSampler {
                     for index in threads.indices {
                         if threads[index].pid == vm.pid { listed += 1 }
                         if let counters = reader.read(threads[index]) {
-                            sample.threads[threads[index].tid] = counters
+                            sample.threads.append(threads[index].tid, counters)
                             if counted == 0 { counted = counters.processThreads }
                         } else {
                             threadsGone.insert(vm.pid)

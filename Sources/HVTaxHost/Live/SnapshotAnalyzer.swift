@@ -53,12 +53,15 @@ public struct SnapshotAnalyzer: Sendable {
 
         var vmFigures: [VMFigures] = []
         var findings: [SnapshotFinding] = []
+        // The threads are looked up in the order the sampler read them: each lookup where the last ended.
+        var nowCursor = ThreadCounterTable.Cursor(), thenCursor = ThreadCounterTable.Cursor()
         for vm in vms {
             var vcpus: [VCPUFigures] = []
             var groups: [ThreadRole: ThreadGroupFigures] = [.emulator: .init(), .io: .init(), .vhost: .init()]
             var cpus = Set<Int>()
             for thread in vm.threads {
-                guard let now = sample.threads[thread.tid], let then = before.threads[thread.tid] else { continue }
+                guard let now = sample.threads.counters(of: thread.tid, cursor: &nowCursor),
+                      let then = before.threads.counters(of: thread.tid, cursor: &thenCursor) else { continue }
                 let onCPU = now.onCPUNs.sub(then.onCPUNs)
                 let delay = now.runDelayNs.sub(then.runDelayNs)
                 guard thread.role == .vcpu else {
