@@ -155,35 +155,37 @@ public final class LiveSampler {
         defer { swap(&reader.state, &readerState) }
         // VMs whose thread count (from a vCPU's stat line) is not the number of threads listed.
         var recount: [Int] = []
-        // The threads borrowed through a buffer pointer: iterating the array copied every thread's
-        // value (its name retained and released), a few percent of a sample.
+        // The VMs and their threads borrowed through buffer pointers and read in place: iterating
+        // the arrays copied every value (its names retained and released), a few percent of a sample.
+        let readsDebugfs = !debugfsDirs.isEmpty
         vms.withUnsafeBufferPointer { vms in
-            for (vmIndex, vm) in vms.enumerated() {
+            for vmIndex in vms.indices {
+                let pid = vms[vmIndex].pid
                 var listed: UInt64 = 0
                 var counted: UInt64 = 0
-                vm.threads.withUnsafeBufferPointer { threads in
+                vms[vmIndex].threads.withUnsafeBufferPointer { threads in
                     for index in threads.indices {
-                        if threads[index].pid == vm.pid { listed += 1 }
+                        if threads[index].pid == pid { listed += 1 }
                         if let counters = reader.read(threads[index]) {
                             sample.threads.append(threads[index].tid, counters)
                             if counted == 0 { counted = counters.processThreads }
                         } else {
-                            threadsGone.insert(vm.pid)
+                            threadsGone.insert(pid)
                         }
                     }
                 }
                 if counted == 0 {
-                    if !countlessVMs.contains(vm.pid) { countlessVMs.insert(vm.pid) }
+                    if !countlessVMs.contains(pid) { countlessVMs.insert(pid) }
                 } else {
-                    if !countlessVMs.isEmpty { countlessVMs.remove(vm.pid) }
+                    if !countlessVMs.isEmpty { countlessVMs.remove(pid) }
                     if counted != listed { recount.append(vmIndex) }
                 }
-                if let cgroup = vm.cgroup, let counters = reader.read(cgroup, of: vm.pid) { sample.cgroups[vm.pid] = counters }
-                if readsProcessTotals, let counters = reader.readProcess(vm.pid) { sample.processes[vm.pid] = counters }
-                if let dir = debugfsDirs[vm.pid] {
-                    let (total, byReason) = reader.readDebugfsExits(dir, of: vm.pid, reasons: debugfsReasons)
-                    if let total { sample.debugfsExits[vm.pid] = total }
-                    if !byReason.isEmpty { sample.exitCounts[vm.pid] = byReason }
+                if let cgroup = vms[vmIndex].cgroup, let counters = reader.read(cgroup, of: pid) { sample.cgroups[pid] = counters }
+                if readsProcessTotals, let counters = reader.readProcess(pid) { sample.processes[pid] = counters }
+                if readsDebugfs, let dir = debugfsDirs[pid] {
+                    let (total, byReason) = reader.readDebugfsExits(dir, of: pid, reasons: debugfsReasons)
+                    if let total { sample.debugfsExits[pid] = total }
+                    if !byReason.isEmpty { sample.exitCounts[pid] = byReason }
                 }
             }
         }
