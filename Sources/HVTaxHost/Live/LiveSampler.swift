@@ -132,8 +132,7 @@ public final class LiveSampler {
         let cpuStart = Self.threadCPUNs()
         filesRead = 0
         let opensBefore = files.opens
-        let startNs = Self.clockNs(CLOCK_MONOTONIC)
-        try refresh(now: startNs)
+        try refresh(now: Self.clockNs(CLOCK_MONOTONIC))
         var sample = HostSample(monotonicNs: Self.clockNs(CLOCK_MONOTONIC), realtimeNs: Self.clockNs(CLOCK_REALTIME))
         if let n = try? files.readAll(.init(owner: 0, file: .hostStat), path: "/proc/stat", into: &hostBuffer) {
             filesRead += 1
@@ -175,7 +174,7 @@ public final class LiveSampler {
                     }
                 }
                 if counted == 0 {
-                    if !countlessVMs.contains(pid) { countlessVMs.insert(pid) }
+                    countlessVMs.insert(pid)
                 } else {
                     if !countlessVMs.isEmpty { countlessVMs.remove(pid) }
                     if counted != listed { recount.append(vmIndex) }
@@ -216,10 +215,16 @@ public final class LiveSampler {
 
     private func refresh(now: UInt64) throws(HostError) {
         var processesChanged = false
-        if try processesMayHaveChanged(now: now) {
+        // /proc is listed when its link count moved since the last listing, the last listing is
+        // `processListingIntervalNs` old, or the tree's filesystem does not count folders in the
+        // link count (btrfs gives a folder 1). The count is kept only once a listing succeeded, so
+        // a listing that failed is tried again at the next sample.
+        let links = try files.linkCount(.init(owner: 0, file: .procFolder), path: "/proc")
+        filesRead += 1
+        if links != procLinks || links < 2 || now &- processesListedNs >= processListingIntervalNs {
             let pids = try fs.numericEntries("/proc")
             filesRead += 1
-            processesListedNs = now
+            (procLinks, processesListedNs) = (links, now)
             // The same processes as last time (the common case): nothing to classify or forget.
             processesChanged = pids != lastPIDs
             if processesChanged { lastPIDs = pids }
@@ -264,16 +269,6 @@ public final class LiveSampler {
         guard threadsChanged || vhostChanged else { return }
         vms.sort { $0.pid < $1.pid }
         threadsDidChange()
-    }
-
-    /// Whether /proc must be listed: its link count moved since the last listing, the last listing
-    /// is `processListingIntervalNs` old, or the tree's filesystem does not count folders in the
-    /// link count (btrfs gives a folder 1).
-    private func processesMayHaveChanged(now: UInt64) throws(HostError) -> Bool {
-        let links = try files.linkCount(.init(owner: 0, file: .procFolder), path: "/proc")
-        filesRead += 1
-        defer { procLinks = links }
-        return links != procLinks || links < 2 || now &- processesListedNs >= processListingIntervalNs
     }
 
     /// Forgets the affinity of threads no VM has any more.
