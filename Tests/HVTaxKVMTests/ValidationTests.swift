@@ -55,6 +55,34 @@ extension LiveKVM {
             print("exit counters: \(counted.filter { $0.value > 0 }.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))")
         }
 
+        @Test("a VM's counts are the sum over its vCPU threads, those that ended kept: two guests' threads one after the other")
+        func countsSummedOverThreadsOfAVM() throws {
+            let tracefs = try Self.tracefs()
+            let fs = HostFileSystem.live
+            let flags = (try? Procfs(fs).cpuInfo())?.flags ?? []
+            let backend = KVMBackend.detect(cpuFlags: flags) { Sysfs(fs).moduleState($0, loadedModules: (try? Procfs(fs).loadedModules()) ?? nil) }
+            let counters = try KVMTracepointCounters(fs: fs, tracefs: tracefs, backend: backend)
+            let portIO = ProbeBody.guestKinds(hypercall: .vmcall).first { $0.kind == .portIO }!
+            let pid = getpid()
+            var tids: [Int32] = []
+            for (index, iterations) in [(0, UInt64(120)), (1, UInt64(80))] {
+                _ = try GuestExitCounts.runLoops([(portIO, iterations)]) { tid in
+                    tids.append(tid)
+                    // The first thread has ended by the second run: it is retired, its counts kept.
+                    counters.track([DiscoveredVM(
+                        pid: pid, name: "exit-sum-test", kind: .hvtaxWorkload, uuid: nil,
+                        threads: [DiscoveredThread(tid: tid, pid: pid, name: "CPU \(index)/KVM", role: .vcpu, vcpu: index)], cgroup: nil)])
+                }
+            }
+            #expect(tids.count == 2 && tids[0] != tids[1])
+            let counted = try #require(counters.read()[pid])
+            // Each run ends with one OUT to the DONE port.
+            #expect(counted["kvm_pio"] == 120 + 1 + 80 + 1)
+            #expect(counted["kvm_userspace_exit:IO"] == 120 + 1 + 80 + 1)
+            #expect(counted["kvm_mmio"] == 0, "a counter that saw nothing is there, at zero")
+            #expect(counters.read()[pid] == counted, "reading again changes nothing")
+        }
+
         /// Runnable tasks (procs_running of /proc/stat, this test's own thread excluded), averaged
         /// over one second.
         /// Sleeps without holding a cooperative thread: other suites' async tests need them.
