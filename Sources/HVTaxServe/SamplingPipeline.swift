@@ -28,7 +28,7 @@ final class SamplingPipeline: @unchecked Sendable {
     init(configuration: ServeConfiguration, history: HistoryStore?, logger: Logger) throws(ServeError) {
         let fs = HostFileSystem(root: configuration.root)
         guard fs.isDirectory("/proc") else { throw ServeError("no /proc under \(configuration.root): not a host tree") }
-        sampler = LiveSampler(fs: fs)
+        sampler = LiveSampler(fs: fs, exitRates: configuration.exitRates)
         analyzer = SnapshotAnalyzer(
             thresholds: configuration.thresholds.snapshotThresholds, ticksPerSecond: sampler.ticksPerSecond, root: fs.root,
             exitRateSource: sampler.exitRateSource, backend: sampler.backend)

@@ -1,4 +1,5 @@
 import Foundation
+import HVTaxHost
 import HVTaxModel
 import HVTaxTracefs
 import Yams
@@ -17,6 +18,8 @@ public struct ServeConfiguration: Codable, Sendable, Equatable {
     public var thresholds: ThresholdConfiguration = ThresholdConfiguration()
     public var actions: ActionConfiguration = ActionConfiguration()
     public var tracing: TracingConfiguration = TracingConfiguration()
+    /// Where exit rates come from: auto, debugfs, tracepoints or off (`hvtax snapshot --exit-rates`).
+    public var exitRates: ExitRateChoice = .auto
     /// swift-log level: trace, debug, info, notice, warning, error, critical.
     public var logLevel: String = "info"
 
@@ -29,7 +32,7 @@ public struct ServeConfiguration: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case listenAddress = "listen_address", root, sampleInterval = "sample_interval", web, history, thresholds, actions, tracing
-        case logLevel = "log_level"
+        case logLevel = "log_level", exitRates = "exit_rates"
         // exporter-toolkit keys at the top level, as in a web-config.yml.
         case tlsServerConfig = "tls_server_config", basicAuthUsers = "basic_auth_users"
     }
@@ -47,6 +50,7 @@ public struct ServeConfiguration: Codable, Sendable, Equatable {
         actions = try c.decodeIfPresent(ActionConfiguration.self, forKey: .actions) ?? actions
         tracing = try c.decodeIfPresent(TracingConfiguration.self, forKey: .tracing) ?? tracing
         logLevel = try c.decodeIfPresent(String.self, forKey: .logLevel) ?? logLevel
+        exitRates = try c.decodeIfPresent(ExitRateChoice.self, forKey: .exitRates) ?? exitRates
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -60,6 +64,7 @@ public struct ServeConfiguration: Codable, Sendable, Equatable {
         try c.encode(actions, forKey: .actions)
         try c.encode(tracing, forKey: .tracing)
         try c.encode(logLevel, forKey: .logLevel)
+        try c.encode(exitRates, forKey: .exitRates)
     }
 
     /// Parses the file; errors name the file and, from the YAML parser, the line and column.

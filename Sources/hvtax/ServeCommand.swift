@@ -1,4 +1,5 @@
 import ArgumentParser
+import HVTaxHost
 import HVTaxServe
 import Logging
 
@@ -27,6 +28,10 @@ struct ServeCommand: AsyncParsableCommand {
 
     @Option(help: "Override root: read /proc and /sys under this directory (a fixture tree).")
     var root: String?
+
+    @Option(name: .customLong("exit-rates"), help: ArgumentHelp(
+        "Override exit_rates: auto (KVM debugfs, else kvm tracepoint counters), debugfs, tracepoints, or off.", valueName: "source"))
+    var exitRates: ExitRateChoice?
 
     @Option(help: ArgumentHelp("Override sample_interval (500ms, 5s, ...).", valueName: "duration"))
     var interval: String?
@@ -57,6 +62,7 @@ struct ServeCommand: AsyncParsableCommand {
         }
         if let listen { configuration.listenAddress = listen }
         if let root { configuration.root = root }
+        if let exitRates { configuration.exitRates = exitRates }
         if let interval {
             guard let parsed = ConfigDuration(interval) else { throw ValidationError("--interval: a duration such as 500ms or 5s") }
             configuration.sampleInterval = parsed

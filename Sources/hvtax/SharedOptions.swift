@@ -1,6 +1,7 @@
 import ArgumentParser
 import HVTaxOTLP
 import HVTaxExporters
+import HVTaxHost
 import HVTaxMetrics
 import HVTaxModel
 import HVTaxRender
@@ -104,6 +105,16 @@ struct OTLPOptions: ParsableArguments {
 }
 
 /// Tax and steal thresholds, as percentages.
+/// `--exit-rates`: which source of exit rates the live sampler may use (snapshot, top, serve).
+struct ExitRateOptions: ParsableArguments {
+    @Option(name: .customLong("exit-rates"), help: ArgumentHelp(
+        "Exit rates from: auto (KVM debugfs, else kvm tracepoint counters), debugfs, tracepoints, or off (no perf events on the vCPU threads, no debugfs reads).",
+        valueName: "source"))
+    var exitRates: ExitRateChoice = .auto
+}
+
+extension ExitRateChoice: ExpressibleByArgument {}
+
 struct ThresholdOptions: ParsableArguments {
     @Option(name: .customLong("tax-warning"), help: ArgumentHelp("Tax at or above this is a warning.", valueName: "percent"))
     var taxWarning: PercentArgument = PercentArgument(ratio: Thresholds.standard.tax.warning)

@@ -40,6 +40,8 @@ struct SnapshotCommand: AsyncParsableCommand {
     @Option(help: "Read /proc and /sys under this directory instead of / (a fixture tree).")
     var root: String = "/"
 
+    @OptionGroup var exitRateOptions: ExitRateOptions
+
     @OptionGroup var influx: InfluxOptions
 
     @OptionGroup var otlpOptions: OTLPOptions
@@ -50,7 +52,7 @@ struct SnapshotCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let loop = try LiveLoop(root: root, thresholds: thresholdOptions.thresholds(), filter: vms)
+        let loop = try LiveLoop(root: root, thresholds: thresholdOptions.thresholds(), filter: vms, exitRates: exitRateOptions.exitRates)
         let writer = try influx.writer()
         // The serve metrics' counters run from the first interval, as in hvtax serve; built only
         // when something exports them (they cost more than the sample itself on a big host).
@@ -103,12 +105,12 @@ final class LiveLoop {
     private var previousSample: HostSample?
     private var lastSampleNs: UInt64?
 
-    init(root: String, thresholds: Thresholds, filter: [String]) throws {
+    init(root: String, thresholds: Thresholds, filter: [String], exitRates: ExitRateChoice = .auto) throws {
         let fs = HostFileSystem(root: root)
         guard fs.isDirectory("/proc") else {
             throw ValidationError("no /proc under \(root): not a host tree")
         }
-        sampler = LiveSampler(fs: fs)
+        sampler = LiveSampler(fs: fs, exitRates: exitRates)
         analyzer = SnapshotAnalyzer(
             thresholds: thresholds, ticksPerSecond: sampler.ticksPerSecond, root: fs.root,
             exitRateSource: sampler.exitRateSource, backend: sampler.backend)

@@ -45,8 +45,10 @@ struct TopCommand: ParsableCommand {
     @Option(help: "Read /proc and /sys under this directory instead of /.")
     var root: String = "/"
 
+    @OptionGroup var exitRateOptions: ExitRateOptions
+
     func run() throws {
-        let loop = try LiveLoop(root: root, thresholds: thresholdOptions.thresholds(), filter: [])
+        let loop = try LiveLoop(root: root, thresholds: thresholdOptions.thresholds(), filter: [], exitRates: exitRateOptions.exitRates)
         let state = TopState(sort: sort, filter: filter, intervalNs: interval.nanoseconds)
         TopSignals.install()
         if isatty(STDOUT_FILENO) == 1 && isatty(STDIN_FILENO) == 1 {

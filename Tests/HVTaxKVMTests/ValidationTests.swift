@@ -83,6 +83,18 @@ extension LiveKVM {
             #expect(counters.read()[pid] == counted, "reading again changes nothing")
         }
 
+        @Test("--exit-rates off opens no counters; tracepoints opens them without looking at debugfs")
+        func exitRateChoiceOnTheLiveHost() throws {
+            _ = try Self.tracefs()
+            let off = LiveSampler(fs: .live, exitRates: .off)
+            #expect(off.exitCounters == nil)
+            #expect(off.exitRateSource.kind == .none)
+            let tracepoints = LiveSampler(fs: .live, exitRates: .tracepoints)
+            #expect(tracepoints.exitRateSource.kind == .tracepointCounters, "\(tracepoints.exitRateSource.detail)")
+            #expect(tracepoints.exitCounters != nil)
+            #expect(tracepoints.exitRateSource.detail.contains("debugfs not tried"))
+        }
+
         /// Runnable tasks (procs_running of /proc/stat, this test's own thread excluded), averaged
         /// over one second.
         /// Sleeps without holding a cooperative thread: other suites' async tests need them.

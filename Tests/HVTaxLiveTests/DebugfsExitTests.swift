@@ -96,4 +96,28 @@ struct DebugfsExitTests {
         #expect(second.debugfsExits[4200] == 1_000)
         #expect(second.exitCounts[4200]?["halt_exits"] == 200)
     }
+
+    @Test("--exit-rates confines the source: debugfs alone, tracepoints alone (none on a tree, saying why), or off")
+    func choiceConfinesTheSource() throws {
+        let (dir, roots) = try Self.trees()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let fs = HostFileSystem(root: roots[1])
+        for choice in [ExitRateChoice.auto, .debugfs] {
+            let sampler = LiveSampler(fs: fs, ticksPerSecond: 100, exitRates: choice)
+            #expect(sampler.exitRateSource.kind == .debugfs, "\(choice)")
+            #expect(try sampler.sample().debugfsExits[4100] == 15_000, "\(choice)")
+        }
+        let tracepoints = LiveSampler(fs: fs, ticksPerSecond: 100, exitRates: .tracepoints)
+        #expect(tracepoints.exitRateSource.kind == .none)
+        #expect(tracepoints.exitRateSource.detail.contains("debugfs not tried (exit rates asked from tracepoints only)"))
+        #expect(tracepoints.exitRateSource.detail.contains("kvm tracepoint counters only on the live host"))
+        #expect(try tracepoints.sample().debugfsExits.isEmpty)
+        let off = LiveSampler(fs: fs, ticksPerSecond: 100, exitRates: .off)
+        #expect(off.exitRateSource.kind == .none)
+        #expect(off.exitRateSource.detail.hasPrefix("off as asked"))
+        let sample = try off.sample()
+        #expect(sample.debugfsExits.isEmpty && sample.exitCounts.isEmpty)
+        #expect(sample.threads.count == (try LiveSampler(fs: fs, ticksPerSecond: 100).sample()).threads.count,
+                "only the exit rates are left out")
+    }
 }

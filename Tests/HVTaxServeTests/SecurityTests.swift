@@ -63,6 +63,7 @@ struct SecurityTests {
             ("thresholds:\n  steal: {warning: 0.2, critical: 0.1}", "thresholds.steal: expected 0 <= warning <= critical"),
             ("tls_server_config:\n  cert_file: a.pem", "tls_server_config: missing key key_file"),
             ("actions:\n  on_level: severe", "actions.on_level"),
+            ("exit_rates: sometimes", "exit_rates"),
             // Syntax errors said only "The given data was not valid YAML.", and printed the usage text.
             ("history:\n  path: a\n   bad: 2", "bad.yml: line 3, column 7: mapping values are not allowed in this context"),
             ("listen_address: \"unterminated", "line 1, column 30: found unexpected end of stream (while scanning a quoted scalar from line 1, column 17)"),

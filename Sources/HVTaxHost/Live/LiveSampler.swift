@@ -107,7 +107,7 @@ public final class LiveSampler {
     /// file per VM, needed only to validate accounting.
     public var readsProcessTotals = false
 
-    public init(fs: HostFileSystem, ticksPerSecond: UInt64 = LiveSampler.systemTicksPerSecond()) {
+    public init(fs: HostFileSystem, ticksPerSecond: UInt64 = LiveSampler.systemTicksPerSecond(), exitRates: ExitRateChoice = .auto) {
         self.fs = fs
         self.ticksPerSecond = ticksPerSecond
         self.discovery = VMDiscovery(fs: fs)
@@ -118,7 +118,7 @@ public final class LiveSampler {
         let modules = try? procfs.loadedModules()
         let sysfs = Sysfs(fs)
         backend = KVMBackend.detect(cpuFlags: flags) { sysfs.moduleState($0, loadedModules: modules ?? nil) }
-        (exitRateSource, debugfsDirs, debugfsReasons, exitCounters) = Self.probeExitSource(fs, backend: backend, mounts: mounts)
+        (exitRateSource, debugfsDirs, debugfsReasons, exitCounters) = Self.probeExitSource(fs, backend: backend, mounts: mounts, choice: exitRates)
     }
 
     /// CLK_TCK, the unit of /proc/PID/stat times (USER_HZ, 100 almost everywhere).
@@ -340,28 +340,25 @@ public final class LiveSampler {
 
     /// debugfs per-VM folders (`PID-FD`) when readable; otherwise kvm tracepoint counters through
     /// perf_event_open (live host only); otherwise the reason none is used, from what was really
-    /// tried, so an absent exit rate is never shown as zero.
-    static func probeExitSource(_ fs: HostFileSystem, backend: KVMBackend, mounts: [MountEntry])
+    /// tried, so an absent exit rate is never shown as zero. `choice` confines it to one source or none.
+    static func probeExitSource(_ fs: HostFileSystem, backend: KVMBackend, mounts: [MountEntry], choice: ExitRateChoice = .auto)
         -> (ExitRateSource, [Int32: String], [String], KVMTracepointCounters?)
     {
-        var reasons: [String] = []
-        let kvmDir = kvmDebugfs
-        do {
-            let entries = try fs.list(kvmDir)
-            let dirs = debugfsFolders(entries)
-            do {
-                _ = try fs.read(kvmDir + "/exits", limit: 64)
-                let reasons = debugfsExitReasons.filter { entries.contains($0) }
-                let detail = "KVM debugfs per-VM counters (\(kvmDir)/PID-FD/exits"
-                    + (reasons.isEmpty ? ")" : "; by reason: " + reasons.joined(separator: ", ") + ")")
-                return (ExitRateSource(kind: .debugfs, detail: detail), dirs, reasons, nil)
-            } catch {
-                reasons.append("debugfs \(error.errno == EPERM ? "EPERM" : error.errno == EACCES ? "EACCES" : "unreadable") (\(error))")
-            }
-        } catch {
-            reasons.append(error.isNotFound ? "debugfs not mounted or no KVM folder (\(kvmDir) absent)" : "debugfs (\(error))")
+        if choice == .off {
+            return (ExitRateSource(kind: .none, detail: "off as asked (--exit-rates off, or exit_rates: off for hvtax serve): neither KVM debugfs nor kvm tracepoint counters read"), [:], [], nil)
         }
-        if !fs.isLiveRoot {
+        var reasons: [String] = []
+        if !choice.triesDebugfs {
+            reasons.append("debugfs not tried (exit rates asked from \(choice.rawValue) only)")
+        } else {
+            switch debugfsSource(fs) {
+            case .success(let found): return (found.source, found.folders, found.reasons, nil)
+            case .failure(let unusable): reasons.append(unusable.reason)
+            }
+        }
+        if !choice.triesTracepoints {
+            reasons.append("kvm tracepoint counters not tried (exit rates asked from \(choice.rawValue) only)")
+        } else if !fs.isLiveRoot {
             reasons.append("kvm tracepoint counters only on the live host (root is \(fs.root))")
         } else if let tracefs = Tracefs.locate(fs: fs, mounts: mounts) {
             do throws(HostError) {
@@ -391,6 +388,31 @@ public final class LiveSampler {
             break
         }
         return (ExitRateSource(kind: .none, detail: "none available: " + reasons.joined(separator: "; ")), [:], [], nil)
+    }
+
+    /// Why KVM's debugfs cannot give exit rates, in the words of the snapshot's detail.
+    struct DebugfsUnusable: Error { var reason: String }
+
+    /// KVM's debugfs per-VM folders and reasons when its counters are readable.
+    static func debugfsSource(_ fs: HostFileSystem)
+        -> Result<(source: ExitRateSource, folders: [Int32: String], reasons: [String]), DebugfsUnusable>
+    {
+        let kvmDir = kvmDebugfs
+        do throws(HostError) {
+            let entries = try fs.list(kvmDir)
+            do throws(HostError) {
+                _ = try fs.read(kvmDir + "/exits", limit: 64)
+            } catch {
+                let cause = error.errno == EPERM ? "EPERM" : error.errno == EACCES ? "EACCES" : "unreadable"
+                return .failure(DebugfsUnusable(reason: "debugfs \(cause) (\(error))"))
+            }
+            let reasons = debugfsExitReasons.filter { entries.contains($0) }
+            let detail = "KVM debugfs per-VM counters (\(kvmDir)/PID-FD/exits"
+                + (reasons.isEmpty ? ")" : "; by reason: " + reasons.joined(separator: ", ") + ")")
+            return .success((ExitRateSource(kind: .debugfs, detail: detail), debugfsFolders(entries), reasons))
+        } catch {
+            return .failure(DebugfsUnusable(reason: error.isNotFound ? "debugfs not mounted or no KVM folder (\(kvmDir) absent)" : "debugfs (\(error))"))
+        }
     }
 
     static let kvmDebugfs = "/sys/kernel/debug/kvm"
