@@ -9,7 +9,9 @@
 # of one core at the interval. The whole process's user+sys (start-up, JSON rendering) is printed too.
 #
 # Then the floor under that cost: the same files pread once a second by a C loop that parses
-# nothing (scripts/bench/pread-floor.c), the part no reader of these files can avoid.
+# nothing (scripts/bench/pread-floor.c), the part no reader of these files can avoid, and what each
+# kind of file costs alone. The same on this machine's real procfs, with stand-in VMs:
+# scripts/bench/live-sampler-real.sh.
 #
 # Beside it, in the same run, the peer: kvm_stat (the kernel's tools/kvm/kvm_stat, taken from Debian's
 # linux-source package, or KVM_STAT=path) in its debugfs mode, logging every 1 s, on a generated KVM
@@ -32,13 +34,7 @@ out=$(mktemp)
 TIMEFORMAT='%U %S'
 { time "$hvtax" snapshot --root "$dir" --interval 1s --count "$intervals" --format json >"$out"; } 2>"$out.time"
 read -r user sys <"$out.time"
-jq -s --arg vms "$vms" --arg vcpus "$vcpus" --arg user "$user" --arg sys "$sys" -r '
-  (map(.sampler.cpuNs) | sort) as $c
-  | (map(.intervalNs) | add / length) as $iv
-  | "tree: \($vms) VMs x \($vcpus) vCPUs, \(.[0].sampler.threadsSampled) threads, \(.[0].sampler.filesRead) files per sample",
-    "sampler CPU per sample over \(length) intervals of \($iv / 1e9 | . * 1000 | round / 1000) s: median \($c[length / 2 | floor] / 1e6 | . * 100 | round / 100) ms, max \($c[-1] / 1e6 | . * 100 | round / 100) ms",
-    "= \($c[length / 2 | floor] / $iv * 100 | . * 1000 | round / 1000)% of one core (median), \($c[-1] / $iv * 100 | . * 1000 | round / 1000)% (max); target <= 0.5%",
-    "whole process (start-up, first sample, JSON): user \($user) s + sys \($sys) s for \(length + 1) samples"' "$out"
+jq -s -r --arg what "tree: $vms VMs x $vcpus vCPUs" --arg user "$user" --arg sys "$sys" -f scripts/bench/sampler-summary.jq "$out"
 rm -f "$out" "$out.time"
 
 # The floor: the same files pread once a second by a C loop that parses nothing (pread-floor.c).

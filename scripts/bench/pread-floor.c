@@ -2,30 +2,68 @@
 // open and re-read with pread at offset 0 once per interval, by a C loop that parses nothing.
 // Built and run by scripts/bench/live-sampler.sh beside hvtax:
 //
-//   pread-floor TREE INTERVALS          prints the CPU time of each pass and the median
+//   pread-floor TREE INTERVALS          prints the median CPU time of a pass and the fastest
+//   pread-floor --vms COMM CGROUP_GLOB INTERVALS
+//                                       the same on the real procfs (live-sampler-real.sh)
 //
-// The files are floor-files.h's: the set the sampler reads on that tree.
+// Then, for either, what each kind of file costs (a pass over it alone).
+//
+// The files are floor-files.h's: the set the sampler reads on that tree, or on the real host.
 #include "floor-files.h"
 #include <sys/stat.h>
 
-int main(int argc, char **argv) {
-    if (argc < 3) { fprintf(stderr, "usage: %s TREE INTERVALS\n", argv[0]); return 2; }
-    int intervals = atoi(argv[2]);
-    static struct floor_files files;
-    floor_files_open(argv[1], &files);
+// One pass over the files (only those of KIND unless it is NULL); its CPU time in ns.
+static long long floor_pass(const struct floor_files *files, const char *kind) {
     static char buffer[65536];
+    long long start = floor_clock_ns(CLOCK_THREAD_CPUTIME_ID);
+    for (int i = 0; i < files->count; i++) {
+        if (kind && strcmp(files->kind[i], kind) != 0) continue;
+        if (files->is_dir[i]) { struct stat st; fstat(files->fds[i], &st); }
+        else if (pread(files->fds[i], buffer, files->limits[i], 0) < 0) { perror("pread"); exit(1); }
+    }
+    return floor_clock_ns(CLOCK_THREAD_CPUTIME_ID) - start;
+}
+
+int main(int argc, char **argv) {
+    int real = argc == 5 && strcmp(argv[1], "--vms") == 0;
+    if (argc != 3 && !real) {
+        fprintf(stderr, "usage: %s TREE INTERVALS\n       %s --vms COMM CGROUP_GLOB INTERVALS\n", argv[0], argv[0]);
+        return 2;
+    }
+    int intervals = atoi(argv[argc - 1]);
+    if (intervals < 1) { fprintf(stderr, "%s: INTERVALS must be a positive number, not '%s'\n", argv[0], argv[argc - 1]); return 2; }
+    static struct floor_files files;
+    if (real) floor_files_open_vms(argv[2], argv[3], &files);
+    else floor_files_open(argv[1], &files);
     long long *passes = calloc(intervals, sizeof *passes);
     for (int r = 0; r < intervals; r++) {
         sleep(1);
-        long long start = floor_clock_ns(CLOCK_THREAD_CPUTIME_ID);
-        for (int i = 0; i < files.count; i++) {
-            if (files.is_dir[i]) { struct stat st; fstat(files.fds[i], &st); }
-            else if (pread(files.fds[i], buffer, files.limits[i], 0) < 0) { perror("pread"); return 1; }
-        }
-        passes[r] = floor_clock_ns(CLOCK_THREAD_CPUTIME_ID) - start;
+        passes[r] = floor_pass(&files, NULL);
     }
     floor_sort(passes, intervals);
     printf("pread floor (C, the same %d files, nothing parsed) over %d intervals of 1 s: median %.2f ms, min %.2f ms = %.3f%% of one core\n",
            files.count, intervals, passes[intervals / 2] / 1e6, passes[0] / 1e6, passes[intervals / 2] / 1e7);
+    {
+        // What each kind of file costs the kernel here: a pass over that kind alone, a second apart
+        // (cold, as in the sampler), the median of three.
+        const char *seen[64];
+        int kinds = 0;
+        for (int i = 0; i < files.count && kinds < 64; i++) {
+            int known = 0;
+            for (int k = 0; k < kinds; k++) known |= strcmp(seen[k], files.kind[i]) == 0;
+            if (!known) seen[kinds++] = files.kind[i];
+        }
+        for (int k = 0; k < kinds; k++) {
+            long long alone[3];
+            int n = 0;
+            for (int i = 0; i < files.count; i++) n += strcmp(files.kind[i], seen[k]) == 0;
+            for (int r = 0; r < 3; r++) {
+                sleep(1);
+                alone[r] = floor_pass(&files, seen[k]);
+            }
+            floor_sort(alone, 3);
+            printf("  %-16s %5d files: %6.2f ms a pass, %5.2f us a file\n", seen[k], n, alone[1] / 1e6, alone[1] / 1e3 / n);
+        }
+    }
     return 0;
 }
