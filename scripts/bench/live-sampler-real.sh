@@ -45,7 +45,9 @@ cc -O2 -o "$work/pread-floor" scripts/bench/pread-floor.c
 
 parent=$cgroup2/hvtax-bench-$$
 pids=()
+snapshot=
 cleanup() {
+    [ -n "$snapshot" ] && kill -TERM "$snapshot" 2>/dev/null
     [ ${#pids[@]} -gt 0 ] && kill -TERM "${pids[@]}" 2>/dev/null
     wait 2>/dev/null || true
     if [ -d "$parent" ]; then
@@ -80,7 +82,10 @@ sleep 1
 out=$(mktemp)
 TIMEFORMAT='%U %S'
 for exit_rates in auto off; do
-    { time "$hvtax" snapshot --interval 1s --count "$intervals" --format json --exit-rates "$exit_rates" >"$out"; } 2>"$out.time"
+    # In the background and waited for, so a signal to this script runs its trap at once.
+    { time { "$hvtax" snapshot --interval 1s --count "$intervals" --format json --exit-rates "$exit_rates" >"$out" &
+             snapshot=$!; wait "$snapshot"; }; } 2>"$out.time"
+    snapshot=
     read -r user sys <"$out.time"
     found=$(jq -s -r '[.[0].vms[] | select(.name | startswith("bench"))] | "\(length) VMs, \(map(.vcpus | length) | add) vCPUs"' "$out")
     source=$(jq -s -r '.[0].exitRates.kind' "$out")
