@@ -19,13 +19,18 @@ extension LiveKVM {
             return tracefs
         }
 
-        @Test("kvm tracepoint counters on a vCPU thread count exactly the guest's exits, by reason")
-        func exactExitCounts() throws {
+        /// Tracepoint counters on this host's KVM, and which KVM that is.
+        static func counters() throws -> (KVMTracepointCounters, KVMBackend) {
             let tracefs = try Self.tracefs()
             let fs = HostFileSystem.live
             let flags = (try? Procfs(fs).cpuInfo())?.flags ?? []
             let backend = KVMBackend.detect(cpuFlags: flags) { Sysfs(fs).moduleState($0, loadedModules: (try? Procfs(fs).loadedModules()) ?? nil) }
-            let counters = try KVMTracepointCounters(fs: fs, tracefs: tracefs, backend: backend)
+            return (try KVMTracepointCounters(fs: fs, tracefs: tracefs, backend: backend), backend)
+        }
+
+        @Test("kvm tracepoint counters on a vCPU thread count exactly the guest's exits, by reason")
+        func exactExitCounts() throws {
+            let (counters, backend) = try Self.counters()
             let io: UInt64 = 300, mmio: UInt64 = 200, halts: UInt64 = 100, cpuids: UInt64 = 400
             let all = ProbeBody.guestKinds(hypercall: .vmcall)
             func body(_ kind: ProbeKind) -> ProbeBody { all.first { $0.kind == kind }! }
@@ -57,11 +62,7 @@ extension LiveKVM {
 
         @Test("a VM's counts are the sum over its vCPU threads, those that ended kept: two guests' threads one after the other")
         func countsSummedOverThreadsOfAVM() throws {
-            let tracefs = try Self.tracefs()
-            let fs = HostFileSystem.live
-            let flags = (try? Procfs(fs).cpuInfo())?.flags ?? []
-            let backend = KVMBackend.detect(cpuFlags: flags) { Sysfs(fs).moduleState($0, loadedModules: (try? Procfs(fs).loadedModules()) ?? nil) }
-            let counters = try KVMTracepointCounters(fs: fs, tracefs: tracefs, backend: backend)
+            let (counters, _) = try Self.counters()
             let portIO = ProbeBody.guestKinds(hypercall: .vmcall).first { $0.kind == .portIO }!
             let pid = getpid()
             var tids: [Int32] = []
