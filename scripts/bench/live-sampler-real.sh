@@ -16,7 +16,8 @@
 # removed on exit, error, SIGINT and SIGTERM.
 #
 # The sampler runs twice, as a user runs it (--exit-rates auto) and with --exit-rates off, which
-# reads the floor's files and nothing else: the difference is what the exit counters cost.
+# reads the floor's files and nothing else: the difference is what the exit counters cost hvtax.
+# Last, what they cost the vCPU threads that carry them, per context switch (counter-switch-cost.c).
 #
 # Needs root (the cgroups), a cgroup2 mount, a C compiler and jq. No real KVM: the sampler reads
 # the same files of a vCPU thread whether or not it runs guest code (and the kvm tracepoint
@@ -94,3 +95,12 @@ for exit_rates in auto off; do
 done
 rm -f "$out" "$out.time"
 "$work/pread-floor" --vms qemu-system-x86 "$parent/*/cpu.stat" "$intervals"
+
+# What the tracepoint counters cost the vCPU threads themselves: a context switch of a thread that
+# carries them, with and without (counter-switch-cost.c, 18 counters as hvtax opens here).
+if [ -d /sys/kernel/tracing/events/kvm ]; then
+    cc -O2 -o "$work/counter-switch-cost" scripts/bench/counter-switch-cost.c -lpthread
+    "$work/counter-switch-cost" 18 100000 5 | tail -1
+else
+    echo "counter-switch-cost: skipped (no kvm events under /sys/kernel/tracing)"
+fi
