@@ -50,6 +50,15 @@ import Testing
             }
         }
 
+        /// Writes over the file's bytes, as sysfs changes a value: the same file, so a descriptor
+        /// held open reads the new value (`set` puts a new file in its place).
+        func rewrite(_ path: String, _ value: String) throws {
+            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: root).appendingPathComponent(path))
+            try handle.truncate(atOffset: 0)
+            try handle.write(contentsOf: Data((value + "\n").utf8))
+            try handle.close()
+        }
+
         var reader: ThrottleReader { ThrottleReader(fs: HostFileSystem(root: root)) }
     }
 
@@ -100,6 +109,63 @@ import Testing
         let monitor = ThrottleMonitor(fs: HostFileSystem(root: empty.root))
         #expect(monitor.sample() == nil)
         #expect(monitor.sample()?.state == .unknown)
+    }
+
+    @Test("a monitor reads topology, maxima and trip points once: later readings take only what changes, new CPUs whole")
+    func layoutReadOnce() throws {
+        let tree = try Tree()
+        for cpu in 0..<4 { tree.frequency(cpu: cpu, curKHz: 3_000_000) }
+        tree.counters(core0: 1, core1: 2, package: 3)
+        tree.zone(0, type: "x86_pkg_temp", milliC: 65_000, passiveMilliC: 95_000)
+        var layout = ThrottleLayout()
+        let first = tree.reader.read(layout: &layout)
+        #expect(first == tree.reader.read(), "the first reading with a layout is the whole reading")
+        #expect(tree.reader.read(layout: &layout) == first, "nothing changed, nothing differs")
+
+        // What changes while a host runs, and what does not (written here to see which is read).
+        tree.frequency(cpu: 1, curKHz: 1_200_000, maxKHz: 9_000_000, capKHz: 2_000_000)
+        tree.counters(core0: 4, core1: 2, package: 7)
+        tree.set("sys/devices/system/cpu/cpu1/topology/core_id", "7")
+        tree.zone(0, type: "renamed", milliC: 80_000, passiveMilliC: 70_000)
+        tree.set("sys/devices/system/cpu/cpu4/topology/physical_package_id", "1")
+        tree.set("sys/devices/system/cpu/cpu4/topology/core_id", "0")
+        tree.frequency(cpu: 4, curKHz: 2_000_000, maxKHz: 2_500_000)
+        let later = tree.reader.read(layout: &layout)
+        let cpu1 = try #require(later.cpus.first { $0.cpu == 1 })
+        #expect(cpu1.curKHz == 1_200_000 && cpu1.scalingMaxKHz == 2_000_000, "frequency and its cap are read each time")
+        #expect(cpu1.maxKHz == 3_500_000 && cpu1.coreID == 1, "the hardware maximum and topology are the layout's")
+        #expect(later.cpus.map(\.coreThrottleCount) == [4, 2, 4, 2, nil] && later.cpus[0].packageThrottleCount == 7)
+        let cpu4 = try #require(later.cpus.first { $0.cpu == 4 })
+        #expect(cpu4 == ThrottleReading.CPU(cpu: 4, curKHz: 2_000_000, maxKHz: 2_500_000, scalingMaxKHz: 3_500_000,
+                                            packageID: 1, coreID: 0), "a CPU first listed now is read whole")
+        let zone = try #require(later.zones.first)
+        #expect(zone.celsius == 80 && zone.type == "x86_pkg_temp" && zone.passiveTripCelsius == 95)
+
+        // A fresh layout (a monitor's, once its lifetime is over) sees all of it.
+        let whole = tree.reader.read()
+        #expect(whole.cpus.first { $0.cpu == 1 }?.coreID == 7 && whole.cpus.first { $0.cpu == 1 }?.maxKHz == 9_000_000)
+        #expect(whole.zones.first?.type == "renamed" && whole.zones.first?.passiveTripCelsius == 70)
+        let monitor = ThrottleMonitor(fs: HostFileSystem(root: tree.root))
+        monitor.layoutLifetime = .zero
+        monitor.sample()
+        try FileManager.default.removeItem(atPath: tree.root + "/sys/devices/system/cpu/cpu4/cpufreq")
+        #expect(monitor.sample()?.cpufreqCPUs == 4, "with no lifetime the folders are looked at every time")
+    }
+
+    @Test("a monitor reads each interval's values through descriptors held open: values changed in place, as sysfs changes them, are seen")
+    func heldOpenValues() throws {
+        let tree = try Tree()
+        for cpu in 0..<4 { tree.frequency(cpu: cpu, curKHz: 3_000_000) }
+        tree.counters(core0: 5, core1: 5, package: 10)
+        tree.zone(0, type: "x86_pkg_temp", milliC: 65_000, passiveMilliC: 95_000)
+        let monitor = ThrottleMonitor(fs: HostFileSystem(root: tree.root))
+        #expect(monitor.sample() == nil)
+        #expect(monitor.sample()?.throttleEvents == 0)
+        for cpu in [0, 2] { try tree.rewrite("sys/devices/system/cpu/cpu\(cpu)/thermal_throttle/core_throttle_count", "8") }
+        try tree.rewrite("sys/class/thermal/thermal_zone0/temp", "-5000")
+        let hot = try #require(monitor.sample())
+        #expect(hot.throttleEvents == 3 && hot.state == .throttled)
+        #expect(hot.zones.first?.celsius == -5, "a temperature below zero is read as such")
     }
 
     /// This host, for real: on the development machine (a VM) there is no cpufreq and no thermal

@@ -29,6 +29,9 @@ public final class OpenCounterFiles {
             case taskFolder
             /// /proc itself, held open for its link count (procfs: 2 plus the host's processes).
             case procFolder
+            /// A CPU's cpufreq and thermal_throttle values and a thermal zone's temperature, read
+            /// by `ThrottleMonitor` each interval (owner: the CPU's or the zone's number).
+            case cpuCurFrequency, cpuScalingMax, cpuCoreThrottles, cpuPackageThrottles, thermalZoneTemp
         }
 
         /// A tid for thread files, the VM's pid for process, cgroup and debugfs files, 0 for host files.

@@ -86,13 +86,28 @@ public enum ThrottleAnalysis {
 public final class ThrottleMonitor {
     private let reader: ThrottleReader
     private var last: ThrottleReading?
+    /// Topology, maxima, trip points and which folders exist: read again only this often.
+    public var layoutLifetime: Duration = .seconds(60)
+    private var layout = ThrottleLayout()
+    private var layoutRead: ContinuousClock.Instant?
+    /// The values read every interval, held open (one `pread` each).
+    private let files: OpenCounterFiles
 
-    public init(fs: HostFileSystem) { reader = ThrottleReader(fs: fs) }
+    public init(fs: HostFileSystem) {
+        reader = ThrottleReader(fs: fs)
+        files = OpenCounterFiles(fs: fs)
+    }
 
     /// Starts the interval (the first call) or ends it and starts the next; nil on the first call.
     @discardableResult
     public func sample() -> HostThrottling? {
-        let reading = reader.read()
+        let now = ContinuousClock.now
+        if layoutRead.map({ now - $0 >= layoutLifetime }) ?? true {
+            layout = ThrottleLayout()
+            layoutRead = now
+        }
+        let reading = reader.read(layout: &layout, files: files)
+        files.endSample()
         defer { last = reading }
         guard let last else { return nil }
         return ThrottleAnalysis.interval(from: last, to: reading)
