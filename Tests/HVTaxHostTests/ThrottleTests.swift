@@ -60,6 +60,15 @@ import Testing
         }
 
         var reader: ThrottleReader { ThrottleReader(fs: HostFileSystem(root: root)) }
+
+        /// Every source present: four CPUs at 3.0 of 3.5 GHz, the counters given, one zone at 65°C.
+        static func withEverySource(core0: Int, core1: Int, package: Int) throws -> Tree {
+            let tree = try Tree()
+            for cpu in 0..<4 { tree.frequency(cpu: cpu, curKHz: 3_000_000) }
+            tree.counters(core0: core0, core1: core1, package: package)
+            tree.zone(0, type: "x86_pkg_temp", milliC: 65_000, passiveMilliC: 95_000)
+            return tree
+        }
     }
 
     @Test func counterEventsDuringTheIntervalMeanThrottled() throws {
@@ -113,10 +122,7 @@ import Testing
 
     @Test("a monitor reads topology, maxima and trip points once: later readings take only what changes, new CPUs whole")
     func layoutReadOnce() throws {
-        let tree = try Tree()
-        for cpu in 0..<4 { tree.frequency(cpu: cpu, curKHz: 3_000_000) }
-        tree.counters(core0: 1, core1: 2, package: 3)
-        tree.zone(0, type: "x86_pkg_temp", milliC: 65_000, passiveMilliC: 95_000)
+        let tree = try Tree.withEverySource(core0: 1, core1: 2, package: 3)
         var layout = ThrottleLayout()
         let first = tree.reader.read(layout: &layout)
         #expect(first == tree.reader.read(), "the first reading with a layout is the whole reading")
@@ -154,10 +160,7 @@ import Testing
 
     @Test("a monitor reads each interval's values through descriptors held open: values changed in place, as sysfs changes them, are seen")
     func heldOpenValues() throws {
-        let tree = try Tree()
-        for cpu in 0..<4 { tree.frequency(cpu: cpu, curKHz: 3_000_000) }
-        tree.counters(core0: 5, core1: 5, package: 10)
-        tree.zone(0, type: "x86_pkg_temp", milliC: 65_000, passiveMilliC: 95_000)
+        let tree = try Tree.withEverySource(core0: 5, core1: 5, package: 10)
         let monitor = ThrottleMonitor(fs: HostFileSystem(root: tree.root))
         #expect(monitor.sample() == nil)
         #expect(monitor.sample()?.throttleEvents == 0)
