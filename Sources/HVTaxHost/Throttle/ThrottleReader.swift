@@ -23,7 +23,7 @@ public struct ThrottleReader: Sendable {
     /// `files`: descriptors held open between intervals (a monitor's), so each value is one `pread`
     /// instead of a path walk, an open, a read and a close; nil opens each file.
     public func read(layout: inout ThrottleLayout, files: OpenCounterFiles? = nil) -> ThrottleReading {
-        var held = HeldValues(files: files)
+        var held = HeldValues(fs: fs, files: files)
         let cpuNumbers = ((try? fs.list(Self.cpuBase)) ?? []).compactMap { name -> Int? in
             guard name.hasPrefix("cpu"), let number = Int(name.dropFirst(3)) else { return nil }
             return number
@@ -32,22 +32,25 @@ public struct ThrottleReader: Sendable {
         var seen: [Int: ThrottleLayout.CPU] = [:]
         for number in cpuNumbers {
             let dir = "\(Self.cpuBase)/cpu\(number)"
+            let owner = Int32(truncatingIfNeeded: number)
             let fixed = layout.cpus[number] ?? ThrottleLayout.CPU(
-                maxKHz: value("\(dir)/cpufreq/cpuinfo_max_freq"),
-                packageID: value("\(dir)/topology/physical_package_id").map { Int($0) },
-                coreID: value("\(dir)/topology/core_id").map { Int($0) },
+                maxKHz: held.unsigned("\(dir)/cpufreq/cpuinfo_max_freq"),
+                packageID: held.unsigned("\(dir)/topology/physical_package_id").map { Int($0) },
+                coreID: held.unsigned("\(dir)/topology/core_id").map { Int($0) },
                 hasCpufreq: fs.isDirectory("\(dir)/cpufreq"),
                 hasThrottleCounters: fs.isDirectory("\(dir)/thermal_throttle"))
             seen[number] = fixed
             cpus.append(ThrottleReading.CPU(
                 cpu: number,
-                curKHz: fixed.hasCpufreq ? held.unsigned("\(dir)/cpufreq/scaling_cur_freq", .cpuCurFrequency, number, fs) : nil,
+                curKHz: fixed.hasCpufreq
+                    ? held.unsigned("\(dir)/cpufreq/scaling_cur_freq", held: .init(owner: owner, file: .cpuCurFrequency)) : nil,
                 maxKHz: fixed.maxKHz,
-                scalingMaxKHz: fixed.hasCpufreq ? held.unsigned("\(dir)/cpufreq/scaling_max_freq", .cpuScalingMax, number, fs) : nil,
+                scalingMaxKHz: fixed.hasCpufreq
+                    ? held.unsigned("\(dir)/cpufreq/scaling_max_freq", held: .init(owner: owner, file: .cpuScalingMax)) : nil,
                 coreThrottleCount: fixed.hasThrottleCounters
-                    ? held.unsigned("\(dir)/thermal_throttle/core_throttle_count", .cpuCoreThrottles, number, fs) : nil,
+                    ? held.unsigned("\(dir)/thermal_throttle/core_throttle_count", held: .init(owner: owner, file: .cpuCoreThrottles)) : nil,
                 packageThrottleCount: fixed.hasThrottleCounters
-                    ? held.unsigned("\(dir)/thermal_throttle/package_throttle_count", .cpuPackageThrottles, number, fs) : nil,
+                    ? held.unsigned("\(dir)/thermal_throttle/package_throttle_count", held: .init(owner: owner, file: .cpuPackageThrottles)) : nil,
                 packageID: fixed.packageID,
                 coreID: fixed.coreID))
         }
@@ -62,9 +65,10 @@ public struct ThrottleReader: Sendable {
         let zones = names.compactMap { name -> HostThrottling.Zone? in
             let dir = "\(Self.thermalBase)/\(name)"
             // temp is millidegrees Celsius; a zone whose sensor cannot be read (EAGAIN, ENODATA) is left out.
-            guard let milli = held.signed("\(dir)/temp", .thermalZoneTemp, Int(name.dropFirst(12)) ?? -1, fs) else { return nil }
+            let zone = Int32(name.dropFirst(12)) ?? -1
+            guard let milli = held.signed("\(dir)/temp", held: .init(owner: zone, file: .thermalZoneTemp)) else { return nil }
             let fixed = layout.zones[name] ?? ThrottleLayout.Zone(
-                type: (try? fs.readValue("\(dir)/type")) ?? "unknown", passiveMilliC: passiveTrip(dir))
+                type: (try? fs.readValue("\(dir)/type")) ?? "unknown", passiveMilliC: passiveTrip(dir, &held))
             seen[name] = fixed
             return HostThrottling.Zone(name: name, type: fixed.type, celsius: Double(milli) / 1000,
                                        passiveTripCelsius: fixed.passiveMilliC.map { Double($0) / 1000 })
@@ -74,43 +78,35 @@ public struct ThrottleReader: Sendable {
     }
 
     /// The lowest passive trip point of a zone, where the kernel starts cooling by slowing CPUs.
-    func passiveTrip(_ dir: String) -> Int64? {
+    func passiveTrip(_ dir: String, _ held: inout HeldValues) -> Int64? {
         var passive: Int64?
         for index in 0..<32 {
             guard let tripType = try? fs.readValue("\(dir)/trip_point_\(index)_type") else { break }
-            if tripType == "passive", let temp = signedValue("\(dir)/trip_point_\(index)_temp") {
+            if tripType == "passive", let temp = held.signed("\(dir)/trip_point_\(index)_temp") {
                 passive = min(passive ?? temp, temp)
             }
         }
         return passive
     }
-
-    func value(_ path: String) -> UInt64? {
-        (try? fs.readValue(path)).flatMap { UInt64($0) }
-    }
-
-    func signedValue(_ path: String) -> Int64? {
-        (try? fs.readValue(path)).flatMap { Int64($0) }
-    }
 }
 
-/// One-number files read each interval: through `files` when a monitor holds them open, else by
-/// path. A read that fails is nil, as a missing file is (and `files` opens it again next time).
+/// One-number files: those read each interval (`held` given) through `files` when a monitor holds
+/// them open, the rest by path. A read that fails is nil, as a missing file is (and `files` opens it
+/// again next time).
 struct HeldValues {
+    let fs: HostFileSystem
     let files: OpenCounterFiles?
     var buffer = [UInt8](repeating: 0, count: 64)
 
-    mutating func signed(_ path: String, _ file: OpenCounterFiles.Key.File, _ owner: Int, _ fs: HostFileSystem) -> Int64? {
-        guard let files else { return (try? fs.readValue(path)).flatMap { Int64($0) } }
-        guard let n = try? files.read(.init(owner: Int32(truncatingIfNeeded: owner), file: file), path: path, into: &buffer) else {
-            return nil
-        }
+    mutating func signed(_ path: String, held key: OpenCounterFiles.Key? = nil) -> Int64? {
+        guard let files, let key else { return (try? fs.readValue(path)).flatMap { Int64($0) } }
+        guard let n = try? files.read(key, path: path, into: &buffer) else { return nil }
         return Self.integer(buffer[0..<n])
     }
 
-    mutating func unsigned(_ path: String, _ file: OpenCounterFiles.Key.File, _ owner: Int, _ fs: HostFileSystem) -> UInt64? {
-        guard files != nil else { return (try? fs.readValue(path)).flatMap { UInt64($0) } }
-        return signed(path, file, owner, fs).flatMap { $0 >= 0 ? UInt64($0) : nil }
+    mutating func unsigned(_ path: String, held key: OpenCounterFiles.Key? = nil) -> UInt64? {
+        guard files != nil, key != nil else { return (try? fs.readValue(path)).flatMap { UInt64($0) } }
+        return signed(path, held: key).flatMap { $0 >= 0 ? UInt64($0) : nil }
     }
 
     /// A decimal integer with an optional minus and the kernel's trailing newline, as `Int64(text)`
