@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Benchmark: the live sampler's own CPU cost on this machine's real procfs and cgroupfs, for VMS
-# stand-in VMs with VCPUS vCPUs each, beside the same reads done by a C loop that parses nothing.
+# stand-in VMs with VCPUS vCPUs each, beside the same reads done by a C loop that parses nothing
+# and by a C reader that parses the sampler's figures out of them (pread-floor.c, floor-parse.h).
 #
 #   scripts/bench/live-sampler-real.sh [VMS] [VCPUS] [INTERVALS]     default 100 8 10, at a 1 s interval
 #

@@ -9,8 +9,11 @@
 # of one core at the interval. The whole process's user+sys (start-up, JSON rendering) is printed too.
 #
 # Then the floor under that cost: the same files pread once a second by a C loop that parses
-# nothing (scripts/bench/pread-floor.c), the part no reader of these files can avoid, and what each
-# kind of file costs alone. The same on this machine's real procfs, with stand-in VMs:
+# nothing (scripts/bench/pread-floor.c), the part no reader of these files can avoid; in the seconds
+# between, a C reader that parses the sampler's figures out of them and keeps nothing
+# (scripts/bench/floor-parse.h), what the cheapest reader of these figures costs here; and what each
+# kind of file costs alone. The tree is held in memory meanwhile (vmtouch, host-tree.sh: this
+# guest evicts page cache that looks idle, which turned reads of it into disk reads). The same on this machine's real procfs, with stand-in VMs:
 # scripts/bench/live-sampler-real.sh.
 #
 # Beside it, in the same run, the peer: kvm_stat (the kernel's tools/kvm/kvm_stat, taken from Debian's
@@ -30,6 +33,7 @@ source scripts/bench/hvtax-binary.sh
 # shellcheck source=host-tree.sh
 source scripts/bench/host-tree.sh
 host_tree "$dir" "$vms" "$vcpus"
+hold_tree "$dir"
 out=$(mktemp)
 TIMEFORMAT='%U %S'
 { time "$hvtax" snapshot --root "$dir" --interval 1s --count "$intervals" --format json >"$out"; } 2>"$out.time"
@@ -37,7 +41,8 @@ read -r user sys <"$out.time"
 jq -s -r --arg what "tree: $vms VMs x $vcpus vCPUs" --arg user "$user" --arg sys "$sys" -f scripts/bench/sampler-summary.jq "$out"
 rm -f "$out" "$out.time"
 
-# The floor: the same files pread once a second by a C loop that parses nothing (pread-floor.c).
+# The floor: the same files pread once a second by a C loop that parses nothing, and the C reader
+# that parses them (pread-floor.c, floor-parse.h).
 if command -v cc >/dev/null; then
     floor=${BENCH_DIR:-/tmp/hvtax-live-bench}/pread-floor
     cc -O2 -o "$floor" scripts/bench/pread-floor.c

@@ -1,15 +1,18 @@
 // The floor under the live sampler's cost: the same counter files of a generated host tree, kept
-// open and re-read with pread at offset 0 once per interval, by a C loop that parses nothing.
+// open and re-read with pread at offset 0 once per interval, by a C loop that parses nothing; and,
+// in the seconds between, a C reader that parses out of them the figures the sampler takes
+// (floor-parse.h), the cheapest reader of these figures, with nothing else around it.
 // Built and run by scripts/bench/live-sampler.sh beside hvtax:
 //
-//   pread-floor TREE INTERVALS          prints the median CPU time of a pass and the fastest
+//   pread-floor TREE INTERVALS          prints the median CPU time of a pass of each and the fastest
 //   pread-floor --vms COMM CGROUP_GLOB INTERVALS
 //                                       the same on the real procfs (live-sampler-real.sh)
 //
-// Then, for either, what each kind of file costs (a pass over it alone).
+// Then, for either, what each kind of file costs (a pass over it alone, not parsed).
 //
 // The files are floor-files.h's: the set the sampler reads on that tree, or on the real host.
 #include "floor-files.h"
+#include "floor-parse.h"
 #include <sys/stat.h>
 
 // One pass over the files (only those of KIND unless it is NULL); its CPU time in ns.
@@ -20,6 +23,19 @@ static long long floor_pass(const struct floor_files *files, const char *kind) {
         if (kind && strcmp(files->kind[i], kind) != 0) continue;
         if (files->is_dir[i]) { struct stat st; fstat(files->fds[i], &st); }
         else if (pread(files->fds[i], buffer, files->limits[i], 0) < 0) { perror("pread"); exit(1); }
+    }
+    return floor_clock_ns(CLOCK_THREAD_CPUTIME_ID) - start;
+}
+
+// One pass that reads every file and parses the sampler's figures out of it; its CPU time in ns.
+static long long parse_pass(const struct floor_files *files, struct floor_parser *parser) {
+    static char buffer[65536];
+    long long start = floor_clock_ns(CLOCK_THREAD_CPUTIME_ID);
+    for (int i = 0; i < files->count; i++) {
+        if (files->is_dir[i]) { struct stat st; fstat(files->fds[i], &st); continue; }
+        ssize_t n = pread(files->fds[i], buffer, floor_parse_limit(parser, i), 0);
+        if (n < 0) { perror("pread"); exit(1); }
+        floor_parse(files, parser, i, buffer, (int)n);
     }
     return floor_clock_ns(CLOCK_THREAD_CPUTIME_ID) - start;
 }
@@ -35,14 +51,24 @@ int main(int argc, char **argv) {
     static struct floor_files files;
     if (real) floor_files_open_vms(argv[2], argv[3], &files);
     else floor_files_open(argv[1], &files);
-    long long *passes = calloc(intervals, sizeof *passes);
+    static struct floor_parser parser;
+    floor_parser_init(&files, &parser);
+    parse_pass(&files, &parser);  // finds the sched lines, as the sampler's first sample does
+    // The two kinds of pass take turns, a second apart, so both meet the same minute of the machine.
+    long long *passes = calloc(intervals, sizeof *passes), *parsed = calloc(intervals, sizeof *parsed);
     for (int r = 0; r < intervals; r++) {
         sleep(1);
         passes[r] = floor_pass(&files, NULL);
+        sleep(1);
+        parsed[r] = parse_pass(&files, &parser);
     }
     floor_sort(passes, intervals);
+    floor_sort(parsed, intervals);
     printf("pread floor (C, the same %d files, nothing parsed) over %d intervals of 1 s: median %.2f ms, min %.2f ms = %.3f%% of one core\n",
            files.count, intervals, passes[intervals / 2] / 1e6, passes[0] / 1e6, passes[intervals / 2] / 1e7);
+    printf("C reader (the same files, the sampler's figures parsed, nothing kept) over %d intervals: median %.2f ms, min %.2f ms = %.3f%% of one core\n",
+           intervals, parsed[intervals / 2] / 1e6, parsed[0] / 1e6, parsed[intervals / 2] / 1e7);
+    if (parser.checksum == 0) { fprintf(stderr, "C reader: every figure zero\n"); return 1; }
     {
         // What each kind of file costs the kernel here: a pass over that kind alone, a second apart
         // (cold, as in the sampler), the median of three.
