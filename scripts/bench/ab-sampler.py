@@ -13,15 +13,24 @@ machine, so their ratio is what says whether a change is real.
 
     scripts/bench/ab-sampler.py A_BIN B_BIN [SAMPLES (60)] [TREE]
 
+Either binary may be the C reader instead of hvtax: pread-floor (scripts/bench/pread-floor.c, which
+live-sampler.sh builds into BENCH_DIR) answers `snapshot --root TREE --interval 1s --count N --format
+json` with its own passes, so `ab-sampler.py HVTAX_BIN BENCH_DIR/pread-floor` gives what hvtax costs
+against the cheapest reader of the same figures, second by second. Both trees are held in memory
+while the samplers run (vmtouch, where it is installed), as live-sampler.sh holds its tree.
+
 BENCH_CPU: the CPU to pin to (default 1). TREE defaults to the 100 VMs x 8 vCPUs tree that
 live-sampler.sh generates in BENCH_DIR (default /tmp/hvtax-live-bench).
 """
 import json
 import math
 import os
+import shutil
+import signal
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 import ab_common
@@ -44,6 +53,25 @@ copy = tree.rstrip("/") + "-copy"
 if not os.path.isdir(os.path.join(copy, "proc")) or version(copy) != version(tree):
     subprocess.run(["rm", "-rf", copy], check=True)
     subprocess.run(["cp", "-a", tree, copy], check=True)
+
+
+def hold(root):
+    """vmtouch -l on the tree for as long as the script runs (this guest evicts page cache that
+    looks idle, and a read of an evicted page is a disk read inside a sample); None without vmtouch."""
+    if shutil.which("vmtouch") is None:
+        return None
+    pidfile = tempfile.NamedTemporaryFile(prefix="ab-sampler-hold-", delete=False).name
+    subprocess.run(["vmtouch", "-q", "-dlw", "-P", pidfile, root], check=True)
+    return pidfile
+
+
+def release(pidfile):
+    try:
+        with open(pidfile) as f:
+            os.kill(int(f.read()), signal.SIGTERM)
+    except (OSError, ValueError):
+        pass
+    os.unlink(pidfile)
 
 
 def start(binary, root):
@@ -78,8 +106,17 @@ def round_of(first_binary, second_binary):
 # Two rounds, B second and then B first: the sampler that starts second of a pair pays a few percent
 # more or less that minute (the machine's state, not the binary), and that bias cancels out of the
 # geometric mean of the two rounds' ratios.
-ms_a, ms_b = round_of(a, b)
-later_b, later_a = round_of(b, a)
+held = [pidfile for pidfile in (hold(tree), hold(copy)) if pidfile]
+if not held:
+    print("trees not held in memory (no vmtouch): samples may include disk reads of evicted pages")
+# SIGTERM ends the script through the finally below, as SIGINT does.
+signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+try:
+    ms_a, ms_b = round_of(a, b)
+    later_b, later_a = round_of(b, a)
+finally:
+    for pidfile in held:
+        release(pidfile)
 rounds = []
 for name, xs, ys in (("B second", ms_a, ms_b), ("B first", later_a, later_b)):
     ratios = [y / x for x, y in zip(xs, ys)]

@@ -10,6 +10,12 @@
 //
 // Then, for either, what each kind of file costs (a pass over it alone, not parsed).
 //
+//   pread-floor snapshot --root TREE --interval 1s --count N --format json
+//                                       the C reader alone, answering the command line of
+//                                       `hvtax snapshot` and printing each pass as hvtax prints a
+//                                       sample's cost (`{"sampler":{"cpuNs":...}}`), so that
+//                                       ab-sampler.py pairs hvtax with it second by second
+//
 // The files are floor-files.h's: the set the sampler reads on that tree, or on the real host.
 #include "floor-files.h"
 #include "floor-parse.h"
@@ -40,7 +46,49 @@ static long long parse_pass(const struct floor_files *files, struct floor_parser
     return floor_clock_ns(CLOCK_THREAD_CPUTIME_ID) - start;
 }
 
+// The C reader in `hvtax snapshot`'s place: N + 1 passes (the first finds the sched lines, as
+// hvtax's first sample opens the files), one a second on the second's deadline as hvtax's interval
+// timer does, each pass after the first printed as one JSON object.
+static int snapshot_mode(int argc, char **argv) {
+    const char *root = NULL;
+    int count = 0;
+    for (int i = 2; i + 1 < argc; i += 2) {
+        if (strcmp(argv[i], "--root") == 0) root = argv[i + 1];
+        else if (strcmp(argv[i], "--count") == 0) count = atoi(argv[i + 1]);
+        else if (strcmp(argv[i], "--interval") == 0 && strcmp(argv[i + 1], "1s") != 0) {
+            fprintf(stderr, "%s snapshot: only --interval 1s, not '%s'\n", argv[0], argv[i + 1]);
+            return 2;
+        } else if (strcmp(argv[i], "--format") == 0 && strcmp(argv[i + 1], "json") != 0) {
+            fprintf(stderr, "%s snapshot: only --format json, not '%s'\n", argv[0], argv[i + 1]);
+            return 2;
+        }
+    }
+    if (!root || count < 1) {
+        fprintf(stderr, "usage: %s snapshot --root TREE --interval 1s --count N --format json\n", argv[0]);
+        return 2;
+    }
+    static struct floor_files files;
+    static struct floor_parser parser;
+    floor_files_open(root, &files);
+    if (files.count == 0) { fprintf(stderr, "%s snapshot: no counter files under %s\n", argv[0], root); return 1; }
+    floor_parser_init(&files, &parser);
+    struct timespec deadline;
+    clock_gettime(CLOCK_MONOTONIC, &deadline);
+    for (int r = 0; r <= count; r++) {
+        long long ns = parse_pass(&files, &parser);
+        if (r > 0) {
+            printf("{\"sampler\":{\"cpuNs\":%lld,\"filesRead\":%d},\"intervalNs\":1000000000}\n", ns, files.count);
+            fflush(stdout);
+        }
+        if (r == count) break;
+        deadline.tv_sec += 1;
+        while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &deadline, NULL) != 0) {}
+    }
+    return parser.checksum == 0;
+}
+
 int main(int argc, char **argv) {
+    if (argc > 1 && strcmp(argv[1], "snapshot") == 0) return snapshot_mode(argc, argv);
     int real = argc == 5 && strcmp(argv[1], "--vms") == 0;
     if (argc != 3 && !real) {
         fprintf(stderr, "usage: %s TREE INTERVALS\n       %s --vms COMM CGROUP_GLOB INTERVALS\n", argv[0], argv[0]);
@@ -51,6 +99,7 @@ int main(int argc, char **argv) {
     static struct floor_files files;
     if (real) floor_files_open_vms(argv[2], argv[3], &files);
     else floor_files_open(argv[1], &files);
+    if (files.count == 0) { fprintf(stderr, "%s: no counter files found (%s)\n", argv[0], real ? argv[3] : argv[1]); return 1; }
     static struct floor_parser parser;
     floor_parser_init(&files, &parser);
     parse_pass(&files, &parser);  // finds the sched lines, as the sampler's first sample does
