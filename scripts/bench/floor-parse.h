@@ -21,9 +21,11 @@ enum floor_kind { KIND_SCHEDSTAT, KIND_STAT, KIND_SCHED, KIND_CPU_STAT, KIND_PRO
 
 struct floor_parser {
     enum floor_kind kinds[FLOOR_MAX_FILES];
-    // A sched file's wanted lines: where each starts (0: not found yet) and how much to read.
+    // A sched file's wanted lines: where each starts (0: not found yet).
     int sched_lines[FLOOR_MAX_FILES][3];
-    int sched_limit[FLOOR_MAX_FILES];
+    // How much of each file to read: the set's limit, and for a sched file once its lines are
+    // found, up to the last of them plus 128 bytes.
+    int read_limit[FLOOR_MAX_FILES];
     unsigned long long checksum;
 };
 
@@ -36,7 +38,7 @@ static void floor_parser_init(const struct floor_files *files, struct floor_pars
             : strcmp(k, "sched") == 0 ? KIND_SCHED : strcmp(k, "cpu.stat") == 0 ? KIND_CPU_STAT
             : strcmp(k, "/proc/stat") == 0 ? KIND_PROC_STAT : strcmp(k, "/proc/interrupts") == 0 ? KIND_INTERRUPTS
             : KIND_OTHER;
-        p->sched_limit[i] = files->limits[i];
+        p->read_limit[i] = files->limits[i];
     }
 }
 
@@ -77,8 +79,8 @@ static inline long long floor_sched_value(const char *buf, int line, int n, cons
     return (long long)floor_number(buf, &i, n);
 }
 
-// How many bytes to read of file i in a parsing pass (a sched file: up to its last wanted line).
-static inline int floor_parse_limit(const struct floor_parser *p, int i) { return p->sched_limit[i]; }
+// How many bytes of file i a parsing pass reads.
+static inline int floor_parse_limit(const struct floor_parser *p, int i) { return p->read_limit[i]; }
 
 // Parses the n bytes of file i just read.
 static void floor_parse(const struct floor_files *files, struct floor_parser *p, int i, const char *buf, int n) {
@@ -135,7 +137,7 @@ static void floor_parse(const struct floor_files *files, struct floor_parser *p,
         }
         if (lines[2] == 0) floor_parse_failed(files, i, "no nr_involuntary_switches line");
         const char *nl = memchr(buf + lines[2], '\n', (size_t)(n - lines[2]));
-        p->sched_limit[i] = (nl ? (int)(nl - buf) : n) + 128;
+        p->read_limit[i] = (nl ? (int)(nl - buf) : n) + 128;
         break;
     }
     case KIND_CPU_STAT: {
