@@ -71,7 +71,11 @@ def release(pidfile):
             os.kill(int(f.read()), signal.SIGTERM)
     except (OSError, ValueError):
         pass
-    os.unlink(pidfile)
+    # vmtouch removes its pidfile itself as it exits, which may be before or after this.
+    try:
+        os.unlink(pidfile)
+    except FileNotFoundError:
+        pass
 
 
 def start(binary, root):
