@@ -13,8 +13,8 @@
 # between, a C reader that parses the sampler's figures out of them and keeps nothing
 # (scripts/bench/floor-parse.h), what the cheapest reader of these figures costs here; and what each
 # kind of file costs alone. The tree is held in memory meanwhile (vmtouch, host-tree.sh: this
-# guest evicts page cache that looks idle, which turned reads of it into disk reads). The same on this machine's real procfs, with stand-in VMs:
-# scripts/bench/live-sampler-real.sh.
+# guest evicts page cache that looks idle, which turned reads of it into disk reads). The same on
+# this machine's real procfs, with stand-in VMs: scripts/bench/live-sampler-real.sh.
 #
 # Beside it, in the same run, the peer: kvm_stat (the kernel's tools/kvm/kvm_stat, taken from Debian's
 # linux-source package, or KVM_STAT=path) in its debugfs mode, logging every 1 s, on a generated KVM

@@ -21,27 +21,18 @@
 #include "floor-parse.h"
 #include <sys/stat.h>
 
-// One pass over the files (only those of KIND unless it is NULL); its CPU time in ns.
-static long long floor_pass(const struct floor_files *files, const char *kind) {
+// One pass over the files (only those of KIND unless it is NULL); its CPU time in ns. With a
+// PARSER, each file is read up to the parser's limit and the sampler's figures parsed out of it
+// (the C reader); without, read up to the set's limit and left as read (the floor).
+static long long pass(const struct floor_files *files, const char *kind, struct floor_parser *parser) {
     static char buffer[65536];
     long long start = floor_clock_ns(CLOCK_THREAD_CPUTIME_ID);
     for (int i = 0; i < files->count; i++) {
         if (kind && strcmp(files->kind[i], kind) != 0) continue;
-        if (files->is_dir[i]) { struct stat st; fstat(files->fds[i], &st); }
-        else if (pread(files->fds[i], buffer, files->limits[i], 0) < 0) { perror("pread"); exit(1); }
-    }
-    return floor_clock_ns(CLOCK_THREAD_CPUTIME_ID) - start;
-}
-
-// One pass that reads every file and parses the sampler's figures out of it; its CPU time in ns.
-static long long parse_pass(const struct floor_files *files, struct floor_parser *parser) {
-    static char buffer[65536];
-    long long start = floor_clock_ns(CLOCK_THREAD_CPUTIME_ID);
-    for (int i = 0; i < files->count; i++) {
         if (files->is_dir[i]) { struct stat st; fstat(files->fds[i], &st); continue; }
-        ssize_t n = pread(files->fds[i], buffer, floor_parse_limit(parser, i), 0);
+        ssize_t n = pread(files->fds[i], buffer, parser ? floor_parse_limit(parser, i) : files->limits[i], 0);
         if (n < 0) { perror("pread"); exit(1); }
-        floor_parse(files, parser, i, buffer, (int)n);
+        if (parser) floor_parse(files, parser, i, buffer, (int)n);
     }
     return floor_clock_ns(CLOCK_THREAD_CPUTIME_ID) - start;
 }
@@ -75,7 +66,7 @@ static int snapshot_mode(int argc, char **argv) {
     struct timespec deadline;
     clock_gettime(CLOCK_MONOTONIC, &deadline);
     for (int r = 0; r <= count; r++) {
-        long long ns = parse_pass(&files, &parser);
+        long long ns = pass(&files, NULL, &parser);
         if (r > 0) {
             printf("{\"sampler\":{\"cpuNs\":%lld,\"filesRead\":%d},\"intervalNs\":1000000000}\n", ns, files.count);
             fflush(stdout);
@@ -102,14 +93,14 @@ int main(int argc, char **argv) {
     if (files.count == 0) { fprintf(stderr, "%s: no counter files found (%s)\n", argv[0], real ? argv[3] : argv[1]); return 1; }
     static struct floor_parser parser;
     floor_parser_init(&files, &parser);
-    parse_pass(&files, &parser);  // finds the sched lines, as the sampler's first sample does
+    pass(&files, NULL, &parser);  // finds the sched lines, as the sampler's first sample does
     // The two kinds of pass take turns, a second apart, so both meet the same minute of the machine.
     long long *passes = calloc(intervals, sizeof *passes), *parsed = calloc(intervals, sizeof *parsed);
     for (int r = 0; r < intervals; r++) {
         sleep(1);
-        passes[r] = floor_pass(&files, NULL);
+        passes[r] = pass(&files, NULL, NULL);
         sleep(1);
-        parsed[r] = parse_pass(&files, &parser);
+        parsed[r] = pass(&files, NULL, &parser);
     }
     floor_sort(passes, intervals);
     floor_sort(parsed, intervals);
@@ -134,7 +125,7 @@ int main(int argc, char **argv) {
             for (int i = 0; i < files.count; i++) n += strcmp(files.kind[i], seen[k]) == 0;
             for (int r = 0; r < 3; r++) {
                 sleep(1);
-                alone[r] = floor_pass(&files, seen[k]);
+                alone[r] = pass(&files, seen[k], NULL);
             }
             floor_sort(alone, 3);
             printf("  %-16s %5d files: %6.2f ms a pass, %5.2f us a file\n", seen[k], n, alone[1] / 1e6, alone[1] / 1e3 / n);
