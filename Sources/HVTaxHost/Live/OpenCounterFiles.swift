@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
+import CKVM
 
 /// The counter files the live sampler reads every interval, kept open from one sample to the next
 /// and re-read with `pread` at offset 0.
@@ -99,7 +100,7 @@ public final class OpenCounterFiles {
         let wanted = min(count ?? buffer.count, buffer.count)
         var filled = 0
         while filled < wanted {
-            let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + filled, wanted - filled, off_t(filled)) }
+            let n = buffer.withUnsafeMutableBytes { ckvm_pread(fd, $0.baseAddress! + filled, wanted - filled, Int64(filled)) }
             if n < 0 {
                 if errno == EINTR { continue }
                 let failure = HostError(.read, path(), errno: errno)
