@@ -1,26 +1,19 @@
-/// Reads the counters of the threads, cgroups and processes the sampler knows, through its open
-/// counter files. A value type used as a local for one sample (`LiveSampler.sample` swaps its
-/// `State` in and out): the buffer and counts are then mutated without the dynamic exclusivity
-/// checks a class's stored properties get on every access, ~3,000 times a sample.
+/// Reads the counters of the threads, cgroups and processes the sampler knows: threads through the
+/// sampler's `ThreadFilePlan`, the rest through its open counter files. A value type used as a local
+/// for one sample (`LiveSampler.sample` swaps its `State` in and out): the buffer and counts are then
+/// mutated without the dynamic exclusivity checks a class's stored properties get on every access,
+/// ~3,000 times a sample.
 struct CounterReader {
     /// What lasts from one sample to the next.
     struct State {
         var buffer: [UInt8] = []
-        /// Where the figures of each vCPU's /proc/.../sched were, in the order the vCPUs were read
-        /// in the last sample: the sampler reads them in the same order every interval, so the
-        /// n-th vCPU's layout is found at n without a look-up; one in another place is scanned for.
-        var schedLayouts: [(tid: Int32, layout: ProcParse.SchedLayout?)] = []
-        /// How many vCPUs' sched files were read so far this sample.
-        var schedPosition = 0
         /// Whether this kernel has /proc/.../sched (CONFIG_SCHED_DEBUG); nil until first tried.
         var hasSchedFile: Bool?
         /// Files read during this sample.
         var filesRead = 0
 
-        /// Forgets the layouts of vCPUs not read this sample (threads gone) and starts the next.
+        /// Starts the next sample.
         mutating func endSample() {
-            schedLayouts.removeLast(schedLayouts.count - schedPosition)
-            schedPosition = 0
             filesRead = 0
         }
 
@@ -31,60 +24,52 @@ struct CounterReader {
     }
 
     let files: OpenCounterFiles
+    let threadFiles: ThreadFilePlan
     let ticksPerSecond: UInt64
     var state = State()
 
-    init(files: OpenCounterFiles, ticksPerSecond: UInt64) {
+    init(files: OpenCounterFiles, threadFiles: ThreadFilePlan, ticksPerSecond: UInt64) {
         self.files = files
+        self.threadFiles = threadFiles
         self.ticksPerSecond = ticksPerSecond
     }
 
-    /// A vCPU thread's stat, schedstat and sched (or status); other threads only schedstat, which
+    /// A vCPU thread's schedstat, stat and sched (or status); other threads only schedstat, which
     /// is all their group figures use. nil when the thread has gone.
-    mutating func read(_ thread: DiscoveredThread) -> ThreadCounters? {
+    mutating func read(_ thread: inout ThreadFilePlan.Entry) -> ThreadCounters? {
         var c = ThreadCounters()
-        let tid = thread.tid
-        // The paths (needed only to open a file) from the two ids: an autoclosure over `thread`
-        // copied the whole value, its name retained and released, on every read.
-        let (pid, isVCPU) = (thread.pid, thread.role == .vcpu)
-        func path(_ file: String) -> String { DiscoveredThread.procPath(pid: pid, tid: tid) + "/" + file }
-        guard let n = try? files.read(.init(owner: tid, file: .threadSchedstat), path: path("schedstat"), into: &state.buffer)
+        let limit = state.buffer.count
+        // The paths (needed only to open a file) from the two ids, not from `thread`, whose files
+        // are being updated in the same call.
+        let (pid, tid) = (thread.pid, thread.tid)
+        func path(_ file: StaticString) -> String { DiscoveredThread.procPath(pid: pid, tid: tid) + "/" + file.description }
+        guard let n = threadFiles.read(&thread.schedstat, path: { path("schedstat") }, into: &state.buffer, count: limit)
         else { return nil }
         state.filesRead += 1
         guard ProcParse.schedstat(state.buffer[0..<n], into: &c) else { return nil }
-        guard isVCPU else { return c }
-        if let n = try? files.read(.init(owner: tid, file: .threadStat), path: path("stat"), into: &state.buffer) {
+        guard thread.isVCPU else { return c }
+        if let n = threadFiles.read(&thread.stat, path: { path("stat") }, into: &state.buffer, count: limit) {
             state.filesRead += 1
             _ = ProcParse.stat(state.buffer[0..<n], into: &c)
         }
         if state.hasSchedFile != false {
-            let key = OpenCounterFiles.Key(owner: tid, file: .threadSched)
             // The figures end two thirds into the file and stay at the same offsets: after the first
             // read, only that much (with room for the numbers to grow) is read and the keys checked
             // where they were; the whole file is read and scanned again if they moved.
-            let position = state.schedPosition
-            let known = position < state.schedLayouts.count && state.schedLayouts[position].tid == tid
-                ? state.schedLayouts[position].layout : nil
-            if let n = try? files.read(key, path: path("sched"), into: &state.buffer, count: known.map { $0.end + 128 }) {
+            let known = thread.layout
+            if let n = threadFiles.read(&thread.switches, path: { path("sched") }, into: &state.buffer, count: known.map { $0.end + 128 } ?? limit) {
                 state.filesRead += 1
                 state.hasSchedFile = true
                 var layout = ProcParse.sched(state.buffer[0..<n], into: &c, known: known)
-                if layout == nil, known != nil, let full = try? files.read(key, path: path("sched"), into: &state.buffer) {
+                if layout == nil, known != nil, let full = threadFiles.read(&thread.switches, path: { path("sched") }, into: &state.buffer, count: limit) {
                     layout = ProcParse.sched(state.buffer[0..<full], into: &c)
                 }
-                if layout != known || known == nil {
-                    if position < state.schedLayouts.count {
-                        state.schedLayouts[position] = (tid, layout)
-                    } else {
-                        state.schedLayouts.append((tid, layout))
-                    }
-                }
-                state.schedPosition = position + 1
+                thread.layout = layout
                 return c
             }
             if state.hasSchedFile == nil { state.hasSchedFile = false }
         }
-        if let n = try? files.read(.init(owner: tid, file: .threadStatus), path: path("status"), into: &state.buffer) {
+        if let n = threadFiles.read(&thread.switches, path: { path("status") }, into: &state.buffer, count: limit) {
             state.filesRead += 1
             ProcParse.status(state.buffer[0..<n], into: &c)
         }

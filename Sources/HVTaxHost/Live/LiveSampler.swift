@@ -55,13 +55,16 @@ public struct HostSample: Sendable {
 ///   count), so the list is read again within the sample that saw the change and its new threads are
 ///   read in that sample too; a VM none of whose stat lines gives a count (no vCPU recognised, a
 ///   recorded tree that leaves it 0) has its task folder's link count taken instead, one stat each.
-/// Every counter file is one `pread`, its descriptor kept open between samples (`OpenCounterFiles`).
+/// Every counter file is one `pread`, its descriptor kept open between samples: the threads' files in
+/// a flat plan walked in order (`ThreadFilePlan`), the VMs' and the host's in `OpenCounterFiles`.
 ///
 /// Not Sendable: one sampler belongs to one loop.
 public final class LiveSampler {
     public let fs: HostFileSystem
     public let ticksPerSecond: UInt64
-    public private(set) var vms: [DiscoveredVM] = []
+    public private(set) var vms: [DiscoveredVM] = [] {
+        didSet { threadPlanIsCurrent = false }
+    }
     /// Allowed CPUs per vCPU tid, read once when a thread is first seen (affinity rarely changes;
     /// a pinning tool that changes it later shows up through the last-CPU field meanwhile).
     public private(set) var affinity: [Int32: [Int]] = [:]
@@ -73,11 +76,14 @@ public final class LiveSampler {
     private var mounts: [MountEntry]
     private var notVMs: Set<Int32> = []
     private var vhostOwner: [Int32: Int32] = [:]
-    /// What the counter reader keeps between samples (its buffer, how much of each sched file to read).
+    /// What the counter reader keeps between samples (its buffer, whether there are sched files).
     private var readerState = CounterReader.State.initial()
     /// For /proc/stat and /proc/interrupts, which outgrow 4 KiB on hosts with many CPUs.
     private var hostBuffer = [UInt8](repeating: 0, count: 64 << 10)
     private let files: OpenCounterFiles
+    /// Every VM thread's counter files, in read order; rebuilt when `vms` changed.
+    private let threadFiles: ThreadFilePlan
+    private var threadPlanIsCurrent = false
     /// The link count of each VM's task folder when its threads were last listed, for the VMs whose
     /// stat lines give no thread count (`countlessVMs`).
     private var taskLinks: [Int32: UInt64] = [:]
@@ -102,7 +108,7 @@ public final class LiveSampler {
     public private(set) var exitCounters: KVMTracepointCounters?
     private var filesRead = 0
     /// Counter files held open between samples (one per file read each interval on a steady host).
-    public var openFileCount: Int { files.openCount }
+    public var openFileCount: Int { files.openCount + threadFiles.openCount }
     /// Also read each VMM process's own /proc/PID/stat (what virDomainGetInfo reports): one more
     /// file per VM, needed only to validate accounting.
     public var readsProcessTotals = false
@@ -112,6 +118,7 @@ public final class LiveSampler {
         self.ticksPerSecond = ticksPerSecond
         self.discovery = VMDiscovery(fs: fs)
         self.files = OpenCounterFiles(fs: fs)
+        self.threadFiles = ThreadFilePlan(fs: fs)
         self.mounts = (try? Procfs(fs).mounts()) ?? []
         let procfs = Procfs(fs)
         let flags = (try? procfs.cpuInfo())?.flags ?? []
@@ -131,7 +138,7 @@ public final class LiveSampler {
     public func sample() throws(HostError) -> HostSample {
         let cpuStart = Self.threadCPUNs()
         filesRead = 0
-        let opensBefore = files.opens
+        let opensBefore = files.opens + threadFiles.opens
         try refresh(now: Self.clockNs(CLOCK_MONOTONIC))
         var sample = HostSample(monotonicNs: Self.clockNs(CLOCK_MONOTONIC), realtimeNs: Self.clockNs(CLOCK_REALTIME))
         if let n = try? files.readAll(.init(owner: 0, file: .hostStat), path: "/proc/stat", into: &hostBuffer) {
@@ -146,45 +153,52 @@ public final class LiveSampler {
             exitCounters.track(vms)
             sample.exitCounts = exitCounters.read()
         }
-        sample.threads.reserveCapacity(vms.reduce(0) { $0 + $1.threads.count })
+        if !threadPlanIsCurrent {
+            threadFiles.rebuild(vms)
+            threadPlanIsCurrent = true
+        }
+        sample.threads.reserveCapacity(threadFiles.entries.count)
+        sample.cgroups.reserveCapacity(vms.count)
         // The reader is taken out of self for the loop: its buffer and counts are then a local's,
         // with no dynamic exclusivity check on each of the ~3,000 reads.
-        var reader = CounterReader(files: files, ticksPerSecond: ticksPerSecond)
+        var reader = CounterReader(files: files, threadFiles: threadFiles, ticksPerSecond: ticksPerSecond)
         swap(&reader.state, &readerState)
         defer { swap(&reader.state, &readerState) }
         // VMs whose thread count (from a vCPU's stat line) is not the number of threads listed.
         var recount: [Int] = []
-        // The VMs and their threads borrowed through buffer pointers and read in place: iterating
-        // the arrays copied every value (its names retained and released), a few percent of a sample.
+        // The threads read in place through buffer pointers, one flat array front to back; the VMs
+        // borrowed the same way (iterating the arrays copied every value, its names retained and
+        // released).
         let readsDebugfs = !debugfsDirs.isEmpty
+        let vmStarts = threadFiles.vmStarts
         vms.withUnsafeBufferPointer { vms in
-            for vmIndex in vms.indices {
-                let pid = vms[vmIndex].pid
-                var listed: UInt64 = 0
-                var counted: UInt64 = 0
-                vms[vmIndex].threads.withUnsafeBufferPointer { threads in
-                    for index in threads.indices {
+            threadFiles.entries.withUnsafeMutableBufferPointer { threads in
+                for vmIndex in vms.indices {
+                    let pid = vms[vmIndex].pid
+                    var listed: UInt64 = 0
+                    var counted: UInt64 = 0
+                    for index in vmStarts[vmIndex]..<vmStarts[vmIndex + 1] {
                         if threads[index].pid == pid { listed += 1 }
-                        if let counters = reader.read(threads[index]) {
+                        if let counters = reader.read(&threads[index]) {
                             sample.threads.append(threads[index].tid, counters)
                             if counted == 0 { counted = counters.processThreads }
                         } else {
                             threadsGone.insert(pid)
                         }
                     }
-                }
-                if counted == 0 {
-                    countlessVMs.insert(pid)
-                } else {
-                    if !countlessVMs.isEmpty { countlessVMs.remove(pid) }
-                    if counted != listed { recount.append(vmIndex) }
-                }
-                if let cgroup = vms[vmIndex].cgroup, let counters = reader.read(cgroup, of: pid) { sample.cgroups[pid] = counters }
-                if readsProcessTotals, let counters = reader.readProcess(pid) { sample.processes[pid] = counters }
-                if readsDebugfs, let dir = debugfsDirs[pid] {
-                    let (total, byReason) = reader.readDebugfsExits(dir, of: pid, reasons: debugfsReasons)
-                    if let total { sample.debugfsExits[pid] = total }
-                    if !byReason.isEmpty { sample.exitCounts[pid] = byReason }
+                    if counted == 0 {
+                        countlessVMs.insert(pid)
+                    } else {
+                        if !countlessVMs.isEmpty { countlessVMs.remove(pid) }
+                        if counted != listed { recount.append(vmIndex) }
+                    }
+                    if let cgroup = vms[vmIndex].cgroup, let counters = reader.read(cgroup, of: pid) { sample.cgroups[pid] = counters }
+                    if readsProcessTotals, let counters = reader.readProcess(pid) { sample.processes[pid] = counters }
+                    if readsDebugfs, let dir = debugfsDirs[pid] {
+                        let (total, byReason) = reader.readDebugfsExits(dir, of: pid, reasons: debugfsReasons)
+                        if let total { sample.debugfsExits[pid] = total }
+                        if !byReason.isEmpty { sample.exitCounts[pid] = byReason }
+                    }
                 }
             }
         }
@@ -197,8 +211,14 @@ public final class LiveSampler {
                 threadsGone.remove(vms[index].pid)
                 let now = Set(vms[index].threads.map(\.tid))
                 for tid in before where !now.contains(tid) { sample.threads[tid] = nil }
-                for thread in vms[index].threads where sample.threads[thread.tid] == nil {
-                    if let counters = reader.read(thread) { sample.threads[thread.tid] = counters }
+            }
+            threadFiles.rebuild(vms)
+            threadPlanIsCurrent = true
+            threadFiles.entries.withUnsafeMutableBufferPointer { threads in
+                for index in recount {
+                    for entry in threadFiles.vmStarts[index]..<threadFiles.vmStarts[index + 1] where sample.threads[threads[entry].tid] == nil {
+                        if let counters = reader.read(&threads[entry]) { sample.threads[threads[entry].tid] = counters }
+                    }
                 }
             }
             threadsDidChange()
@@ -206,7 +226,8 @@ public final class LiveSampler {
         filesRead += reader.state.filesRead
         reader.state.endSample()
         files.endSample()
-        sample.cost = SamplerCost(cpuNs: Self.threadCPUNs() &- cpuStart, filesRead: filesRead, filesOpened: files.opens - opensBefore,
+        sample.cost = SamplerCost(cpuNs: Self.threadCPUNs() &- cpuStart, filesRead: filesRead,
+                                  filesOpened: files.opens + threadFiles.opens - opensBefore,
                                   threadsSampled: sample.threads.count)
         return sample
     }

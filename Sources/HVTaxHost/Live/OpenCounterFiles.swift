@@ -97,18 +97,28 @@ public final class OpenCounterFiles {
     /// `count` limits the read to the file's first bytes, when the caller knows what it needs is there.
     public func read(_ key: Key, path: @autoclosure () -> String, into buffer: inout [UInt8], count: Int? = nil) throws(HostError) -> Int {
         let fd = try descriptor(key, path)
-        let wanted = min(count ?? buffer.count, buffer.count)
+        let n = Self.readFromStart(fd, into: &buffer, count: count ?? buffer.count)
+        guard n >= 0 else {
+            let failure = HostError(.read, path(), errno: errno)
+            forget(key)
+            throw failure
+        }
+        return n
+    }
+
+    /// `fd` read from offset 0 into `buffer`, at most `count` bytes (and never past the buffer):
+    /// the bytes read, or -1 with errno. One `pread` for a counter file: procfs and regular files
+    /// return less than asked only at the end, so no second read confirms it.
+    @inline(__always)
+    static func readFromStart(_ fd: CInt, into buffer: inout [UInt8], count: Int) -> Int {
+        let wanted = min(count, buffer.count)
         var filled = 0
         while filled < wanted {
             let n = buffer.withUnsafeMutableBytes { ckvm_pread(fd, $0.baseAddress! + filled, wanted - filled, Int64(filled)) }
             if n < 0 {
                 if errno == EINTR { continue }
-                let failure = HostError(.read, path(), errno: errno)
-                forget(key)
-                throw failure
+                return -1
             }
-            // procfs and regular files return less than asked only at the end: stop without the
-            // extra read that would confirm it.
             filled += n
             if n == 0 || filled < wanted { break }
         }
@@ -172,15 +182,20 @@ public final class OpenCounterFiles {
 
     private func lookUpOrOpen(_ key: Key, _ path: () -> String) throws(HostError) -> CInt {
         if let fd = descriptors[key] { return fd }
-        let hostPath = path()
+        let fd = try Self.openCounterFile(fs, path())
+        descriptors[key] = fd
+        opens += 1
+        return fd
+    }
+
+    /// Opens a counter file of the host (`hostPath` under the tree's root) read-only.
+    static func openCounterFile(_ fs: HostFileSystem, _ hostPath: String) throws(HostError) -> CInt {
         let resolved = fs.resolve(hostPath)
         // O_NOATIME: reading a host tree on disk (a fixture, a mounted image of another host) must
         // not write to it; the kernel allows it only to the owner or root, so fall back without.
-        var fd = open(resolved, O_RDONLY | O_CLOEXEC | Self.noAccessTime)
+        var fd = open(resolved, O_RDONLY | O_CLOEXEC | noAccessTime)
         if fd < 0 && errno == EPERM { fd = open(resolved, O_RDONLY | O_CLOEXEC) }
         if fd < 0 { throw HostError(.open, hostPath, errno: errno) }
-        descriptors[key] = fd
-        opens += 1
         return fd
     }
 
