@@ -61,16 +61,25 @@ public final class TracefsInstance {
     /// Stops tracing in an instance and removes it. Events are disabled first: rmdir of an
     /// instance with enabled events works on current kernels, but not on every older one.
     static func remove(path: String) throws(TracefsError) {
+        _ = try removeIfPresent(path: path)
+    }
+
+    /// `remove(path:)` that returns false, instead of failing, when the instance is already gone:
+    /// two hvtax runs that start together (or `hvtax doctor --fix` beside a starting record) both
+    /// find the same stale instance, and the one that comes second must not fail on it.
+    static func removeIfPresent(path: String) throws(TracefsError) -> Bool {
         try? Tracefs.write(path + "/tracing_on", "0")
         try? Tracefs.write(path + "/events/enable", "0")
         try? Tracefs.write(path + "/set_event_pid", "")
         var attempts = 0
         while rmdir(path) != 0 {
+            if errno == ENOENT { return false }
             // EBUSY while a reader still has a trace_pipe_raw open: give it a moment.
             guard errno == EBUSY, attempts < 50 else { throw .errno(path, "rmdir (remove the tracefs instance)") }
             attempts += 1
             usleep(20_000)
         }
+        return true
     }
 
     /// A `hvtax-<pid>` instance whose process is gone, left by a run that was killed (SIGKILL, a
@@ -92,12 +101,14 @@ public final class TracefsInstance {
         }
     }
 
-    /// Removes the stale hvtax instances and returns what it removed; `hvtax doctor --fix` and every
-    /// `hvtax record` call this.
+    /// Removes the stale hvtax instances and returns what it removed (not those another run removed
+    /// first); `hvtax doctor --fix` and every `hvtax record` call this.
     @discardableResult
     public static func cleanStale(in tracefs: Tracefs) throws(TracefsError) -> [Stale] {
-        let found = stale(in: tracefs)
-        for instance in found { try remove(path: instance.path) }
-        return found
+        var removed: [Stale] = []
+        for instance in stale(in: tracefs) {
+            if try removeIfPresent(path: instance.path) { removed.append(instance) }
+        }
+        return removed
     }
 }
