@@ -153,10 +153,7 @@ public final class LiveSampler {
             exitCounters.track(vms)
             sample.exitCounts = exitCounters.read()
         }
-        if !threadPlanIsCurrent {
-            threadFiles.rebuild(vms)
-            threadPlanIsCurrent = true
-        }
+        updateThreadPlan()
         sample.threads.reserveCapacity(threadFiles.entries.count)
         sample.cgroups.reserveCapacity(vms.count)
         // The reader is taken out of self for the loop: its buffer and counts are then a local's,
@@ -212,8 +209,7 @@ public final class LiveSampler {
                 let now = Set(vms[index].threads.map(\.tid))
                 for tid in before where !now.contains(tid) { sample.threads[tid] = nil }
             }
-            threadFiles.rebuild(vms)
-            threadPlanIsCurrent = true
+            updateThreadPlan()
             threadFiles.entries.withUnsafeMutableBufferPointer { threads in
                 for index in recount {
                     for entry in threadFiles.vmStarts[index]..<threadFiles.vmStarts[index + 1] where sample.threads[threads[entry].tid] == nil {
@@ -230,6 +226,13 @@ public final class LiveSampler {
                                   filesOpened: files.opens + threadFiles.opens - opensBefore,
                                   threadsSampled: sample.threads.count)
         return sample
+    }
+
+    /// Rebuilds the thread plan when `vms` changed since it was last built.
+    private func updateThreadPlan() {
+        guard !threadPlanIsCurrent else { return }
+        threadFiles.rebuild(vms)
+        threadPlanIsCurrent = true
     }
 
     // MARK: Discovery, incrementally

@@ -17,13 +17,18 @@ import CKVM
 /// tree (regular files) `pread` at 0 reads the file as it is now.
 ///
 /// Descriptors not read during a sample are closed at the end of it (`endSample`), so a host where
-/// threads come and go does not accumulate them. Not Sendable: it belongs to one sampler.
+/// VMs come and go does not accumulate them. The live sampler keeps its VMs' and the host's files
+/// here (a few hundred a sample); its threads' files, most of the ~3,000, are in `ThreadFilePlan`,
+/// which opens and reads them with `openCounterFile` and `readFromStart`. Not Sendable: it belongs
+/// to one sampler.
 public final class OpenCounterFiles {
     /// Which counter file of which task, cgroup or VM: the key is built without formatting a path,
     /// which is needed only when the file is first opened.
     public struct Key: Hashable, Sendable {
         public enum File: UInt8, Sendable {
-            case threadSchedstat, threadStat, threadSched, threadStatus
+            /// A thread's schedstat read on its own (the sampler reads its threads' files through
+            /// `ThreadFilePlan`).
+            case threadSchedstat
             case processStat, cgroupStat, cgroupUsage, cgroupUserSystem, debugfsExits
             case hostStat, hostInterrupts
             /// A VM's /proc/PID/task folder, held open for its link count (`linkCount`).
@@ -47,7 +52,7 @@ public final class OpenCounterFiles {
             self.part = part
         }
 
-        /// One combine of one word: the table is looked up ~3,000 times a sample.
+        /// One combine of one word: the table is looked up for every file of a sample.
         public func hash(into hasher: inout Hasher) {
             hasher.combine(UInt64(UInt32(bitPattern: owner)) << 16 | UInt64(file.rawValue) << 8 | UInt64(part))
         }
@@ -67,10 +72,10 @@ public final class OpenCounterFiles {
     /// Every open file: the authority whenever the request order differs.
     private var descriptors: [Key: CInt] = [:]
     /// The files asked for during the previous sample, in the order they were asked for. A sampler
-    /// walks the same VMs and threads in the same order every interval, so the n-th request of a
+    /// walks the same VMs in the same order every interval, so the n-th request of a
     /// sample is almost always the n-th of the last one: comparing one key then finds its file
-    /// without hashing. Hashing the key was most of the user-space cost of a read (SipHash, ~3,000
-    /// times a sample); the dictionary answers whenever the order differs.
+    /// without hashing (SipHash of the key was most of the user-space cost of a read when every
+    /// thread file went through this table); the dictionary answers whenever the order differs.
     private var order: [Request] = []
     private var position = 0
     /// Whether a request of this sample was not where the order had it: then `endSample` works out
