@@ -13,6 +13,7 @@
 #ifndef CKVM_H
 #define CKVM_H
 
+#include <linux/close_range.h>
 #include <linux/kvm.h>
 #include <stdint.h>
 #include <sys/syscall.h>
@@ -93,6 +94,14 @@ int ckvm_perf_read_group(int leader_fd, uint64_t *values, int capacity);
 /// hvtax never cancels threads, so the sampler reads through this instead. -1 with errno on failure.
 static inline ssize_t ckvm_pread(int fd, void *buffer, size_t count, int64_t offset) {
     return (ssize_t)syscall(SYS_pread64, fd, buffer, count, (off_t)offset);
+}
+
+/// close_range(keep_below, ~0U, CLOSE_RANGE_UNSHARE): the calling thread leaves the process's shared
+/// file descriptor table for a copy of its own that holds only the descriptors below `keep_below`.
+/// Linux 5.9 and later; 0, or -1 with errno (ENOSYS before 5.9, EPERM under a seccomp filter that
+/// refuses it). The live sampler's reading thread uses it: see PrivateFileTableThread.swift.
+static inline int ckvm_unshare_fd_table(unsigned int keep_below) {
+    return (int)syscall(SYS_close_range, keep_below, ~0U, CLOSE_RANGE_UNSHARE);
 }
 
 /// pthread_setname_np on the calling thread (at most 15 bytes show in /proc/.../comm).

@@ -56,7 +56,9 @@ public struct HostSample: Sendable {
 ///   read in that sample too; a VM none of whose stat lines gives a count (no vCPU recognised, a
 ///   recorded tree that leaves it 0) has its task folder's link count taken instead, one stat each.
 /// Every counter file is one `pread`, its descriptor kept open between samples: the threads' files in
-/// a flat plan walked in order (`ThreadFilePlan`), the VMs' and the host's in `OpenCounterFiles`.
+/// a flat plan walked in order (`ThreadFilePlan`), the VMs' and the host's in `OpenCounterFiles`,
+/// all of them opened, read and closed on a thread of the sampler's own whose descriptor table no
+/// other thread shares (`PrivateFileTableThread`: each read then skips a reference count on its file).
 ///
 /// Not Sendable: one sampler belongs to one loop.
 public final class LiveSampler {
@@ -107,6 +109,16 @@ public final class LiveSampler {
     /// kvm tracepoint counters per vCPU thread, when debugfs is not readable and perf allows them.
     public private(set) var exitCounters: KVMTracepointCounters?
     private var filesRead = 0
+    /// Where `files` and `threadFiles` are opened, read and closed.
+    private let readingThread = PrivateFileTableThread(name: "hvtax-sampler")
+    /// Whether the counter files are read through a descriptor table no other thread shares, and
+    /// if not, why not (the kernel refused; the sampler works the same, each read a little dearer).
+    public var readsThroughPrivateFileTable: Bool { readingThread.isPrivate }
+    public var whyFileTableShared: String? { readingThread.whyShared }
+    /// The reading thread's CPU time when its last sample ended.
+    private var readingThreadCPUMark: UInt64?
+    /// The reading thread's tid (0: none could be started, and the caller's thread reads).
+    var readingThreadID: Int32 { readingThread.tid }
     /// Counter files held open between samples (one per file read each interval on a steady host).
     public var openFileCount: Int { files.openCount + threadFiles.openCount }
     /// Also read each VMM process's own /proc/PID/stat (what virDomainGetInfo reports): one more
@@ -128,14 +140,39 @@ public final class LiveSampler {
         (exitRateSource, debugfsDirs, debugfsReasons, exitCounters) = Self.probeExitSource(fs, backend: backend, mounts: mounts, choice: exitRates)
     }
 
+    deinit {
+        // The counter files are in the reading thread's table: closed there, where their numbers
+        // mean them, before the thread ends.
+        let (files, threadFiles) = (self.files, self.threadFiles)
+        readingThread.run {
+            files.closeAll()
+            threadFiles.closeAll()
+        }
+    }
+
     /// CLK_TCK, the unit of /proc/PID/stat times (USER_HZ, 100 almost everywhere).
     public static func systemTicksPerSecond() -> UInt64 {
         let value = sysconf(Int32(_SC_CLK_TCK))
         return value > 0 ? UInt64(value) : 100
     }
 
-    /// Re-discovers what changed, then reads every counter.
+    /// Re-discovers what changed, then reads every counter: on the reading thread, where every
+    /// counter file is opened, read and closed, then the exit counters here.
     public func sample() throws(HostError) -> HostSample {
+        let cpuStart = Self.threadCPUNs()
+        var sample = try readingThread.run { () throws(HostError) -> HostSample in try readCounters() }
+        if let exitCounters {
+            exitCounters.track(vms)
+            sample.exitCounts = exitCounters.read()
+        }
+        // The reading thread counted its own CPU time; this thread's is the hand-over and the exit
+        // counters. Without a reading thread `readCounters` ran here, so this thread's is all of it.
+        let here = Self.threadCPUNs() &- cpuStart
+        sample.cost.cpuNs = readingThread.tid != 0 ? sample.cost.cpuNs &+ here : here
+        return sample
+    }
+
+    private func readCounters() throws(HostError) -> HostSample {
         let cpuStart = Self.threadCPUNs()
         filesRead = 0
         let opensBefore = files.opens + threadFiles.opens
@@ -148,10 +185,6 @@ public final class LiveSampler {
         if let n = try? files.readAll(.init(owner: 0, file: .hostInterrupts), path: "/proc/interrupts", into: &hostBuffer) {
             filesRead += 1
             sample.interrupts = InterruptCounts.parse(hostBuffer[0..<n])
-        }
-        if let exitCounters {
-            exitCounters.track(vms)
-            sample.exitCounts = exitCounters.read()
         }
         updateThreadPlan()
         sample.threads.reserveCapacity(threadFiles.entries.count)
@@ -222,7 +255,13 @@ public final class LiveSampler {
         filesRead += reader.state.filesRead
         reader.state.endSample()
         files.endSample()
-        sample.cost = SamplerCost(cpuNs: Self.threadCPUNs() &- cpuStart, filesRead: filesRead,
+        // On the reading thread, all it spent since its last sample ended is this sample's (waking
+        // for it, handing the last one back), so none of its time goes unreported.
+        let cpuEnd = Self.threadCPUNs()
+        let onReadingThread = readingThread.tid != 0
+        let spent = cpuEnd &- (onReadingThread ? readingThreadCPUMark ?? cpuStart : cpuStart)
+        if onReadingThread { readingThreadCPUMark = cpuEnd }
+        sample.cost = SamplerCost(cpuNs: spent, filesRead: filesRead,
                                   filesOpened: files.opens + threadFiles.opens - opensBefore,
                                   threadsSampled: sample.threads.count)
         return sample

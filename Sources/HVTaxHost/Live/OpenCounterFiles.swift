@@ -90,8 +90,16 @@ public final class OpenCounterFiles {
         self.fs = fs
     }
 
-    deinit {
+    deinit { closeAll() }
+
+    /// Closes every file. Must run on the thread whose descriptor table they were opened in (the
+    /// sampler's reading thread: `PrivateFileTableThread`).
+    public func closeAll() {
         for fd in descriptors.values { close(fd) }
+        descriptors = [:]
+        order = []
+        position = 0
+        orderBroken = false
     }
 
     public var openCount: Int { descriptors.count }

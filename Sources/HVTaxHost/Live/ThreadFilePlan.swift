@@ -53,10 +53,18 @@ final class ThreadFilePlan {
         self.fs = fs
     }
 
-    deinit {
-        for entry in entries {
-            for fd in [entry.schedstat, entry.stat, entry.switches] where fd >= 0 { close(fd) }
+    deinit { closeAll() }
+
+    /// Closes every file and empties the plan. Must run on the thread whose descriptor table they
+    /// were opened in (the sampler's reading thread: `PrivateFileTableThread`).
+    func closeAll() {
+        for index in entries.indices {
+            closeFile(&entries[index].schedstat)
+            closeFile(&entries[index].stat)
+            closeFile(&entries[index].switches)
         }
+        entries = []
+        vmStarts = [0]
     }
 
     /// The plan for `vms` as they are now: a thread already planned (same tid, same process) keeps
