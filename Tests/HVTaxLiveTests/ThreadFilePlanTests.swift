@@ -75,4 +75,48 @@ struct ThreadFilePlanTests {
         plan.rebuild([])
         #expect(plan.entries.isEmpty && plan.vmStarts == [0] && plan.openCount == 0)
     }
+
+    @Test("a vCPU's sched file is read again from its first wanted line on: a fresh reading, the same figures as the whole file, nil when a line moved")
+    func schedReadFromTheMiddle() throws {
+        let vcpu = Worker()
+        defer { vcpu.end() }
+        let plan = ThreadFilePlan(fs: .live)
+        var reader = CounterReader(files: OpenCounterFiles(fs: .live), threadFiles: plan, ticksPerSecond: 100)
+        reader.state = .initial()
+        plan.rebuild([Self.vm([(vcpu, .vcpu)])])
+        let firstRead = reader.read(&plan.entries[0])
+        let first = try #require(firstRead)
+        let layout = try #require(plan.entries[0].layout)
+        let origin = layout.readOffset
+        #expect(origin > 0, "the wanted lines start after the header line")
+        let path = "/proc/self/task/\(vcpu.tid)/sched"
+        var buffer = [UInt8](repeating: 0, count: 8192)
+
+        vcpu.spin()
+        let span = plan.read(&plan.entries[0].switches, path: { path }, into: &buffer, count: layout.end + 128 - origin, at: origin)
+        let n = try #require(span)
+        #expect(n > 0 && buffer[0] == 10, "the span starts at the newline before the first wanted line")
+        var fromMiddle = ThreadCounters()
+        #expect(ProcParse.sched(buffer[0..<n], into: &fromMiddle, known: layout, origin: origin) == layout)
+        #expect(fromMiddle.voluntarySwitches > first.voluntarySwitches, "the worker blocked again after it spun: a fresh reading")
+
+        // The thread is blocked now: the span and the whole file give the same figures.
+        let wholeRead = plan.read(&plan.entries[0].switches, path: { path }, into: &buffer, count: buffer.count)
+        let whole = try #require(wholeRead)
+        var all = ThreadCounters()
+        #expect(ProcParse.sched(buffer[0..<whole], into: &all) != nil)
+        #expect((all.voluntarySwitches, all.involuntarySwitches, all.migrations) == (fromMiddle.voluntarySwitches, fromMiddle.involuntarySwitches, fromMiddle.migrations))
+        let readerRead = reader.read(&plan.entries[0])
+        let viaReader = try #require(readerRead)
+        #expect((viaReader.voluntarySwitches, viaReader.involuntarySwitches, viaReader.migrations) == (all.voluntarySwitches, all.involuntarySwitches, all.migrations))
+
+        // A line that is not where the layout has it: no figures from the span, so the caller reads the whole file.
+        let spanAgain = plan.read(&plan.entries[0].switches, path: { path }, into: &buffer, count: layout.end + 128 - origin, at: origin)
+        let again = try #require(spanAgain)
+        var moved = layout
+        moved.involuntary += 1
+        var none = ThreadCounters()
+        #expect(ProcParse.sched(buffer[0..<again], into: &none, known: moved, origin: origin) == nil)
+        #expect(none == ThreadCounters(), "nothing written")
+    }
 }

@@ -8,8 +8,9 @@
 //   stat           after the last ')': utime, stime, num_threads, processor, guest_time (fields 14, 15,
 //                  20, 39, 43)
 //   sched          se.nr_migrations, nr_voluntary_switches, nr_involuntary_switches: the lines found
-//                  by a scan the first time, then checked where they were, the file read only up to
-//                  the last of them plus 128 bytes (the sampler's SchedLayout)
+//                  by a scan the first time, then checked where they were, the file read only from
+//                  the newline before the first of them to the last plus 128 bytes (the sampler's
+//                  SchedLayout and its readOffset)
 //   cpu.stat       usage_usec, user_usec, system_usec
 //   /proc/stat     every number of the cpu lines
 //   /proc/interrupts  every count of every line
@@ -24,8 +25,9 @@ struct floor_parser {
     // A sched file's wanted lines: where each starts (0: not found yet).
     int sched_lines[FLOOR_MAX_FILES][3];
     // How much of each file to read: the set's limit, and for a sched file once its lines are
-    // found, up to the last of them plus 128 bytes.
+    // found, up to the last of them plus 128 bytes, from the newline before the first of them.
     int read_limit[FLOOR_MAX_FILES];
+    int read_offset[FLOOR_MAX_FILES];
     unsigned long long checksum;
 };
 
@@ -79,10 +81,11 @@ static inline long long floor_sched_value(const char *buf, int line, int n, cons
     return (long long)floor_number(buf, &i, n);
 }
 
-// How many bytes of file i a parsing pass reads.
+// Where a parsing pass reads file i from, and up to which offset.
+static inline int floor_parse_offset(const struct floor_parser *p, int i) { return p->read_offset[i]; }
 static inline int floor_parse_limit(const struct floor_parser *p, int i) { return p->read_limit[i]; }
 
-// Parses the n bytes of file i just read.
+// Parses the n bytes of file i just read (from floor_parse_offset).
 static void floor_parse(const struct floor_files *files, struct floor_parser *p, int i, const char *buf, int n) {
     static const char *sched_keys[3] = {"se.nr_migrations", "nr_voluntary_switches", "nr_involuntary_switches"};
     unsigned long long sum = 0;
@@ -119,14 +122,17 @@ static void floor_parse(const struct floor_files *files, struct floor_parser *p,
     }
     case KIND_SCHED: {
         int *lines = p->sched_lines[i];
+        int origin = p->read_offset[i];
         int known = lines[2] != 0;
         for (int k = 0; k < 3 && known; k++) {
-            long long v = floor_sched_value(buf, lines[k], n, sched_keys[k], strlen(sched_keys[k]));
+            int at = lines[k] - origin;
+            long long v = at >= 1 && buf[at - 1] == '\n' ? floor_sched_value(buf, at, n, sched_keys[k], strlen(sched_keys[k])) : -1;
             if (v < 0) known = 0;
             else sum += (unsigned long long)v;
         }
         if (known) break;
-        // First time, or the lines moved: scan every line (this pass read the whole prefix).
+        if (origin > 0) floor_parse_failed(files, i, "the sched lines moved");
+        // First time: scan every line (this pass read the whole prefix).
         for (int line = 0, found = 0; line < n && found < 3;) {
             for (int k = 0; k < 3; k++) {
                 long long v = floor_sched_value(buf, line, n, sched_keys[k], strlen(sched_keys[k]));
@@ -138,6 +144,9 @@ static void floor_parse(const struct floor_files *files, struct floor_parser *p,
         if (lines[2] == 0) floor_parse_failed(files, i, "no nr_involuntary_switches line");
         const char *nl = memchr(buf + lines[2], '\n', (size_t)(n - lines[2]));
         p->read_limit[i] = (nl ? (int)(nl - buf) : n) + 128;
+        int first = lines[2];
+        for (int k = 0; k < 2; k++) if (lines[k] > 0 && lines[k] < first) first = lines[k];
+        p->read_offset[i] = first - 1;
         break;
     }
     case KIND_CPU_STAT: {

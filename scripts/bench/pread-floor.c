@@ -30,7 +30,8 @@ static long long pass(const struct floor_files *files, const char *kind, struct 
     for (int i = 0; i < files->count; i++) {
         if (kind && strcmp(files->kind[i], kind) != 0) continue;
         if (files->is_dir[i]) { struct stat st; fstat(files->fds[i], &st); continue; }
-        ssize_t n = pread(files->fds[i], buffer, parser ? floor_parse_limit(parser, i) : files->limits[i], 0);
+        int offset = parser ? floor_parse_offset(parser, i) : 0;
+        ssize_t n = pread(files->fds[i], buffer, (parser ? floor_parse_limit(parser, i) : files->limits[i]) - offset, offset);
         if (n < 0) { perror("pread"); exit(1); }
         if (parser) floor_parse(files, parser, i, buffer, (int)n);
     }

@@ -53,14 +53,17 @@ struct CounterReader {
             _ = ProcParse.stat(state.buffer[0..<n], into: &c)
         }
         if state.hasSchedFile != false {
-            // The figures end two thirds into the file and stay at the same offsets: after the first
-            // read, only that much (with room for the numbers to grow) is read and the keys checked
-            // where they were; the whole file is read and scanned again if they moved.
+            // The figures lie between ~300 bytes and two thirds into the file and stay at the same
+            // offsets: after the first read, only that span (with room for the numbers to grow) is
+            // read and the keys checked where they were; the whole file is read and scanned again
+            // if they moved.
             let known = thread.layout
-            if let n = threadFiles.read(&thread.switches, path: { path("sched") }, into: &state.buffer, count: known.map { $0.end + 128 } ?? limit) {
+            let origin = known?.readOffset ?? 0
+            if let n = threadFiles.read(&thread.switches, path: { path("sched") }, into: &state.buffer,
+                                        count: known.map { $0.end + 128 - origin } ?? limit, at: origin) {
                 state.filesRead += 1
                 state.hasSchedFile = true
-                var layout = ProcParse.sched(state.buffer[0..<n], into: &c, known: known)
+                var layout = ProcParse.sched(state.buffer[0..<n], into: &c, known: known, origin: origin)
                 if layout == nil, known != nil, let full = threadFiles.read(&thread.switches, path: { path("sched") }, into: &state.buffer, count: limit) {
                     layout = ProcParse.sched(state.buffer[0..<full], into: &c)
                 }

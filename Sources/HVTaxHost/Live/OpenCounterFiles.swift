@@ -19,7 +19,7 @@ import CKVM
 /// Descriptors not read during a sample are closed at the end of it (`endSample`), so a host where
 /// VMs come and go does not accumulate them. The live sampler keeps its VMs' and the host's files
 /// here (a few hundred a sample); its threads' files, most of the ~3,000, are in `ThreadFilePlan`,
-/// which opens and reads them with `openCounterFile` and `readFromStart`. Not Sendable: it belongs
+/// which opens and reads them with `openCounterFile` and `readCounterFile`. Not Sendable: it belongs
 /// to one sampler.
 public final class OpenCounterFiles {
     /// Which counter file of which task, cgroup or VM: the key is built without formatting a path,
@@ -110,7 +110,7 @@ public final class OpenCounterFiles {
     /// `count` limits the read to the file's first bytes, when the caller knows what it needs is there.
     public func read(_ key: Key, path: @autoclosure () -> String, into buffer: inout [UInt8], count: Int? = nil) throws(HostError) -> Int {
         let fd = try descriptor(key, path)
-        let n = Self.readFromStart(fd, into: &buffer, count: count ?? buffer.count)
+        let n = Self.readCounterFile(fd, into: &buffer, count: count ?? buffer.count)
         guard n >= 0 else {
             let failure = HostError(.read, path(), errno: errno)
             forget(key)
@@ -119,15 +119,17 @@ public final class OpenCounterFiles {
         return n
     }
 
-    /// `fd` read from offset 0 into `buffer`, at most `count` bytes (and never past the buffer):
-    /// the bytes read, or -1 with errno. One `pread` for a counter file: procfs and regular files
-    /// return less than asked only at the end, so no second read confirms it.
+    /// `fd` read from offset `at` (0 unless given) into `buffer`, at most `count` bytes (and never
+    /// past the buffer): the bytes read, or -1 with errno. One `pread` for a counter file: procfs and
+    /// regular files return less than asked only at the end, so no second read confirms it. procfs
+    /// writes the whole file afresh for a read at any offset (seq_file starts again when the offset
+    /// is not where its last read ended).
     @inline(__always)
-    static func readFromStart(_ fd: CInt, into buffer: inout [UInt8], count: Int) -> Int {
+    static func readCounterFile(_ fd: CInt, into buffer: inout [UInt8], count: Int, at offset: Int = 0) -> Int {
         let wanted = min(count, buffer.count)
         var filled = 0
         while filled < wanted {
-            let n = buffer.withUnsafeMutableBytes { ckvm_pread(fd, $0.baseAddress! + filled, wanted - filled, Int64(filled)) }
+            let n = buffer.withUnsafeMutableBytes { ckvm_pread(fd, $0.baseAddress! + filled, wanted - filled, Int64(offset + filled)) }
             if n < 0 {
                 if errno == EINTR { continue }
                 return -1

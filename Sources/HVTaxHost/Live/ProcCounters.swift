@@ -232,16 +232,31 @@ public enum ProcParse {
         var involuntary = -1
         /// Bytes up to the end of the last wanted line: how much of the file a re-read needs.
         public internal(set) var end = 0
+
+        /// Where a re-read starts: at the newline before the first wanted line, so that each line is
+        /// still seen to start one (0 when the first is the file's first line). The ~300 bytes
+        /// before it (the header and the first few `se.` lines) are never read again.
+        public var readOffset: Int {
+            var first = involuntary
+            if migrations >= 0 { first = min(first, migrations) }
+            if waitSum >= 0 { first = min(first, waitSum) }
+            if voluntary >= 0 { first = min(first, voluntary) }
+            return max(first - 1, 0)
+        }
     }
 
     /// /proc/.../sched (CONFIG_SCHED_DEBUG): `se.nr_migrations`, `nr_voluntary_switches`,
     /// `nr_involuntary_switches`, as `key : value` lines; with CONFIG_SCHEDSTATS (and
     /// kernel.sched_schedstats=1) also `wait_sum`, in ms with six decimals. Returns where the lines
     /// were (nil when `nr_involuntary_switches` was not found): given back as `known`, the lines are
-    /// read where they were if their keys are still there, else the file is scanned again.
+    /// read where they were if their keys are still there, else the file is scanned again. `bytes`
+    /// start at the file's offset `origin`: a part read from the middle (`SchedLayout.readOffset`)
+    /// can only be checked against `known`, and gives nil if a key moved (read the whole file then).
     @discardableResult
-    public static func sched(_ bytes: ArraySlice<UInt8>, into c: inout ThreadCounters, known: SchedLayout? = nil) -> SchedLayout? {
-        if let known, let found = schedAt(known, bytes, into: &c) { return found }
+    public static func sched(_ bytes: ArraySlice<UInt8>, into c: inout ThreadCounters, known: SchedLayout? = nil,
+                             origin: Int = 0) -> SchedLayout? {
+        if let known, let found = schedAt(known, bytes, origin: origin, into: &c) { return found }
+        guard origin == 0 else { return nil }
         // ~60 lines of which four are wanted, the last two thirds in: a line is looked at only when
         // its first byte could start one of them, and the scan stops after the last.
         var layout = SchedLayout()
@@ -284,13 +299,14 @@ public enum ProcParse {
     }
 
     /// The figures read at the lines of `layout`; nil (and nothing written) if any key moved.
-    private static func schedAt(_ layout: SchedLayout, _ bytes: ArraySlice<UInt8>, into c: inout ThreadCounters) -> SchedLayout? {
+    private static func schedAt(_ layout: SchedLayout, _ bytes: ArraySlice<UInt8>, origin: Int, into c: inout ThreadCounters) -> SchedLayout? {
         bytes.withUnsafeBufferPointer { buffer -> SchedLayout? in
             guard let base = buffer.baseAddress, layout.involuntary >= 0 else { return nil }
             let count = buffer.count
-            /// The value of the line at `start` if it begins a line with `name`.
-            func value(at start: Int, _ name: StaticString) -> (UInt64, UInt64)? {
-                guard start >= 0, start < count, start == 0 || base[start - 1] == 10 else { return nil }
+            /// The value of the line at file offset `at` if it begins a line with `name`.
+            func value(at: Int, _ name: StaticString) -> (UInt64, UInt64)? {
+                let start = at - origin
+                guard start >= 0, start < count, start > 0 ? base[start - 1] == 10 : origin == 0 else { return nil }
                 let end = memchr(base + start, 10, count - start).map { UnsafeRawPointer($0) - UnsafeRawPointer(base) } ?? count
                 guard line(base, start, end, hasKey: name) else { return nil }
                 // The value ends the line, right-aligned after ~40 bytes of padding: found from the

@@ -103,18 +103,19 @@ final class ThreadFilePlan {
         vmStarts = starts
     }
 
-    /// Reads a thread's file from its start into `buffer` (at most `count` bytes), opening `path`
-    /// first when `fd` is -1; the bytes read, or nil when the file cannot be opened or read (its
-    /// descriptor is then closed and left -1, so the next sample opens the path again).
+    /// Reads a thread's file from offset `at` (its start unless given) into `buffer` (at most
+    /// `count` bytes), opening `path` first when `fd` is -1; the bytes read, or nil when the file
+    /// cannot be opened or read (its descriptor is then closed and left -1, so the next sample opens
+    /// the path again).
     @inline(__always)
-    func read(_ fd: inout CInt, path: () -> String, into buffer: inout [UInt8], count: Int) -> Int? {
+    func read(_ fd: inout CInt, path: () -> String, into buffer: inout [UInt8], count: Int, at offset: Int = 0) -> Int? {
         if fd < 0 {
             guard let opened = try? OpenCounterFiles.openCounterFile(fs, path()) else { return nil }
             fd = opened
             opens += 1
             openCount += 1
         }
-        let n = OpenCounterFiles.readFromStart(fd, into: &buffer, count: count)
+        let n = OpenCounterFiles.readCounterFile(fd, into: &buffer, count: count, at: offset)
         guard n >= 0 else {
             closeFile(&fd)
             return nil
