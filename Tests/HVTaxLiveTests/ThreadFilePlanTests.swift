@@ -90,21 +90,23 @@ struct ThreadFilePlanTests {
         let origin = layout.readOffset
         #expect(origin > 0, "the wanted lines start after the header line")
         let path = "/proc/self/task/\(vcpu.tid)/sched"
-        var buffer = [UInt8](repeating: 0, count: 8192)
+        var buffer = [UInt8](repeating: 0, count: 8192 + 128)
 
         vcpu.spin()
         let span = plan.read(&plan.entries[0].switches, path: { path }, into: &buffer, count: layout.end + 128 - origin, at: origin)
         let n = try #require(span)
-        #expect(n > 0 && buffer[0] == 10, "the span starts at the newline before the first wanted line")
+        #expect(!n.isEmpty && buffer[n.lowerBound] == 10, "the span starts at the newline before the first wanted line")
+        let address = buffer.withUnsafeBytes { Int(bitPattern: $0.baseAddress) }
+        #expect((address + n.lowerBound) & 63 == origin & 63, "read to where it sits within a 64-byte line in the file")
         var fromMiddle = ThreadCounters()
-        #expect(ProcParse.sched(buffer[0..<n], into: &fromMiddle, known: layout, origin: origin) == layout)
+        #expect(ProcParse.sched(buffer[n], into: &fromMiddle, known: layout, origin: origin) == layout)
         #expect(fromMiddle.voluntarySwitches > first.voluntarySwitches, "the worker blocked again after it spun: a fresh reading")
 
         // The thread is blocked now: the span and the whole file give the same figures.
         let wholeRead = plan.read(&plan.entries[0].switches, path: { path }, into: &buffer, count: buffer.count)
         let whole = try #require(wholeRead)
         var all = ThreadCounters()
-        #expect(ProcParse.sched(buffer[0..<whole], into: &all) != nil)
+        #expect(ProcParse.sched(buffer[whole], into: &all) != nil)
         #expect((all.voluntarySwitches, all.involuntarySwitches, all.migrations) == (fromMiddle.voluntarySwitches, fromMiddle.involuntarySwitches, fromMiddle.migrations))
         let readerRead = reader.read(&plan.entries[0])
         let viaReader = try #require(readerRead)
@@ -116,7 +118,7 @@ struct ThreadFilePlanTests {
         var moved = layout
         moved.involuntary += 1
         var none = ThreadCounters()
-        #expect(ProcParse.sched(buffer[0..<again], into: &none, known: moved, origin: origin) == nil)
+        #expect(ProcParse.sched(buffer[again], into: &none, known: moved, origin: origin) == nil)
         #expect(none == ThreadCounters(), "nothing written")
     }
 }

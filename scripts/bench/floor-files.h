@@ -107,19 +107,19 @@ static inline void floor_files_open_vms(const char *comm, const char *cgroup_glo
     floor_files_add(files, "/proc/interrupts", 65536, 0, "/proc/interrupts");
 }
 
-static long long floor_clock_ns(clockid_t clock) {
+static inline long long floor_clock_ns(clockid_t clock) {
     struct timespec t;
     clock_gettime(clock, &t);
     return t.tv_sec * 1000000000LL + t.tv_nsec;
 }
 
-static int floor_compare(const void *a, const void *b) {
+static inline int floor_compare(const void *a, const void *b) {
     long long x = *(const long long *)a, y = *(const long long *)b;
     return x < y ? -1 : x > y;
 }
 
 // Sorts the passes' times, so [intervals / 2] is the median each benchmark reports.
-static void floor_sort(long long *passes, int intervals) {
+static inline void floor_sort(long long *passes, int intervals) {
     qsort(passes, intervals, sizeof *passes, floor_compare);
 }
 

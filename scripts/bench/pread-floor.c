@@ -25,15 +25,19 @@
 // PARSER, each file is read up to the parser's limit and the sampler's figures parsed out of it
 // (the C reader); without, read up to the set's limit and left as read (the floor).
 static long long pass(const struct floor_files *files, const char *kind, struct floor_parser *parser) {
-    static char buffer[65536];
+    static char buffer[65536] __attribute__((aligned(64)));
     long long start = floor_clock_ns(CLOCK_THREAD_CPUTIME_ID);
     for (int i = 0; i < files->count; i++) {
         if (kind && strcmp(files->kind[i], kind) != 0) continue;
         if (files->is_dir[i]) { struct stat st; fstat(files->fds[i], &st); continue; }
         int offset = parser ? floor_parse_offset(parser, i) : 0;
-        ssize_t n = pread(files->fds[i], buffer, (parser ? floor_parse_limit(parser, i) : files->limits[i]) - offset, offset);
+        // Read to the same place within a cache line as the offset in the file: the kernel's copy
+        // (rep movsb) runs at a fraction of its speed when source and destination are not aligned
+        // alike, which cost a read from the middle of a sched file more than the bytes it skipped.
+        char *into = buffer + (offset & 63);
+        ssize_t n = pread(files->fds[i], into, (parser ? floor_parse_limit(parser, i) : files->limits[i]) - offset, offset);
         if (n < 0) { perror("pread"); exit(1); }
-        if (parser) floor_parse(files, parser, i, buffer, (int)n);
+        if (parser) floor_parse(files, parser, i, into, (int)n);
     }
     return floor_clock_ns(CLOCK_THREAD_CPUTIME_ID) - start;
 }

@@ -17,9 +17,10 @@ struct CounterReader {
             filesRead = 0
         }
 
-        /// 8 KiB of buffer: /proc/PID/sched with CONFIG_SCHEDSTATS and NUMA balancing is about 4 KiB.
+        /// 8 KiB of buffer: /proc/PID/sched with CONFIG_SCHEDSTATS and NUMA balancing is about 4 KiB;
+        /// and 128 bytes more, the most a thread file's read starts in (`OpenCounterFiles.alignedStart`).
         static func initial() -> State {
-            State(buffer: [UInt8](repeating: 0, count: 8192))
+            State(buffer: [UInt8](repeating: 0, count: 8192 + 128))
         }
     }
 
@@ -43,14 +44,14 @@ struct CounterReader {
         // are being updated in the same call.
         let (pid, tid) = (thread.pid, thread.tid)
         func path(_ file: StaticString) -> String { DiscoveredThread.procPath(pid: pid, tid: tid) + "/" + file.description }
-        guard let n = threadFiles.read(&thread.schedstat, path: { path("schedstat") }, into: &state.buffer, count: limit)
+        guard let bytes = threadFiles.read(&thread.schedstat, path: { path("schedstat") }, into: &state.buffer, count: limit)
         else { return nil }
         state.filesRead += 1
-        guard ProcParse.schedstat(state.buffer[0..<n], into: &c) else { return nil }
+        guard ProcParse.schedstat(state.buffer[bytes], into: &c) else { return nil }
         guard thread.isVCPU else { return c }
-        if let n = threadFiles.read(&thread.stat, path: { path("stat") }, into: &state.buffer, count: limit) {
+        if let bytes = threadFiles.read(&thread.stat, path: { path("stat") }, into: &state.buffer, count: limit) {
             state.filesRead += 1
-            _ = ProcParse.stat(state.buffer[0..<n], into: &c)
+            _ = ProcParse.stat(state.buffer[bytes], into: &c)
         }
         if state.hasSchedFile != false {
             // The figures lie between ~300 bytes and two thirds into the file and stay at the same
@@ -59,22 +60,22 @@ struct CounterReader {
             // if they moved.
             let known = thread.layout
             let origin = known?.readOffset ?? 0
-            if let n = threadFiles.read(&thread.switches, path: { path("sched") }, into: &state.buffer,
-                                        count: known.map { $0.end + 128 - origin } ?? limit, at: origin) {
+            if let bytes = threadFiles.read(&thread.switches, path: { path("sched") }, into: &state.buffer,
+                                            count: known.map { $0.end + 128 - origin } ?? limit, at: origin) {
                 state.filesRead += 1
                 state.hasSchedFile = true
-                var layout = ProcParse.sched(state.buffer[0..<n], into: &c, known: known, origin: origin)
+                var layout = ProcParse.sched(state.buffer[bytes], into: &c, known: known, origin: origin)
                 if layout == nil, known != nil, let full = threadFiles.read(&thread.switches, path: { path("sched") }, into: &state.buffer, count: limit) {
-                    layout = ProcParse.sched(state.buffer[0..<full], into: &c)
+                    layout = ProcParse.sched(state.buffer[full], into: &c)
                 }
                 thread.layout = layout
                 return c
             }
             if state.hasSchedFile == nil { state.hasSchedFile = false }
         }
-        if let n = threadFiles.read(&thread.switches, path: { path("status") }, into: &state.buffer, count: limit) {
+        if let bytes = threadFiles.read(&thread.switches, path: { path("status") }, into: &state.buffer, count: limit) {
             state.filesRead += 1
-            ProcParse.status(state.buffer[0..<n], into: &c)
+            ProcParse.status(state.buffer[bytes], into: &c)
         }
         return c
     }
