@@ -51,9 +51,9 @@ final class PrivateFileTableThread: @unchecked Sendable {
         }
     }
 
-    /// Whether the thread has a table of its own (otherwise `whyShared` says why not).
-    let isPrivate: Bool
+    /// Why the thread shares the process's table; nil when it has one of its own.
     let whyShared: String?
+    var isPrivate: Bool { whyShared == nil }
     /// Its kernel task id (/proc/PID/task/TID), 0 when no thread could be started.
     let tid: Int32
     private let mailbox: Mailbox
@@ -87,15 +87,14 @@ final class PrivateFileTableThread: @unchecked Sendable {
         if created != 0 {
             Unmanaged<Mailbox>.fromOpaque(context).release()
             self.thread = nil
-            (isPrivate, tid) = (false, 0)
+            tid = 0
             whyShared = "no thread of its own (pthread_create: \(String(cString: strerror(created))))"
             return
         }
         mailbox.done.wait()
         self.thread = thread
         tid = mailbox.tid
-        isPrivate = mailbox.unshareErrno == 0
-        whyShared = isPrivate ? nil : "close_range(CLOSE_RANGE_UNSHARE): \(String(cString: strerror(mailbox.unshareErrno)))"
+        whyShared = mailbox.unshareErrno == 0 ? nil : "close_range(CLOSE_RANGE_UNSHARE): \(String(cString: strerror(mailbox.unshareErrno)))"
     }
 
     deinit {

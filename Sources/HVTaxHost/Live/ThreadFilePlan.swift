@@ -58,11 +58,7 @@ final class ThreadFilePlan {
     /// Closes every file and empties the plan. Must run on the thread whose descriptor table they
     /// were opened in (the sampler's reading thread: `PrivateFileTableThread`).
     func closeAll() {
-        for index in entries.indices {
-            closeFile(&entries[index].schedstat)
-            closeFile(&entries[index].stat)
-            closeFile(&entries[index].switches)
-        }
+        for index in entries.indices { closeFiles(of: &entries[index]) }
         entries = []
         vmStarts = [0]
     }
@@ -94,11 +90,7 @@ final class ThreadFilePlan {
             }
             starts.append(next.count)
         }
-        for var gone in kept.values {
-            closeFile(&gone.schedstat)
-            closeFile(&gone.stat)
-            closeFile(&gone.switches)
-        }
+        for var gone in kept.values { closeFiles(of: &gone) }
         entries = next
         vmStarts = starts
     }
@@ -123,6 +115,12 @@ final class ThreadFilePlan {
             return nil
         }
         return start..<start + n
+    }
+
+    private func closeFiles(of entry: inout Entry) {
+        closeFile(&entry.schedstat)
+        closeFile(&entry.stat)
+        closeFile(&entry.switches)
     }
 
     private func closeFile(_ fd: inout CInt) {
