@@ -25,7 +25,10 @@ public struct LiveMetrics: Sendable {
         samplesSeen += 1
         let intervalNs = snapshot.intervalNs
         let names = Self.vmLabels(snapshot.vms)
+        // As many series as last interval (a steady host has the same ones): sized once, not grown
+        // by doubling through ~10,000 inserts at 800 vCPUs, which was a third of this function.
         var next: [SeriesKey: Double] = [:]
+        next.reserveCapacity(totals.count)
         /// Carries a counter forward (only series still present survive the interval).
         func count(_ d: MetricDescriptor, _ labels: [String], _ delta: Double) -> MetricSample {
             let key = SeriesKey(family: d.name, labels: labels)

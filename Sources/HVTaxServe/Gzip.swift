@@ -2,7 +2,7 @@ import CCompression
 
 /// gzip (RFC 1952) in one call, for the exposition: Prometheus asks for `Accept-Encoding: gzip`,
 /// and the text of a host with hundreds of vCPUs compresses about tenfold, so it is compressed
-/// once per interval and every scrape sends the small copy.
+/// once per published view, by its first scrape that accepts gzip, and every later one sends the small copy.
 enum Gzip {
     static func compress(_ input: [UInt8], level: Int32 = 6) -> [UInt8]? {
         var stream = z_stream()

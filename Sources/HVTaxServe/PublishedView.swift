@@ -5,20 +5,54 @@ import NIOCore
 import Synchronization
 
 /// Everything a scrape or an API call answers with, built once per interval by the sampler and
-/// then only read: the exposition in both formats and the snapshot JSON are rendered here, so a
-/// scrape is a buffer copy whatever the number of VMs.
+/// then only read. The exposition (each format, plain and gzipped) and the snapshot JSON are rendered
+/// by the first request that asks for them, once per view, and kept (`RenderedOnce`): sampling costs
+/// no rendering nobody fetches, and a second scrape of the same interval is a buffer copy.
 public struct PublishedView: Sendable {
-    public var snapshot: HostSnapshot
-    public var families: [MetricFamily]
-    public var prometheusText: ByteBuffer
-    public var openMetrics: ByteBuffer
-    /// The same two, gzip-compressed once (nil if zlib failed: then scrapes get the plain text).
-    public var prometheusTextGzip: ByteBuffer?
-    public var openMetricsGzip: ByteBuffer?
-    public var snapshotJSON: ByteBuffer
-    public var collectors: [CollectorStatus]
-    public var levels: [LevelState]
-    public var publishedAt: ContinuousClock.Instant
+    public let snapshot: HostSnapshot
+    public let families: [MetricFamily]
+    public let collectors: [CollectorStatus]
+    public let levels: [LevelState]
+    public let publishedAt: ContinuousClock.Instant
+    let renderings: Renderings
+
+    public init(snapshot: HostSnapshot, families: [MetricFamily], collectors: [CollectorStatus], levels: [LevelState],
+                publishedAt: ContinuousClock.Instant) {
+        self.snapshot = snapshot
+        self.families = families
+        self.collectors = collectors
+        self.levels = levels
+        self.publishedAt = publishedAt
+        renderings = Renderings(snapshot: snapshot, families: families)
+    }
+
+    /// The view's renderings, each made on first use.
+    final class Renderings: Sendable {
+        let prometheusText: RenderedOnce<ByteBuffer>
+        let openMetrics: RenderedOnce<ByteBuffer>
+        /// nil if zlib failed: then scrapes get the plain text.
+        let prometheusTextGzip: RenderedOnce<ByteBuffer?>
+        let openMetricsGzip: RenderedOnce<ByteBuffer?>
+        let snapshotJSON: RenderedOnce<ByteBuffer>
+
+        init(snapshot: HostSnapshot, families: [MetricFamily]) {
+            let text = RenderedOnce { ByteBuffer(string: PrometheusTextRenderer(format: .prometheusText).render(families)) }
+            let openMetrics = RenderedOnce { ByteBuffer(string: PrometheusTextRenderer(format: .openMetrics).render(families)) }
+            prometheusText = text
+            self.openMetrics = openMetrics
+            prometheusTextGzip = RenderedOnce { Gzip.compress(Array(text.value.readableBytesView)).map { ByteBuffer(bytes: $0) } }
+            openMetricsGzip = RenderedOnce { Gzip.compress(Array(openMetrics.value.readableBytesView)).map { ByteBuffer(bytes: $0) } }
+            snapshotJSON = RenderedOnce {
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.sortedKeys]
+                return ByteBuffer(bytes: (try? encoder.encode(snapshot)) ?? Data())
+            }
+        }
+
+        var all: [Bool] {
+            [prometheusText.isMade, openMetrics.isMade, prometheusTextGzip.isMade, openMetricsGzip.isMade, snapshotJSON.isMade]
+        }
+    }
 
     public struct LevelState: Codable, Sendable, Equatable {
         public var scope: String
@@ -27,10 +61,16 @@ public struct PublishedView: Sendable {
         public var level: Level
     }
 
+    /// The exposition in `format`, gzipped when the client accepts gzip (and zlib did not fail).
     public func exposition(_ format: ExpositionFormat, gzip: Bool) -> (ByteBuffer, compressed: Bool) {
-        if gzip, let compressed = format == .openMetrics ? openMetricsGzip : prometheusTextGzip { return (compressed, true) }
-        return (format == .openMetrics ? openMetrics : prometheusText, false)
+        if gzip, let compressed = (format == .openMetrics ? renderings.openMetricsGzip : renderings.prometheusTextGzip).value {
+            return (compressed, true)
+        }
+        return ((format == .openMetrics ? renderings.openMetrics : renderings.prometheusText).value, false)
     }
+
+    /// The snapshot as `hvtax snapshot --format json` writes it (`hvtax.snapshot/1`, keys sorted).
+    public var snapshotJSON: ByteBuffer { renderings.snapshotJSON.value }
 }
 
 /// The latest view and the recent threshold events, swapped under a lock held only for the copy

@@ -6,7 +6,7 @@ import HVTaxModel
 import Logging
 import NIOCore
 
-/// sample -> snapshot -> metric families, thresholds, history, rendered once. Not Sendable in
+/// sample -> snapshot -> metric families, thresholds, history, published (rendered when asked). Not Sendable in
 /// spirit: the sampler service runs `step` on one thread-pool thread at a time.
 final class SamplingPipeline: @unchecked Sendable {
     let sampler: LiveSampler
@@ -73,17 +73,7 @@ final class SamplingPipeline: @unchecked Sendable {
         let levels = monitor.levels.map { PublishedView.LevelState(scope: $0.scope, vm: $0.vm, figure: $0.figure, level: $0.level) }
         families += ServeMetrics.families(levels: levels, actionOutcomes: actionOutcomes, historyRows: rows,
                                           historyFailures: history == nil ? nil : historyFailures)
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        let json = (try? encoder.encode(snapshot)) ?? Data()
-        let text = Array(PrometheusTextRenderer(format: .prometheusText).render(families).utf8)
-        let openMetrics = Array(PrometheusTextRenderer(format: .openMetrics).render(families).utf8)
-        let view = PublishedView(
-            snapshot: snapshot, families: families, prometheusText: ByteBuffer(bytes: text), openMetrics: ByteBuffer(bytes: openMetrics),
-            prometheusTextGzip: Gzip.compress(text).map { ByteBuffer(bytes: $0) },
-            openMetricsGzip: Gzip.compress(openMetrics).map { ByteBuffer(bytes: $0) },
-            snapshotJSON: ByteBuffer(bytes: json), collectors: collectors, levels: levels,
-            publishedAt: .now)
+        let view = PublishedView(snapshot: snapshot, families: families, collectors: collectors, levels: levels, publishedAt: .now)
         return (view, events)
     }
 }
