@@ -6,8 +6,10 @@ import Synchronization
 
 /// Everything a scrape or an API call answers with, built once per interval by the sampler and
 /// then only read. The exposition (each format, plain and gzipped) and the snapshot JSON are rendered
-/// by the first request that asks for them, once per view, and kept (`RenderedOnce`): sampling costs
-/// no rendering nobody fetches, and a second scrape of the same interval is a buffer copy.
+/// by the first request that asks for them, once per view, and kept (`RenderedOnce`); what the last
+/// view was asked for is rendered before publication (`Renderings.prepare`). So sampling costs
+/// no rendering nobody fetches, a client asking every interval never waits for one, and a second
+/// request for the same view is a buffer copy.
 public struct PublishedView: Sendable {
     public let snapshot: HostSnapshot
     public let families: [MetricFamily]
@@ -40,8 +42,8 @@ public struct PublishedView: Sendable {
             let openMetrics = RenderedOnce { ByteBuffer(string: PrometheusTextRenderer(format: .openMetrics).render(families)) }
             prometheusText = text
             self.openMetrics = openMetrics
-            prometheusTextGzip = RenderedOnce { Gzip.compress(Array(text.value.readableBytesView)).map { ByteBuffer(bytes: $0) } }
-            openMetricsGzip = RenderedOnce { Gzip.compress(Array(openMetrics.value.readableBytesView)).map { ByteBuffer(bytes: $0) } }
+            prometheusTextGzip = RenderedOnce { Gzip.compress(Array(text.prepared.readableBytesView)).map { ByteBuffer(bytes: $0) } }
+            openMetricsGzip = RenderedOnce { Gzip.compress(Array(openMetrics.prepared.readableBytesView)).map { ByteBuffer(bytes: $0) } }
             snapshotJSON = RenderedOnce {
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.sortedKeys]
@@ -49,8 +51,43 @@ public struct PublishedView: Sendable {
             }
         }
 
-        var all: [Bool] {
-            [prometheusText.isMade, openMetrics.isMade, prometheusTextGzip.isMade, openMetricsGzip.isMade, snapshotJSON.isMade]
+        /// Which renderings of a view exist.
+        struct Made: OptionSet, Sendable {
+            let rawValue: UInt8
+            static let prometheusText = Made(rawValue: 1 << 0)
+            static let openMetrics = Made(rawValue: 1 << 1)
+            static let prometheusTextGzip = Made(rawValue: 1 << 2)
+            static let openMetricsGzip = Made(rawValue: 1 << 3)
+            static let snapshotJSON = Made(rawValue: 1 << 4)
+        }
+
+        /// The renderings made so far, by requests or ahead of them.
+        var made: Made { kinds { $0.isMade } }
+
+        /// The renderings requests asked for (the gzip alone when a client asked for gzip).
+        var asked: Made { kinds { $0.wasAsked } }
+
+        private func kinds(_ test: (any RenderedOnceState) -> Bool) -> Made {
+            var kinds: Made = []
+            if test(prometheusText) { kinds.insert(.prometheusText) }
+            if test(openMetrics) { kinds.insert(.openMetrics) }
+            if test(prometheusTextGzip) { kinds.insert(.prometheusTextGzip) }
+            if test(openMetricsGzip) { kinds.insert(.openMetricsGzip) }
+            if test(snapshotJSON) { kinds.insert(.snapshotJSON) }
+            return kinds
+        }
+
+        /// Makes now what the last view's requests asked for (its `asked`): called by the sampler
+        /// before it publishes, so a client that asks every interval (a 1 s scrape, a dashboard, a
+        /// load test) never waits for a rendering, while one that asks every 15 s costs two
+        /// renderings in 15 s, not 15. Made ahead is not asked: with no request for this view, the
+        /// next is not rendered ahead.
+        func prepare(_ asked: Made) {
+            if asked.contains(.prometheusText) { _ = prometheusText.prepared }
+            if asked.contains(.openMetrics) { _ = openMetrics.prepared }
+            if asked.contains(.prometheusTextGzip) { _ = prometheusTextGzip.prepared }
+            if asked.contains(.openMetricsGzip) { _ = openMetricsGzip.prepared }
+            if asked.contains(.snapshotJSON) { _ = snapshotJSON.prepared }
         }
     }
 

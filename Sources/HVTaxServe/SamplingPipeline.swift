@@ -19,6 +19,10 @@ final class SamplingPipeline: @unchecked Sendable {
     let throttle: ThrottleMonitor
     let advisor: Advisor?
     private var previousSample: HostSample?
+    /// The renderings of the last view published: what was asked of it is rendered for the next.
+    /// (They hold that view's snapshot and families, which the view store holds too until this
+    /// step publishes the next.)
+    private var lastRenderings: PublishedView.Renderings?
     let history: HistoryStore?
     /// Only with `tracing.enabled`.
     let tracing: TracingCollector?
@@ -74,6 +78,8 @@ final class SamplingPipeline: @unchecked Sendable {
         families += ServeMetrics.families(levels: levels, actionOutcomes: actionOutcomes, historyRows: rows,
                                           historyFailures: history == nil ? nil : historyFailures)
         let view = PublishedView(snapshot: snapshot, families: families, collectors: collectors, levels: levels, publishedAt: .now)
+        if let lastRenderings { view.renderings.prepare(lastRenderings.asked) }
+        lastRenderings = view.renderings
         return (view, events)
     }
 }
