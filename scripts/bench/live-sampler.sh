@@ -26,14 +26,9 @@ set -euo pipefail
 vms=${1:-100}
 vcpus=${2:-8}
 intervals=${3:-10}
-dir=${BENCH_DIR:-/tmp/hvtax-live-bench}/tree-$vms-$vcpus
-cd "$(dirname "$0")/../.."
-# shellcheck source=hvtax-binary.sh
-source scripts/bench/hvtax-binary.sh
-# shellcheck source=host-tree.sh
-source scripts/bench/host-tree.sh
-host_tree "$dir" "$vms" "$vcpus"
-hold_tree "$dir"
+# shellcheck source=live-bench.sh
+source "$(dirname "$0")/live-bench.sh"
+bench_tree "$vms" "$vcpus"
 out=$(mktemp)
 TIMEFORMAT='%U %S'
 { time "$hvtax" snapshot --root "$dir" --interval 1s --count "$intervals" --format json >"$out"; } 2>"$out.time"

@@ -19,14 +19,9 @@ set -euo pipefail
 vms=${1:-100}
 vcpus=${2:-8}
 seconds=${3:-30}
-dir=${BENCH_DIR:-/tmp/hvtax-live-bench}/tree-$vms-$vcpus
-cd "$(dirname "$0")/../.."
-# shellcheck source=hvtax-binary.sh
-source scripts/bench/hvtax-binary.sh
-# shellcheck source=host-tree.sh
-source scripts/bench/host-tree.sh
-host_tree "$dir" "$vms" "$vcpus"
-hold_tree "$dir"
+# shellcheck source=live-bench.sh
+source "$(dirname "$0")/live-bench.sh"
+bench_tree "$vms" "$vcpus"
 work=$(mktemp -d)
 hz=$(getconf CLK_TCK)
 accept='application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1'
