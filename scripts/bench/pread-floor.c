@@ -109,10 +109,12 @@ int main(int argc, char **argv) {
     }
     floor_sort(passes, intervals);
     floor_sort(parsed, intervals);
-    printf("pread floor (C, the same %d files, nothing parsed) over %d intervals of 1 s: median %.2f ms, min %.2f ms = %.3f%% of one core\n",
-           files.count, intervals, passes[intervals / 2] / 1e6, passes[0] / 1e6, passes[intervals / 2] / 1e7);
-    printf("C reader (the same files, the sampler's figures parsed, nothing kept) over %d intervals: median %.2f ms, min %.2f ms = %.3f%% of one core\n",
-           intervals, parsed[intervals / 2] / 1e6, parsed[0] / 1e6, parsed[intervals / 2] / 1e7);
+    double passes_mean = 0, parsed_mean = 0;
+    for (int r = 0; r < intervals; r++) { passes_mean += passes[r] / (double)intervals; parsed_mean += parsed[r] / (double)intervals; }
+    printf("pread floor (C, the same %d files, nothing parsed) over %d intervals of 1 s: median %.2f ms, min %.2f ms = %.3f%% of one core (median), %.3f%% (mean)\n",
+           files.count, intervals, passes[intervals / 2] / 1e6, passes[0] / 1e6, passes[intervals / 2] / 1e7, passes_mean / 1e7);
+    printf("C reader (the same files, the sampler's figures parsed, nothing kept) over %d intervals: median %.2f ms, min %.2f ms = %.3f%% of one core (median), %.3f%% (mean)\n",
+           intervals, parsed[intervals / 2] / 1e6, parsed[0] / 1e6, parsed[intervals / 2] / 1e7, parsed_mean / 1e7);
     if (parser.checksum == 0) { fprintf(stderr, "C reader: every figure zero\n"); return 1; }
     {
         // What each kind of file costs the kernel here: a pass over that kind alone, a second apart
