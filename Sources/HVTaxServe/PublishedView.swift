@@ -51,24 +51,24 @@ public struct PublishedView: Sendable {
             }
         }
 
-        /// Which renderings of a view exist.
-        struct Made: OptionSet, Sendable {
+        /// A set of a view's renderings (which exist, which were asked for).
+        struct Kinds: OptionSet, Sendable {
             let rawValue: UInt8
-            static let prometheusText = Made(rawValue: 1 << 0)
-            static let openMetrics = Made(rawValue: 1 << 1)
-            static let prometheusTextGzip = Made(rawValue: 1 << 2)
-            static let openMetricsGzip = Made(rawValue: 1 << 3)
-            static let snapshotJSON = Made(rawValue: 1 << 4)
+            static let prometheusText = Kinds(rawValue: 1 << 0)
+            static let openMetrics = Kinds(rawValue: 1 << 1)
+            static let prometheusTextGzip = Kinds(rawValue: 1 << 2)
+            static let openMetricsGzip = Kinds(rawValue: 1 << 3)
+            static let snapshotJSON = Kinds(rawValue: 1 << 4)
         }
 
         /// The renderings made so far, by requests or ahead of them.
-        var made: Made { kinds { $0.isMade } }
+        var made: Kinds { kinds { $0.isMade } }
 
         /// The renderings requests asked for (the gzip alone when a client asked for gzip).
-        var asked: Made { kinds { $0.wasAsked } }
+        var asked: Kinds { kinds { $0.wasAsked } }
 
-        private func kinds(_ test: (any RenderedOnceState) -> Bool) -> Made {
-            var kinds: Made = []
+        private func kinds(_ test: (any RenderedOnceState) -> Bool) -> Kinds {
+            var kinds: Kinds = []
             if test(prometheusText) { kinds.insert(.prometheusText) }
             if test(openMetrics) { kinds.insert(.openMetrics) }
             if test(prometheusTextGzip) { kinds.insert(.prometheusTextGzip) }
@@ -82,7 +82,7 @@ public struct PublishedView: Sendable {
         /// load test) never waits for a rendering, while one that asks every 15 s costs two
         /// renderings in 15 s, not 15. Made ahead is not asked: with no request for this view, the
         /// next is not rendered ahead.
-        func prepare(_ asked: Made) {
+        func prepare(_ asked: Kinds) {
             if asked.contains(.prometheusText) { _ = prometheusText.prepared }
             if asked.contains(.openMetrics) { _ = openMetrics.prepared }
             if asked.contains(.prometheusTextGzip) { _ = prometheusTextGzip.prepared }
