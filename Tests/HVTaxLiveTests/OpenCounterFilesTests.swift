@@ -52,6 +52,7 @@ struct OpenCounterFilesTests {
             self.thread = thread
             thread.start()
             started.wait()
+            waitUntilBlocked()
         }
 
         private func send(_ value: Int) {
@@ -63,7 +64,24 @@ struct OpenCounterFilesTests {
             lock.unlock()
         }
 
-        func spin() { send(1) }
+        /// Spins 30 ms of its CPU time, and returns once it has blocked again: its voluntary
+        /// switches have moved. (Returning when it said it was done let a loaded CI machine read
+        /// its counters before it blocked: no switch yet, and a test that waited for one failed.)
+        func spin() {
+            send(1)
+            waitUntilBlocked()
+        }
+
+        /// Returns once the thread sleeps (state S in its stat line), that is, once it has blocked on
+        /// its condition: a voluntary switch counted. Gives up after 5 s.
+        func waitUntilBlocked() {
+            let path = "/proc/self/task/\(tid)/stat"
+            for _ in 0..<5_000 {
+                if let line = try? String(contentsOfFile: path, encoding: .utf8), let close = line.lastIndex(of: ")"),
+                   line.index(close, offsetBy: 2) < line.endIndex, line[line.index(close, offsetBy: 2)] == "S" { return }
+                usleep(1_000)
+            }
+        }
 
         static func threadCPUNs() -> UInt64 {
             var ts = timespec()
