@@ -67,14 +67,14 @@ public struct PublishedView: Sendable {
         /// The renderings requests asked for (the gzip alone when a client asked for gzip).
         var asked: Kinds { kinds { $0.wasAsked } }
 
+        /// Each rendering with its kind, whatever its value's type.
+        private var all: [(Kinds, any RenderedOnceState)] {
+            [(.prometheusText, prometheusText), (.openMetrics, openMetrics), (.prometheusTextGzip, prometheusTextGzip),
+             (.openMetricsGzip, openMetricsGzip), (.snapshotJSON, snapshotJSON)]
+        }
+
         private func kinds(_ test: (any RenderedOnceState) -> Bool) -> Kinds {
-            var kinds: Kinds = []
-            if test(prometheusText) { kinds.insert(.prometheusText) }
-            if test(openMetrics) { kinds.insert(.openMetrics) }
-            if test(prometheusTextGzip) { kinds.insert(.prometheusTextGzip) }
-            if test(openMetricsGzip) { kinds.insert(.openMetricsGzip) }
-            if test(snapshotJSON) { kinds.insert(.snapshotJSON) }
-            return kinds
+            all.reduce(into: []) { kinds, entry in if test(entry.1) { kinds.insert(entry.0) } }
         }
 
         /// Makes now what the last view's requests asked for (its `asked`): called by the sampler
@@ -83,11 +83,7 @@ public struct PublishedView: Sendable {
         /// renderings in 15 s, not 15. Made ahead is not asked: with no request for this view, the
         /// next is not rendered ahead.
         func prepare(_ asked: Kinds) {
-            if asked.contains(.prometheusText) { _ = prometheusText.prepared }
-            if asked.contains(.openMetrics) { _ = openMetrics.prepared }
-            if asked.contains(.prometheusTextGzip) { _ = prometheusTextGzip.prepared }
-            if asked.contains(.openMetricsGzip) { _ = openMetricsGzip.prepared }
-            if asked.contains(.snapshotJSON) { _ = snapshotJSON.prepared }
+            for (kind, rendering) in all where asked.contains(kind) { rendering.prepare() }
         }
     }
 

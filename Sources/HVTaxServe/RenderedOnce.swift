@@ -25,6 +25,8 @@ final class RenderedOnce<Value: Sendable>: RenderedOnceState {
     /// another rendering is made from (the gzip from the text).
     var prepared: Value { take(asked: false) }
 
+    func prepare() { _ = prepared }
+
     /// Whether a request asked for it (not only the sampler, nor another rendering).
     var wasAsked: Bool { state.withLock { $0.asked } }
 
@@ -46,4 +48,6 @@ final class RenderedOnce<Value: Sendable>: RenderedOnceState {
 protocol RenderedOnceState: Sendable {
     var wasAsked: Bool { get }
     var isMade: Bool { get }
+    /// Makes the value, if it was not made, without marking it asked for.
+    func prepare()
 }
