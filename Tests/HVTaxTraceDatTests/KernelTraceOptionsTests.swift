@@ -62,9 +62,17 @@ struct KernelTraceOptionsTests {
         }
         try instance.write("tracing_on", "1")
         // A QEMU whose guest writes a port in a loop (kvm_pio, kvm_userspace_exit), and a shell
-        // that sleeps (sched_switch, sched_wakeup).
+        // that sleeps (sched_switch, sched_wakeup). The shell is started through a link named as
+        // tmux names its threads, so the kernel calls it `tmux: server`: a colon and a space inside
+        // the latency format's 8-byte name (`tmux: se-2590`) once made all its lines unreadable.
         let guest = try TinyGuest(name: "hvtax-fields-\(getpid())")
-        _ = Child.spawn("/bin/sh", ["-c", "i=0; while [ $i -lt 100 ]; do sleep 0.002; i=$((i+1)); done"])?.wait()
+        let linkFolder = FileManager.default.temporaryDirectory.path + "/hvtax-options-\(getpid())-link"
+        let shell = linkFolder + "/tmux: server"
+        try? FileManager.default.removeItem(atPath: linkFolder)
+        try FileManager.default.createDirectory(atPath: linkFolder, withIntermediateDirectories: false)
+        try FileManager.default.createSymbolicLink(atPath: shell, withDestinationPath: "/bin/sh")
+        defer { try? FileManager.default.removeItem(atPath: linkFolder) }
+        _ = Child.spawn(shell, ["-c", "i=0; while [ $i -lt 100 ]; do sleep 0.002; i=$((i+1)); done"])?.wait()
         try instance.write("tracing_on", "0")
         _ = guest
 
@@ -86,6 +94,7 @@ struct KernelTraceOptionsTests {
             let text = try Tracefs.read(instance.file("trace"), limit: 64 << 20)
             try instance.write("options/\(option)", original)
             #expect(sample.isEmpty || text.contains(sample), "options/\(option)=\(value) prints its own layout")
+            if option == "latency-format" { #expect(text.contains("tmux: se-"), "the shell's name, cut to 8 bytes") }
             let read = try Self.events(text, at: base + "-\(option).txt")
             // The lines themselves, not only their numbers: the file is gone once the test ends,
             // and a line this parser cannot read (once in CI, 44 lines of one thread in the

@@ -88,6 +88,31 @@ struct OddInputTests {
         #expect(report.host.steal.level == .unavailable)
     }
 
+    /// The latency format prints a task name in exactly 8 bytes, and a name may hold a colon and a
+    /// space: tmux calls its threads `tmux: server` and `tmux: client`, so the kernel writes
+    /// `tmux: se-14389`. The `tmux:` was taken for the timestamp and every line of those threads was
+    /// malformed (seen in CI, where the `hvtax top` test's tmux ran while another test recorded).
+    /// Lines as this machine's kernel wrote them, and the same names in `trace-cmd report -l`'s layout.
+    @Test func latencyFormatTaskNamesWithColonsAndSpaces() throws {
+        let path = try write("""
+              <idle>-0         0d..2. 1547766507us!: sched_switch: prev_comm=swapper/0 prev_pid=0 prev_prio=120 prev_state=R ==> next_comm=tmux: client next_pid=14388 next_prio=120
+            tmux: cl-14388     0d..2. 1547766704us+: sched_switch: prev_comm=tmux: client prev_pid=14388 prev_prio=120 prev_state=Z ==> next_comm=tmux: client next_pid=14389 next_prio=120
+            tmux: se-14389     1d..2. 1547771598us!: sched_switch: prev_comm=tmux: server prev_pid=14389 prev_prio=120 prev_state=S ==> next_comm=swapper/1 next_pid=0 next_prio=120
+            a: 1d..2-300       1d..2. 1547771700us : sched_switch: prev_comm=a: 1d..2 prev_pid=300 prev_prio=120 prev_state=S ==> next_comm=swapper/1 next_pid=0 next_prio=120
+            tmux: se-14389   1d..2.  1547.771800: sched_switch: prev_comm=tmux: server prev_pid=14389 prev_prio=120 prev_state=S ==> next_comm=swapper/1 next_pid=0 next_prio=120
+
+            """)
+        let symbols = SymbolTable()
+        let stream = try TraceInputs.open(path, symbols: symbols)
+        var seen: [(tid: Int32, comm: String, cpu: Int32, time: UInt64)] = []
+        while let event = try stream.next() { seen.append((event.tid, symbols.names.string(event.comm), event.cpu, event.time)) }
+        #expect(stream.diagnostics.malformedLines == 0, "\(stream.diagnostics.malformedExamples)")
+        #expect(seen.map(\.tid) == [0, 14388, 14389, 300, 14389])
+        #expect(seen.map(\.comm) == ["<idle>", "tmux: cl", "tmux: se", "a: 1d..2", "tmux: se"])
+        #expect(seen.map(\.cpu) == [0, 0, 1, 1, 1])
+        #expect(seen.map(\.time) == [1_547_766_507_000, 1_547_766_704_000, 1_547_771_598_000, 1_547_771_700_000, 1_547_771_800_000])
+    }
+
     @Test func truncatedLastLineIsReportedNotFatal() throws {
         let path = try write("""
             \(prefix)1.000000: kvm_entry: vcpu 0, rip 0x1

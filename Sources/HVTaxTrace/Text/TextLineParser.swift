@@ -278,8 +278,18 @@ struct TextLineParser {
     /// and the latency flags right after the number (`CPU 0/KV-1001    0d..2.     1.000000: ...`),
     /// or with `-R` the raw flags (`0-0x1`). The CPU is the token before the timestamp whose digits
     /// are followed by flags; the end of the task column, the end of the CPU digits and the CPU.
+    /// The name is always 8 bytes, padded on the left, and may hold spaces and colons of its own:
+    /// tmux names its threads `tmux: server` and `tmux: client` (`tmux: se-2590     1d..2.`), whose
+    /// `tmux:` looked like the timestamp, so every line of theirs was unreadable. When byte 8 is the
+    /// dash before the tid, the search starts after the tid.
     private static func latencyCPUColumn(_ line: UnsafeRawBufferPointer, from: Int) -> (Int, Int, Int32)? {
-        var start = line.skipSpaces(from: from)
+        var afterTask = from
+        if line.count > 9, line[8] == 0x2d /* - */, line[9] &- 0x30 < 10 {
+            var k = 9
+            _ = line.decimal(at: &k)
+            afterTask = max(from, k)
+        }
+        var start = line.skipSpaces(from: afterTask)
         while start < line.count {
             var end = start
             while end < line.count, line[end] != 0x20 { end += 1 }
