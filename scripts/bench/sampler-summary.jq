@@ -1,8 +1,9 @@
 # The sampler's cost from `hvtax snapshot --format json` (one object per sample, slurped with -s):
 # the median, mean and largest sampler.cpuNs (CLOCK_THREAD_CPUTIME_ID around each sample) as a share
 # of one core at the mean interval. The mean is what the sampler costs over time (CPU per hour); the
-# median is the typical sample, less moved by one that met a busy moment of the machine. Used by live-sampler.sh (generated tree) and live-sampler-real.sh (this
-# host's procfs). Arguments: $what (the tree's description), $user and $sys (the process's times).
+# median is the typical sample, less moved by one that met a busy moment of the machine. Used by
+# live-sampler.sh (generated tree) and live-sampler-real.sh (this host's procfs). Arguments: $what
+# (the tree's description), $user and $sys (the process's times).
 (map(.sampler.cpuNs) | sort) as $c
 | (map(.intervalNs) | add / length) as $iv
 | ($c | add / length) as $mean
